@@ -1,0 +1,216 @@
+"""Typed events: every change the health core makes is returned as one of these.
+
+The I/O shell turns them into log lines (the event's `name` is the log event name), metrics and
+persistence work. Names and fields are a stable interface for log-driven monitoring: see
+docs/events.md, which a test keeps in agreement with this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "STATE_EVENTS",
+    "Event",
+    "ModelAdded",
+    "ModelDeactivated",
+    "ModelReactivated",
+    "ModelRemoved",
+    "PoolEmpty",
+    "PoolRestored",
+    "ProbeCompleted",
+    "ProviderAdded",
+    "ProviderDown",
+    "ProviderReasonChanged",
+    "ProviderRemoved",
+    "ProviderUp",
+]
+
+DEBUG, INFO, WARNING, ERROR = "debug", "info", "warning", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all state events."""
+
+    name: ClassVar[str]
+    """Stable event name, used as the log event."""
+    level: ClassVar[str] = INFO
+    """Log level the shell uses for this event."""
+
+    @property
+    def log_level(self) -> str:
+        """The level of this occurrence (some events are quieter when all is well)."""
+        return self.level
+
+    def fields(self) -> dict[str, Any]:
+        """The event's fields as log keys (`from_`/`to` become `from`/`to`)."""
+        out: dict[str, Any] = {}
+        key: str
+        for key in self.__slots__:
+            out["from" if key == "from_" else key] = getattr(self, key)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeCompleted(Event):
+    """One probe's result was recorded. Debug when the provider is fine, info otherwise."""
+
+    name: ClassVar[str] = "probe.completed"
+    level: ClassVar[str] = DEBUG
+    provider: str
+    outcome: str
+    latency_ms: float | None
+    score: float
+    healthy: bool
+    detail: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def log_level(self) -> str:
+        return DEBUG if self.healthy and self.outcome == "ok" else INFO
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDown(Event):
+    """A provider turned unhealthy; its models go to standby in every pool."""
+
+    name: ClassVar[str] = "provider.down"
+    level: ClassVar[str] = WARNING
+    provider: str
+    reason: str
+    outcome: str
+    score: float
+    detail: str | None = None
+    from_: str = "up"
+    to: str = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderUp(Event):
+    """A down provider recovered; the models its outage deactivated come back."""
+
+    name: ClassVar[str] = "provider.up"
+    level: ClassVar[str] = INFO
+    provider: str
+    score: float
+    down_for_s: float | None
+    from_: str = "down"
+    to: str = "up"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReasonChanged(Event):
+    """A down provider is still down, but for another reason (an outage became a bad key)."""
+
+    name: ClassVar[str] = "provider.reason_changed"
+    level: ClassVar[str] = WARNING
+    provider: str
+    outcome: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDeactivated(Event):
+    """A model went from active to standby in one pool (`pool` is None for a model in none)."""
+
+    name: ClassVar[str] = "model.deactivated"
+    level: ClassVar[str] = WARNING
+    model: str
+    provider: str
+    pool: str | None
+    reason: str
+    from_: str = "active"
+    to: str = "standby"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReactivated(Event):
+    """A model went from standby back to active in one pool (`pool` None: in no pool)."""
+
+    name: ClassVar[str] = "model.reactivated"
+    level: ClassVar[str] = INFO
+    model: str
+    provider: str
+    pool: str | None
+    reason: str
+    """The deactivation reason that no longer holds."""
+    from_: str = "standby"
+    to: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEmpty(Event):
+    """A pool has no active model left: requests for it cannot be routed."""
+
+    name: ClassVar[str] = "pool.empty"
+    level: ClassVar[str] = ERROR
+    pool: str
+    standby: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolRestored(Event):
+    """An empty pool has an active model again."""
+
+    name: ClassVar[str] = "pool.restored"
+    level: ClassVar[str] = INFO
+    pool: str
+    active: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAdded(Event):
+    """The configuration gained a provider (at start against the restored state, or on reload)."""
+
+    name: ClassVar[str] = "provider.added"
+    level: ClassVar[str] = INFO
+    provider: str
+    models: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRemoved(Event):
+    """The configuration no longer has a provider; its state is dropped."""
+
+    name: ClassVar[str] = "provider.removed"
+    level: ClassVar[str] = INFO
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAdded(Event):
+    """The configuration gained a model."""
+
+    name: ClassVar[str] = "model.added"
+    level: ClassVar[str] = INFO
+    model: str
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRemoved(Event):
+    """The configuration no longer has a model; its state is dropped."""
+
+    name: ClassVar[str] = "model.removed"
+    level: ClassVar[str] = INFO
+    model: str
+
+
+STATE_EVENTS: tuple[type[Event], ...] = (
+    ProbeCompleted,
+    ProviderDown,
+    ProviderUp,
+    ProviderReasonChanged,
+    ModelDeactivated,
+    ModelReactivated,
+    PoolEmpty,
+    PoolRestored,
+    ProviderAdded,
+    ProviderRemoved,
+    ModelAdded,
+    ModelRemoved,
+)
+"""Every event class the core emits (the docs test walks this)."""
