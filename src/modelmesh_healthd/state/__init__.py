@@ -8,6 +8,7 @@ which has no `now` and so reads the wall clock itself.
 from modelmesh_healthd.state.events import (
     STATE_EVENTS,
     Event,
+    LogEventSpec,
     ModelAdded,
     ModelDeactivated,
     ModelReactivated,
@@ -53,6 +54,7 @@ __all__ = [
     "Effect",
     "Event",
     "HealthPolicy",
+    "LogEventSpec",
     "Mesh",
     "MeshError",
     "ModelAdded",

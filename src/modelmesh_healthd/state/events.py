@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 __all__ = [
     "STATE_EVENTS",
     "Event",
+    "LogEventSpec",
     "ModelAdded",
     "ModelDeactivated",
     "ModelReactivated",
@@ -28,6 +29,26 @@ __all__ = [
 ]
 
 DEBUG, INFO, WARNING, ERROR = "debug", "info", "warning", "error"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEventSpec:
+    """The documented shape of one log event name (for log events that are not state events).
+
+    Every package that logs declares its events as a tuple of these (`LOG_EVENTS`), so that
+    docs/events.md can be checked against the code.
+
+    Attributes:
+        name: The stable event name, e.g. `snapshot.saved`.
+        level: The level it is logged at (`debug`, `info`, `warning`, `error`).
+        fields: The keys it always carries besides `event`, `level` and `timestamp`.
+        summary: One sentence: when it is logged.
+    """
+
+    name: str
+    level: str
+    fields: tuple[str, ...]
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
