@@ -53,8 +53,9 @@ def steps(draw: st.DrawFn, mesh: Mesh) -> list[tuple[str, Observation]]:
         )
         outcome = draw(st.sampled_from(list(Outcome)))
         retry = draw(st.none() | st.floats(0, 3600))
-        out.append((provider, Observation(outcome, latency=0.1, retry_after=retry,
-                                          model_outcomes=checks)))
+        out.append(
+            (provider, Observation(outcome, latency=0.1, retry_after=retry, model_outcomes=checks))
+        )
     return out
 
 

@@ -52,9 +52,7 @@ def altered(mutate: Any) -> dict[str, Any]:
         (altered(lambda d: d.update(epoch=1.5)), "epoch must be an integer"),
     ],
 )
-def test_a_snapshot_that_must_not_load_is_refused_with_the_reason(
-    data: Any, message: str
-) -> None:
+def test_a_snapshot_that_must_not_load_is_refused_with_the_reason(data: Any, message: str) -> None:
     with pytest.raises(SnapshotError, match=message):
         Snapshot.from_dict(data)
 

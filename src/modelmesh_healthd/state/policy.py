@@ -43,7 +43,15 @@ DEFAULT_EFFECTS: Mapping[Outcome, Effect] = MappingProxyType(
 
 
 class PolicyError(ValueError):
-    """A HealthPolicy whose numbers contradict each other."""
+    """A HealthPolicy whose numbers contradict each other.
+
+    Attributes:
+        field: The field whose value is wrong.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +79,29 @@ class HealthPolicy:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ema_alpha <= 1.0:
-            raise PolicyError(f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
+            raise PolicyError("ema_alpha", f"ema_alpha must be in (0, 1], got {self.ema_alpha}")
         if not 0.0 < self.min_availability < 1.0:
-            raise PolicyError(f"min_availability must be in (0, 1), got {self.min_availability}")
+            raise PolicyError(
+                "min_availability",
+                f"min_availability must be in (0, 1), got {self.min_availability}",
+            )
         # A moving average never reaches 1.0 exactly unless it has no memory (alpha = 1).
         ceiling_ok = self.recovery_threshold < 1.0 or self.ema_alpha == 1.0
         if not (self.min_availability <= self.recovery_threshold <= 1.0 and ceiling_ok):
             raise PolicyError(
+                "recovery_threshold",
                 "recovery_threshold must be at least min_availability "
-                f"({self.min_availability}) and below 1, got {self.recovery_threshold}"
+                f"({self.min_availability}) and below 1, got {self.recovery_threshold}",
             )
         if self.recovery_successes < 1:
             raise PolicyError(
-                f"recovery_successes must be at least 1, got {self.recovery_successes}"
+                "recovery_successes",
+                f"recovery_successes must be at least 1, got {self.recovery_successes}",
             )
         if self.loading_grace < 0:
-            raise PolicyError(f"loading_grace must not be negative, got {self.loading_grace}")
+            raise PolicyError(
+                "loading_grace", f"loading_grace must not be negative, got {self.loading_grace}"
+            )
         merged = dict(DEFAULT_EFFECTS)
         merged.update({Outcome(k): Effect(v) for k, v in self.effects.items()})
         object.__setattr__(self, "effects", MappingProxyType(merged))

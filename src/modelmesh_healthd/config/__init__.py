@@ -1,0 +1,47 @@
+"""Configuration: one validated, immutable Config from YAML (ours or ModelMesh's shape).
+
+`load_config(path)` reads a file, resolves `${ENV}`, `${ENV:-default}` and `${file:/path}`
+references, accepts ModelMesh's provider/model/pool shape, rejects unknown keys and dangling
+references, and raises `ConfigError` with one line per problem (file:line: key.path: message).
+"""
+
+from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
+from modelmesh_healthd.config.loader import load_config, load_config_text
+from modelmesh_healthd.config.models import (
+    DEFAULT_BASE_URLS,
+    KINDS,
+    AdminConfig,
+    DaemonConfig,
+    HealthConfig,
+    HttpCheckConfig,
+    HttpConfig,
+    ModelConfig,
+    PoolConfig,
+    ProviderConfig,
+    ScheduleConfig,
+    StorageConfig,
+)
+from modelmesh_healthd.config.root import Config
+from modelmesh_healthd.config.types import parse_duration, parse_size
+
+__all__ = [
+    "DEFAULT_BASE_URLS",
+    "KINDS",
+    "AdminConfig",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "DaemonConfig",
+    "HealthConfig",
+    "HttpCheckConfig",
+    "HttpConfig",
+    "ModelConfig",
+    "PoolConfig",
+    "ProviderConfig",
+    "ScheduleConfig",
+    "StorageConfig",
+    "load_config",
+    "load_config_text",
+    "parse_duration",
+    "parse_size",
+]

@@ -1,0 +1,103 @@
+"""`${VAR}`, `${VAR:-default}`, `${env:VAR}`, `${secrets:VAR}` and `${file:/path}` in string values.
+
+Interpolation runs on the parsed YAML tree before validation, so every error names the key path
+it came from. Values are never echoed: a missing variable is reported by its name.
+`$${` writes a literal `${`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modelmesh_healthd.config.errors import ConfigIssue
+
+__all__ = ["interpolate"]
+
+_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def interpolate(
+    data: Any,
+    environ: Mapping[str, str],
+    *,
+    base_dir: Path | None = None,
+) -> tuple[Any, list[ConfigIssue], set[tuple[str | int, ...]]]:
+    """Resolve references in every string of `data`.
+
+    Args:
+        data: Parsed YAML (dicts, lists, scalars).
+        environ: Where `${VAR}` looks.
+        base_dir: Relative `${file:...}` paths resolve against it (the config file's directory).
+
+    Returns:
+        The resolved tree, the issues found, and the key paths whose value came (even partly)
+        from a reference (they are treated as secret-bearing in messages).
+    """
+    issues: list[ConfigIssue] = []
+    touched: set[tuple[str | int, ...]] = set()
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return _resolve(value, path)
+        return value
+
+    def _resolve(text: str, path: tuple[str | int, ...]) -> str:
+        def one(match: re.Match[str]) -> str:
+            if match.group(0) == "$${":
+                return "${"
+            touched.add(path)
+            body = match.group(1).strip()
+            resolved = _lookup(body, environ, base_dir)
+            if isinstance(resolved, ConfigIssue):
+                issues.append(ConfigIssue(path, resolved.message))
+                return ""
+            return resolved
+
+        return _REF.sub(one, text)
+
+    return walk(data, ()), issues, touched
+
+
+def _lookup(body: str, environ: Mapping[str, str], base_dir: Path | None) -> str | ConfigIssue:
+    scheme, sep, rest = body.partition(":")
+    if sep and scheme == "file":
+        return _read_file(rest.strip(), base_dir)
+    if sep and scheme in ("env", "secrets") and not rest.startswith("-"):
+        name, default = rest.strip(), None
+    else:
+        name, _, default_text = body.partition(":-")
+        name = name.strip()
+        default = default_text if ":-" in body else None
+    if not _NAME.fullmatch(name):
+        return ConfigIssue(
+            (),
+            f"bad reference ${{{body}}}: expected ${{NAME}}, ${{NAME:-default}} or ${{file:/path}}",
+        )
+    value = environ.get(name)
+    if value is None or (value == "" and default is not None):
+        if default is not None:
+            return default
+        return ConfigIssue((), f"environment variable {name} is not set")
+    return value
+
+
+def _read_file(raw: str, base_dir: Path | None) -> str | ConfigIssue:
+    if not raw:
+        return ConfigIssue((), "bad reference ${file:}: no path given")
+    path = Path(raw).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        return ConfigIssue((), f"cannot read secret file {path}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        return ConfigIssue((), f"secret file {path} is not UTF-8 text")

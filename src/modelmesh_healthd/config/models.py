@@ -1,0 +1,323 @@
+"""The configuration's pydantic models: each section validates itself and rejects unknown keys."""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+)
+
+from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
+from modelmesh_healthd.state import DEFAULT_POLICY, Effect, HealthPolicy, Outcome, PolicyError
+
+__all__ = [
+    "KINDS",
+    "AdminConfig",
+    "DaemonConfig",
+    "HealthConfig",
+    "HttpCheckConfig",
+    "HttpConfig",
+    "LogConfig",
+    "ModelConfig",
+    "NetworkGuardConfig",
+    "PoolConfig",
+    "ProviderConfig",
+    "ScheduleConfig",
+    "ScheduleOverrides",
+    "StorageConfig",
+]
+
+Kind = Literal[
+    "openai", "anthropic", "gemini", "openrouter", "azure-openai", "ollama", "local", "http"
+]
+KINDS: tuple[str, ...] = typing.get_args(Kind)
+
+KEYED_KINDS = frozenset({"openai", "anthropic", "gemini", "openrouter", "azure-openai"})
+"""Kinds whose probe proves an API key, which therefore must be given."""
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "openrouter": "https://openrouter.ai",
+    "ollama": "http://127.0.0.1:11434",
+}
+"""Where each kind lives when `base_url` is not given (azure-openai, local and http need one)."""
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200)]
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ScheduleConfig(_Section):
+    """When to probe. Defaults for all providers; each provider may override any of them."""
+
+    interval: PositiveDuration = 30.0
+    """Between probes of a healthy provider."""
+    fast_interval: PositiveDuration = 5.0
+    """Between probes while a transition is pending (first failure, first success after down)."""
+    down_interval: PositiveDuration = 15.0
+    """First wait after a probe of a down provider; doubles per failed probe up to the maximum."""
+    down_interval_max: PositiveDuration = 300.0
+    """Cap of the growing down interval."""
+    jitter: float = Field(0.1, ge=0.0, le=0.5)
+    """Each wait is spread uniformly by +/- this fraction, so probes do not march in lockstep."""
+    timeout: PositiveDuration = 10.0
+    """Whole-probe deadline: connect, TLS, request and body together."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each rule between fields that this schedule breaks."""
+        if self.down_interval_max < self.down_interval:
+            return [("down_interval_max", "must be at least down_interval")]
+        return []
+
+
+class ScheduleOverrides(_Section):
+    """A provider's deviations from the global schedule."""
+
+    interval: PositiveDuration | None = None
+    fast_interval: PositiveDuration | None = None
+    down_interval: PositiveDuration | None = None
+    down_interval_max: PositiveDuration | None = None
+    jitter: float | None = Field(None, ge=0.0, le=0.5)
+    timeout: PositiveDuration | None = None
+
+    def over(self, base: ScheduleConfig) -> ScheduleConfig:
+        """`base` with these overrides applied."""
+        changes = {k: v for k, v in self.model_dump().items() if v is not None}
+        return base.model_copy(update=changes)
+
+
+class HealthConfig(_Section):
+    """The HealthPolicy: see docs/health-model.md for what each number does."""
+
+    ema_alpha: float = DEFAULT_POLICY.ema_alpha
+    min_availability: float = DEFAULT_POLICY.min_availability
+    recovery_threshold: float = DEFAULT_POLICY.recovery_threshold
+    recovery_successes: int = DEFAULT_POLICY.recovery_successes
+    loading_grace: Duration = DEFAULT_POLICY.loading_grace
+    outcomes: dict[Outcome, Effect] = Field(default_factory=dict)
+    """Overrides of what an outcome class does, e.g. `degraded: failure`."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each rule between fields that these settings break."""
+        try:
+            self.policy()
+        except PolicyError as exc:
+            return [(exc.field, str(exc))]
+        return []
+
+    def policy(self) -> HealthPolicy:
+        """The HealthPolicy these settings describe."""
+        return HealthPolicy(
+            ema_alpha=self.ema_alpha,
+            min_availability=self.min_availability,
+            recovery_threshold=self.recovery_threshold,
+            recovery_successes=self.recovery_successes,
+            loading_grace=self.loading_grace,
+            effects=dict(self.outcomes),
+        )
+
+
+class HttpConfig(_Section):
+    """The one shared HTTP client."""
+
+    transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    """`aiohttp` (httpx over the httpx-aiohttp transport, the cheap default) or httpx's own."""
+    verify: bool = True
+    """Verify TLS certificates."""
+    ca_bundle: str | None = None
+    """A PEM file of CA certificates to trust instead of the system's."""
+    trust_env: bool = False
+    """Take proxies (HTTP(S)_PROXY, NO_PROXY) and CA settings from the environment."""
+    max_body: ByteSize = 1024 * 1024
+    """Most bytes read from one answer; the rest is never downloaded."""
+    max_redirects: int = Field(3, ge=0, le=20)
+    user_agent: str = "modelmesh-healthd"
+
+
+class StorageConfig(_Section):
+    """Where and when the state is persisted."""
+
+    url: str | None = None
+    """`sqlite:///path/state.db` (default: under $STATE_DIRECTORY, else ./state), `file:///…`,
+    `memory://`, `redis://host:port/db`, `postgresql://…`."""
+    sync_policy: Literal["in-memory", "sync-on-boundary", "periodic", "immediate"] = "immediate"
+    sync_interval: PositiveDuration = 30.0
+    """For `periodic`: time between saves."""
+
+
+class AdminConfig(_Section):
+    """The admin HTTP endpoint (/livez, /readyz, /metrics, /v1/state)."""
+
+    enabled: bool = True
+    listen: str = "127.0.0.1:9464"
+    """host:port; loopback by default."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+
+class NetworkGuardConfig(_Section):
+    """When nearly every provider fails at once with network errors, the fault is likely ours."""
+
+    enabled: bool = True
+    min_providers: int = Field(3, ge=1)
+    """The guard only applies to fleets of at least this many providers."""
+    fraction: float = Field(0.8, gt=0.0, le=1.0)
+    """Share of providers whose latest probe failed with a network-class outcome."""
+
+
+class LogConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    """`auto`: JSON when stdout is not a terminal, console output on one."""
+
+
+class DaemonConfig(_Section):
+    instance: Id = "main"
+    """Name of this daemon in the writer id of the snapshots and the lock owner."""
+    concurrency: int = Field(64, ge=1, le=10_000)
+    """Most probes in flight at once."""
+    drain_timeout: Duration = 10.0
+    """On shutdown, how long in-flight probes may take before they are cancelled."""
+    summary_interval: Duration = 60.0
+    """Between `daemon.summary` log lines (0 turns them off)."""
+    network_guard: NetworkGuardConfig = NetworkGuardConfig()
+    log: LogConfig = LogConfig()
+
+
+Comparison = Literal["equals", "not_equals", "contains", "matches", "exists", "lt", "gt"]
+
+
+class BodyCondition(_Section):
+    """A condition on the JSON body: `path` is a dotted path (`data.0.id`, `$.status`)."""
+
+    path: str
+    op: Comparison = "equals"
+    value: str | int | float | bool | None = None
+
+
+class HttpCheckConfig(_Section):
+    """The request and success conditions of a generic `http` probe."""
+
+    method: Literal["GET", "HEAD", "POST", "OPTIONS"] = "GET"
+    path: str = "/"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    body_regex: str | None = None
+    json_conditions: list[BodyCondition] = Field(default_factory=list, alias="json")
+    header_regex: dict[str, str] = Field(default_factory=dict)
+    """Response header -> regex its value must match."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("must list at least one status")
+        bad = [s for s in value if not 100 <= s <= 599]
+        if bad:
+            raise ValueError(f"not HTTP statuses: {bad}")
+        return value
+
+
+class ProviderConfig(_Section):
+    """One provider endpoint to probe."""
+
+    kind: Kind
+    base_url: str | None = None
+    """API root (default per kind; required for azure-openai, local and http)."""
+    api_key: SecretStr | None = None
+    """Usually `${ENV_VAR}` or `${file:/run/secrets/…}`; never printed or logged."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    """Extra request headers (values are treated as secrets)."""
+    enabled: bool = True
+    """A disabled provider is not probed and its models stay in manual standby."""
+    check_models: bool = True
+    """Check in the same request that the configured models exist at the provider."""
+    degraded_after: Duration | None = None
+    """Latency above which a correct answer counts as `degraded`."""
+    schedule: ScheduleOverrides = ScheduleOverrides()
+    api_version: str | None = None
+    """azure-openai only: the `api-version` query parameter."""
+    health_path: str | None = None
+    """local only: the health endpoint (default `/health`)."""
+    http: HttpCheckConfig | None = None
+    """http only: the request and its success conditions."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError("must be an http:// or https:// URL without query or fragment")
+        return value.rstrip("/") if value else value
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each rule of the provider's kind that these settings break."""
+        out: list[tuple[str, str]] = []
+        if self.base_url is None and self.kind not in DEFAULT_BASE_URLS:
+            out.append(("base_url", f"required for kind {self.kind}"))
+        if self.api_version is not None and self.kind != "azure-openai":
+            out.append(("api_version", "applies only to kind azure-openai"))
+        if self.health_path is not None and self.kind != "local":
+            out.append(("health_path", "applies only to kind local"))
+        if self.http is None and self.kind == "http":
+            out.append(("http", "required for kind http (the request and its conditions)"))
+        if self.http is not None and self.kind != "http":
+            out.append(("http", "applies only to kind http"))
+        if self.kind in KEYED_KINDS and self.api_key is None:
+            out.append(("api_key", f"required for kind {self.kind} (the probe proves it)"))
+        return out
+
+    @property
+    def url(self) -> str:
+        """The effective base URL."""
+        return self.base_url or DEFAULT_BASE_URLS[self.kind]
+
+
+class ModelConfig(_Section):
+    """A model: which provider serves it, and its name there."""
+
+    provider: Id
+    name: str | None = None
+    """The provider's id of the model (default: the model id after its first `.`)."""
+    enabled: bool = True
+    """False keeps the model in manual standby."""
+    capabilities: list[str] = Field(default_factory=list)
+    """Capability paths (ModelMesh's), used by pools that select by `capability`."""
+
+
+class PoolConfig(_Section):
+    """A capability pool: its members are the union of the three selectors."""
+
+    models: list[Id] = Field(default_factory=list)
+    providers: list[Id] = Field(default_factory=list)
+    """All models of these providers."""
+    capability: str | None = None
+    """All models whose capabilities include this one (a dotted path, or its last segment)."""
