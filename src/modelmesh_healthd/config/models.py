@@ -7,11 +7,14 @@ import typing
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
@@ -174,13 +177,15 @@ class AdminConfig(_Section):
 
 
 class NetworkGuardConfig(_Section):
-    """When nearly every provider fails at once with network errors, the fault is likely ours."""
+    """When every provider fails at once with network errors, the fault is likely ours.
+
+    A timeout or connection error that would take a provider down is applied only once another
+    provider has answered since that provider's trouble began; until then it is held back.
+    """
 
     enabled: bool = True
     min_providers: int = Field(3, ge=1)
-    """The guard only applies to fleets of at least this many providers."""
-    fraction: float = Field(0.8, gt=0.0, le=1.0)
-    """Share of providers whose latest probe failed with a network-class outcome."""
+    """The guard only applies to fleets of at least this many probed providers."""
 
 
 class LogConfig(_Section):
@@ -202,39 +207,82 @@ class DaemonConfig(_Section):
     log: LogConfig = LogConfig()
 
 
-Comparison = Literal["equals", "not_equals", "contains", "matches", "exists", "lt", "gt"]
+Comparison = Literal["exists", "absent", "==", "!=", "<", "<=", ">", ">=", "contains", "matches"]
+_OP_WORDS = {
+    "equals": "==",
+    "eq": "==",
+    "not_equals": "!=",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+}
+
+
+def _op_word(value: object) -> object:
+    return _OP_WORDS.get(value, value) if isinstance(value, str) else value
+
+
+Op = Annotated[Comparison, BeforeValidator(_op_word)]
+
+
+def _valid_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
 
 
 class BodyCondition(_Section):
-    """A condition on the JSON body: `path` is a dotted path (`data.0.id`, `$.status`)."""
+    """A condition on the answer's body: a JSON path compared with a value, or a regex.
 
-    path: str
-    op: Comparison = "equals"
+    `path` is a JSON path into the body (`$.data[0].status`, `status`, `items[-1]["id"]`);
+    `regex` is searched in the body text (`negate: true`: must not be found).
+    """
+
+    path: str | None = None
+    op: Op = "exists"
     value: str | int | float | bool | None = None
+    regex: Annotated[str | None, AfterValidator(_valid_regex)] = None
+    negate: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> BodyCondition:
+        if (self.path is None) == (self.regex is None):
+            raise ValueError("a body condition needs exactly one of `path` and `regex`")
+        return self
+
+
+class HeaderCondition(_Section):
+    """A condition on a response header (name case-insensitive)."""
+
+    name: str
+    op: Op = "exists"
+    value: str | int | float | None = None
 
 
 class HttpCheckConfig(_Section):
     """The request and success conditions of a generic `http` probe."""
 
-    method: Literal["GET", "HEAD", "POST", "OPTIONS"] = "GET"
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     path: str = "/"
+    """Appended to the provider's base_url (may carry a query string)."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    """Request headers of this check (values treated as secrets)."""
+    body: str | None = None
+    """Request body, if any."""
     expect_status: list[int] = Field(default_factory=lambda: [200])
-    body_regex: str | None = None
-    json_conditions: list[BodyCondition] = Field(default_factory=list, alias="json")
-    header_regex: dict[str, str] = Field(default_factory=dict)
-    """Response header -> regex its value must match."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @field_validator("body_regex")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return value
+    """Statuses that count as an answer; others are classified like any provider's."""
+    conditions: list[BodyCondition] = Field(default_factory=list)
+    """Conditions on the answer's body; all must hold."""
+    response_headers: list[HeaderCondition] = Field(default_factory=list)
+    """Conditions on the answer's headers; all must hold."""
+    on_condition_failure: Outcome = Outcome.PROTOCOL_ERROR
+    """The outcome when a condition does not hold."""
+    follow_redirects: bool = False
 
     @field_validator("expect_status")
     @classmethod
