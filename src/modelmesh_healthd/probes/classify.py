@@ -72,7 +72,7 @@ class Judgement:
     outcome: Outcome
     detail: str | None = None
     retry_after: float | None = None
-    headroom: Mapping[str, float] = field(default=EMPTY_HEADROOM)
+    headroom: Mapping[str, float] = field(default_factory=lambda: EMPTY_HEADROOM)
     found: frozenset[str] = frozenset()
     missing: frozenset[str] = frozenset()
 

@@ -123,8 +123,10 @@ _NETWORK_ERRORS = (httpx.HTTPError, httpx.InvalidURL, OSError, aiohttp.ClientErr
 
 
 def _scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    """One line of at most 240 characters, with every secret value replaced by `***`."""
     if text is None:
         return None
+    text = " ".join(text.split())[:240]
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
@@ -141,10 +143,11 @@ def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 class _Progress:
     """What the exchange got so far (read when a failure cuts it short)."""
 
-    __slots__ = ("bytes_read", "got_response", "status", "transfer", "ttfb")
+    __slots__ = ("body_started", "bytes_read", "got_response", "status", "transfer", "ttfb")
 
     def __init__(self) -> None:
         self.got_response = False
+        self.body_started = 0.0
         self.status: int | None = None
         self.ttfb: float | None = None
         self.transfer = 0.0
@@ -163,6 +166,7 @@ async def _exchange(
         response = await client.send(request, stream=True)
         t_headers = perf_counter()
         p.got_response, p.status, p.ttfb = True, response.status_code, t_headers - start
+        p.body_started = t_headers
         try:
             nxt = response.next_request
             if nxt is not None and step.follow_redirects and hops < step.max_redirects:
@@ -188,6 +192,7 @@ async def _exchange(
             p.bytes_read += response.num_bytes_downloaded
             await response.aclose()
         p.transfer += perf_counter() - t_headers
+        p.body_started = 0.0
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return Reply(response.status_code, response.headers, body, truncated)
 
@@ -251,6 +256,8 @@ async def run_steps(
     finally:
         CURRENT_CLOCK.reset(token)
     elapsed = perf_counter() - start
+    if progress.body_started:  # cut short while reading a body: that time was transfer
+        progress.transfer += start + elapsed - progress.body_started
     timings = PhaseTimings(
         clock.connect,
         clock.tls,

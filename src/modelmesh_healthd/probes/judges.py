@@ -239,6 +239,8 @@ def judge_local_health(reply: Reply, kind: str, models: tuple[str, ...], now: fl
     """
     if not 200 <= reply.status <= 299:
         return judge_error(reply, kind, now)
+    if reply.truncated:
+        return _too_big(reply)
     if reply.body and b"loading model" in reply.body[:512].lower():
         return Judgement(Outcome.LOADING, f"HTTP {reply.status} loading model")
     return OK

@@ -65,9 +65,9 @@ class ProbeResult:
     elapsed: float = 0.0
     timings: PhaseTimings = NO_TIMINGS
     retry_after: float | None = None
-    headroom: Mapping[str, float] = field(default=EMPTY_HEADROOM)
+    headroom: Mapping[str, float] = field(default_factory=lambda: EMPTY_HEADROOM)
     detail: str | None = None
-    model_outcomes: Mapping[str, Outcome] = field(default=NO_MODELS)
+    model_outcomes: Mapping[str, Outcome] = field(default_factory=lambda: NO_MODELS)
     bytes_read: int = 0
 
     @property

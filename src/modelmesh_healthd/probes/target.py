@@ -117,7 +117,7 @@ class HttpOptions:
 
     method: str = "GET"
     path: str = "/"
-    headers: Mapping[str, str] = field(default=_NO_HEADERS, repr=False)
+    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS, repr=False)
     content: bytes | None = field(default=None, repr=False)
     expected_statuses: frozenset[int] = frozenset({200})
     body: tuple[BodyCondition, ...] = ()
@@ -186,7 +186,7 @@ class ProbeTarget:
     kind: str
     base_url: str
     api_key: SecretStr | None = None
-    headers: Mapping[str, str] = field(default=_NO_HEADERS, repr=False)
+    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS, repr=False)
     models: tuple[tuple[str, str], ...] = ()
     timeout: float = 10.0
     degraded_after: float | None = None
