@@ -69,9 +69,7 @@ async def floor(url: str, n: int, concurrency: int) -> float:
         f"GET {parts.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: Bearer {KEY}\r\nAccept: */*\r\n\r\n"
     ).encode()
-    pool: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-    for _ in range(concurrency):
-        pool.append(await asyncio.open_connection(host, port))
+    pool = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
     free = list(pool)
 
     async def one() -> None:
@@ -174,13 +172,21 @@ def _table(rows: list[Row]) -> str:
     ]
     for r in rows:
         same = next(
-            (b for b in rows if b.name.startswith("bare") and b.transport == r.transport
-             and b.concurrency == r.concurrency),
+            (
+                b
+                for b in rows
+                if b.name.startswith("bare")
+                and b.transport == r.transport
+                and b.concurrency == r.concurrency
+            ),
             None,
         )
         httpx_bare = next(
-            b for b in rows
-            if b.name.startswith("bare") and b.transport == "httpx" and b.concurrency == r.concurrency
+            b
+            for b in rows
+            if b.name.startswith("bare")
+            and b.transport == "httpx"
+            and b.concurrency == r.concurrency
         )
         vs_same = f"{r.cpu_us / same.cpu_us:.2f}x" if same and same is not r else "-"
         vs_httpx = f"{r.cpu_us / httpx_bare.cpu_us:.2f}x" if r is not httpx_bare else "-"

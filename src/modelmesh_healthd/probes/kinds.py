@@ -315,7 +315,10 @@ def validate_target(target: ProbeTarget) -> None:
             if cond.json_path is not None:
                 parse_json_path(cond.json_path)
             if cond.regex is not None:
-                re.compile(cond.regex)
+                try:
+                    re.compile(cond.regex)
+                except re.error as exc:
+                    raise ValueError(f"provider {target.name!r}: bad regex: {exc}") from None
     plan(target)
 
 
