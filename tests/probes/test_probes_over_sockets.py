@@ -239,3 +239,27 @@ async def test_phase_timings_show_a_new_connection_and_then_its_reuse(
     assert first.timings.transfer is not None
     assert second.timings.connect is None  # the pooled connection was reused
     assert second.timings.ttfb is not None
+
+
+async def test_a_probe_result_drives_the_health_core_as_a_verdict(
+    sim: Simulator, client: httpx.AsyncClient, make_target: MakeTarget
+) -> None:
+    from modelmesh_healthd.state import Mesh, apply_probe, initial_state
+
+    mesh = Mesh.build(
+        ["openai"],
+        {"mesh/gpt-4o": "openai", "mesh/gpt-4o-mini": "openai"},
+        {"chat": ["mesh/gpt-4o"]},
+    )
+    state = initial_state(mesh)
+    sim.set_behaviour("openai", missing_models=["gpt-4o"])
+    result = await probe(client, make_target("openai"))
+    apply_probe(mesh, state, "openai", result, now=1000.0)
+    assert state.models["mesh/gpt-4o"].deactivation_reason == "model_not_found"
+    assert state.models["mesh/gpt-4o-mini"].is_active
+
+    sim.set_behaviour("openai", Behaviour.KEY_REVOKED, missing_models=[])
+    result = await probe(client, make_target("openai"))
+    apply_probe(mesh, state, "openai", result, now=1010.0)
+    assert state.providers["openai"].auth_valid is False
+    assert state.models["mesh/gpt-4o-mini"].deactivation_reason == "auth_failure"

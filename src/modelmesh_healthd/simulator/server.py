@@ -21,15 +21,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from modelmesh_healthd.simulator.behaviours import (
-    STREAMING,
+from modelmesh_healthd.simulator.answers import (
     Answer,
-    Behaviour,
-    SimProvider,
     bad_key_answer,
     error_answer,
     healthy_answer,
 )
+from modelmesh_healthd.simulator.behaviours import STREAMING, Behaviour, SimProvider
 from modelmesh_healthd.simulator.defaults import default_providers
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
 from modelmesh_healthd.state.events import LogEventSpec
