@@ -25,13 +25,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
-from modelmesh_healthd.probes import ClientOptions, ProbeTarget, build_client, probe
+from modelmesh_healthd.probes import ClientOptions, ProbeTarget, Transport, build_client, probe
 from modelmesh_healthd.simulator import DEFAULT_KEYS
 from modelmesh_healthd.state import Outcome
 
@@ -109,7 +110,7 @@ async def bare(url: str, n: int, concurrency: int, transport: str) -> float:
         return await _drive(n, concurrency, one)
 
 
-async def ours(url: str, n: int, concurrency: int, transport: str, models: int) -> float:
+async def ours(url: str, n: int, concurrency: int, transport: Transport, models: int) -> float:
     names = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "o3-mini")[:models]
     target = ProbeTarget(
         name="openai",
@@ -119,7 +120,7 @@ async def ours(url: str, n: int, concurrency: int, transport: str, models: int) 
         models=tuple((f"mesh/{m}", m) for m in names),
         timeout=5.0,
     )
-    options = ClientOptions(transport=transport, concurrency=concurrency)  # type: ignore[arg-type]
+    options = ClientOptions(transport=transport, concurrency=concurrency)
     async with build_client(options) as client:
         check = await probe(client, target)
         if check.outcome is not Outcome.OK:
@@ -150,11 +151,11 @@ async def _measure(url: str, n: int, conc: list[int], repeats: int, models: int)
     rows: list[Row] = []
     for c in conc:
         cases: list[tuple[str, str, Callable[[], Awaitable[float]]]] = [
-            ("floor (asyncio streams)", "-", lambda c=c: floor(url, n, c)),
-            ("bare httpx.get", "httpx", lambda c=c: bare(url, n, c, "httpx")),
-            ("bare httpx.get", "aiohttp", lambda c=c: bare(url, n, c, "aiohttp")),
-            ("ours: probe()", "httpx", lambda c=c: ours(url, n, c, "httpx", models)),
-            ("ours: probe()", "aiohttp", lambda c=c: ours(url, n, c, "aiohttp", models)),
+            ("floor (asyncio streams)", "-", partial(floor, url, n, c)),
+            ("bare httpx.get", "httpx", partial(bare, url, n, c, "httpx")),
+            ("bare httpx.get", "aiohttp", partial(bare, url, n, c, "aiohttp")),
+            ("ours: probe()", "httpx", partial(ours, url, n, c, "httpx", models)),
+            ("ours: probe()", "aiohttp", partial(ours, url, n, c, "aiohttp", models)),
         ]
         samples: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         for _ in range(repeats):  # interleaved, so drift in machine load hits every row alike

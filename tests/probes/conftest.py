@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from modelmesh_healthd.probes import TRANSPORTS, ClientOptions, ProbeTarget, build_client
+from modelmesh_healthd.probes import (
+    TRANSPORTS,
+    ClientOptions,
+    ProbeTarget,
+    Transport,
+    build_client,
+)
 from modelmesh_healthd.simulator import Simulator
 
 
@@ -20,13 +26,15 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture(params=TRANSPORTS)
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def transport(request: pytest.FixtureRequest) -> Transport:
+    return cast(Transport, request.param)
 
 
 @pytest.fixture
-async def client(transport: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with build_client(ClientOptions(transport=transport, concurrency=8)) as c:  # type: ignore[arg-type]
+async def client(transport: Transport) -> AsyncIterator[httpx.AsyncClient]:
+    async with build_client(
+        ClientOptions(transport=transport, concurrency=8, trust_env=False)
+    ) as c:
         yield c
 
 

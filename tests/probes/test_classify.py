@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from modelmesh_healthd.probes import Reply, error_info, judge_error, parse_retry_after
 from modelmesh_healthd.probes.classify import MAX_RETRY_AFTER, rate_limit_headroom
 from modelmesh_healthd.probes.judges import (
+    Judge,
     judge_anthropic_list,
     judge_gemini_list,
     judge_local_health,
@@ -291,14 +292,14 @@ JUDGE_TABLE = [
 @pytest.mark.parametrize(("judge", "kind", "body", "models", "expected", "missing"), JUDGE_TABLE)
 def test_a_2xx_answer_is_judged_by_its_shape_and_the_models_it_lists(
     *,
-    judge: object,
+    judge: Judge,
     kind: str,
     body: bytes,
     models: tuple[str, ...],
     expected: Outcome,
     missing: set[str],
 ) -> None:
-    got = judge(Reply(200, {}, body), kind, models, NOW)  # type: ignore[operator]
+    got = judge(Reply(200, {}, body), kind, models, NOW)
     assert got.outcome is expected
     assert got.missing == missing
 
@@ -403,9 +404,9 @@ header_maps = st.dictionaries(
     truncated=st.booleans(),
 )
 def test_no_judge_raises_for_any_status_body_or_headers(
-    *, status: int, body: bytes, headers: dict[str, str], kind: str, judge: object, truncated: bool
+    *, status: int, body: bytes, headers: dict[str, str], kind: str, judge: Judge, truncated: bool
 ) -> None:
-    got = judge(Reply(status, headers, body, truncated), kind, ("m1", "m2"), NOW)  # type: ignore[operator]
+    got = judge(Reply(status, headers, body, truncated), kind, ("m1", "m2"), NOW)
     assert isinstance(got.outcome, Outcome)
     if got.retry_after is not None:
         assert 0.0 <= got.retry_after <= MAX_RETRY_AFTER

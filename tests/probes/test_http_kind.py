@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -155,7 +156,7 @@ async def servers() -> AsyncIterator[tuple[str, str]]:
     await runner_b.cleanup()
 
 
-def _redirect_target(base: str, path: str, **options: object) -> ProbeTarget:
+def _redirect_target(base: str, path: str, **options: Any) -> ProbeTarget:
     return ProbeTarget(
         name="web",
         kind="http",
@@ -163,7 +164,7 @@ def _redirect_target(base: str, path: str, **options: object) -> ProbeTarget:
         api_key=SecretStr("tok-secret"),
         headers={"x-api-key": "hdr-secret"},
         timeout=2.0,
-        options=HttpOptions(path=path, **options),  # type: ignore[arg-type]
+        options=HttpOptions(path=path, **options),
     )
 
 

@@ -263,3 +263,34 @@ async def test_a_probe_result_drives_the_health_core_as_a_verdict(
     apply_probe(mesh, state, "openai", result, now=1010.0)
     assert state.providers["openai"].auth_valid is False
     assert state.models["mesh/gpt-4o-mini"].deactivation_reason == "auth_failure"
+
+
+RAW_ANSWERS = {
+    "not HTTP at all": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+    "a malformed Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}",
+    "a gzip body that is not gzip": (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nabcde"
+    ),
+}
+
+
+@pytest.mark.parametrize("answer", list(RAW_ANSWERS), ids=list(RAW_ANSWERS))
+async def test_a_server_answering_broken_http_is_a_protocol_error(
+    client: httpx.AsyncClient, answer: str
+) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(RAW_ANSWERS[answer])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        target = ProbeTarget(name="raw", kind="openai", base_url=f"http://127.0.0.1:{port}/v1")
+        result = await probe(client, target)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.outcome is O.PROTOCOL_ERROR, result.detail

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import certifi
 import httpx
 import pytest
@@ -9,6 +11,7 @@ from pydantic import SecretStr
 
 from modelmesh_healthd.probes import (
     PROBES,
+    TRANSPORTS,
     AzureOptions,
     BodyCondition,
     ClientOptions,
@@ -25,8 +28,8 @@ from modelmesh_healthd.probes import (
 KEY = "k-123"
 
 
-def target(kind: str, base: str = "https://h.example", **kw: object) -> ProbeTarget:
-    return ProbeTarget(name="p", kind=kind, base_url=base, api_key=SecretStr(KEY), **kw)  # type: ignore[arg-type]
+def target(kind: str, base: str = "https://h.example", **kw: Any) -> ProbeTarget:
+    return ProbeTarget(name="p", kind=kind, base_url=base, api_key=SecretStr(KEY), **kw)
 
 
 @pytest.mark.parametrize(
@@ -102,9 +105,7 @@ def test_a_target_never_shows_its_key_or_header_values() -> None:
         ({"degraded_after": -1}, "degraded_after"),
     ],
 )
-def test_a_target_with_impossible_bounds_is_refused(
-    fields: dict[str, object], message: str
-) -> None:
+def test_a_target_with_impossible_bounds_is_refused(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         target("openai", **fields)
 
@@ -156,14 +157,14 @@ def test_an_unknown_kind_is_a_lookup_error_naming_the_known_ones() -> None:
 
 
 async def test_the_client_factory_builds_either_transport_with_the_pool_sized() -> None:
-    for transport in ("aiohttp", "httpx"):
-        async with build_client(ClientOptions(transport=transport, ca_bundle=certifi.where())) as c:  # type: ignore[arg-type]
+    for transport in TRANSPORTS:
+        async with build_client(ClientOptions(transport=transport, ca_bundle=certifi.where())) as c:
             assert isinstance(c, httpx.AsyncClient)
             assert c.max_redirects == 5
 
 
 def test_the_client_factory_refuses_what_it_cannot_build() -> None:
     with pytest.raises(ValueError, match="unknown transport"):
-        build_client(ClientOptions(transport="curl"))  # type: ignore[arg-type]
+        build_client(ClientOptions(transport="curl"))  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError, match="concurrency"):
         build_client(ClientOptions(concurrency=0))

@@ -127,7 +127,7 @@ async def test_a_scenario_plays_its_steps_on_time() -> None:
         }
     )
     async with Simulator(scenario=scenario) as sim:
-        seen = []
+        seen: list[Behaviour] = []
         for _ in range(500):  # poll the behaviour every 10 ms, 5 s at most
             behaviour = sim.provider("openai").behaviour
             if not seen or seen[-1] is not behaviour:

@@ -18,7 +18,9 @@ from time import perf_counter
 from types import MappingProxyType
 
 import aiohttp
+import h11
 import httpx
+from aiohttp.http_exceptions import HttpProcessingError
 
 from modelmesh_healthd.probes.classify import Judgement, Reply
 from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock
@@ -99,6 +101,9 @@ def classify_exception(  # noqa: PLR0912 - a precedence list of failure facts, r
             return Outcome.CONNECT_ERROR, f"connection refused: {what}"
         if isinstance(e, aiohttp.ClientConnectorError | httpx.ConnectError):
             return Outcome.CONNECT_ERROR, f"cannot connect: {what}"
+    for e in chain:
+        if isinstance(e, HttpProcessingError | h11.RemoteProtocolError):
+            return Outcome.PROTOCOL_ERROR, f"not HTTP: {what}"
     for e in chain:
         if isinstance(e, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
             if got_response:
