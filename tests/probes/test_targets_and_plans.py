@@ -117,6 +117,13 @@ def test_a_target_with_impossible_bounds_is_refused(fields: dict[str, Any], mess
         (target("openai", options=LocalOptions()), ValueError, "takes no options"),
         (target("local", options=AzureOptions()), ValueError, "takes LocalOptions"),
         (target("openai", base="ftp://h.example"), ValueError, "http"),
+        (target("openai", headers={"x-a": "v\r\nx-b: 1"}), ValueError, "header 'x-a'"),
+        (target("openai", headers={"bad name": "v"}), ValueError, "header 'bad name'"),
+        (
+            target("http", options=HttpOptions(headers={"x-t": "caf\u00e9"})),
+            ValueError,
+            "header 'x-t'",
+        ),
         (
             target("http", options=HttpOptions(body=(BodyCondition(regex="(unclosed"),))),
             ValueError,
@@ -168,3 +175,9 @@ def test_the_client_factory_refuses_what_it_cannot_build() -> None:
         build_client(ClientOptions(transport="curl"))  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError, match="concurrency"):
         build_client(ClientOptions(concurrency=0))
+
+
+def test_a_bad_header_is_named_but_its_secret_value_never_shown() -> None:
+    with pytest.raises(ValueError, match="header") as caught:
+        validate_target(target("openai", headers={"x-token": "sekret-value\n"}))
+    assert "sekret" not in str(caught.value)

@@ -53,6 +53,8 @@ __all__ = [
 
 ANTHROPIC_VERSION = "2023-06-01"
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+
 
 class Probe(Protocol):
     """The one interface of every probe kind."""
@@ -310,6 +312,19 @@ def validate_target(target: ProbeTarget) -> None:
         raise ValueError(f"provider {target.name!r}: bad base_url: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"provider {target.name!r}: base_url must be an http(s) URL with a host")
+    headers = dict(target.headers)
+    if isinstance(target.options, HttpOptions):
+        headers.update(target.options.headers)
+    for name, value in headers.items():
+        # The value is secret: say which header is wrong, never what it holds.
+        if (
+            not _HEADER_NAME.fullmatch(name)
+            or not value.isascii()
+            or any(c in value for c in "\r\n\0")
+        ):
+            raise ValueError(
+                f"provider {target.name!r}: header {name[:40]!r} has a bad name or value"
+            )
     if isinstance(target.options, HttpOptions):
         for cond in target.options.body:
             if cond.json_path is not None:
