@@ -11,9 +11,12 @@ import pytest
 
 from modelmesh_healthd.probes import (
     BodyCondition,
+    ClientOptions,
     Comparison,
     HttpOptions,
     ProbeTarget,
+    Transport,
+    build_client,
     probe,
 )
 from modelmesh_healthd.simulator import KINDS, Behaviour, Simulator
@@ -294,3 +297,14 @@ async def test_a_server_answering_broken_http_is_a_protocol_error(
         server.close()
         await server.wait_closed()
     assert result.outcome is O.PROTOCOL_ERROR, result.detail
+
+
+async def test_without_phase_timings_only_connection_timings_are_missing(
+    sim: Simulator, transport: Transport, make_target: MakeTarget
+) -> None:
+    options = ClientOptions(transport=transport, phase_timings=False, trust_env=False)
+    async with build_client(options) as quiet:
+        result = await probe(quiet, make_target("openai"))
+    assert result.outcome is O.OK
+    assert result.timings.connect is None
+    assert result.timings.ttfb is not None

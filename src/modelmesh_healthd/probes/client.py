@@ -117,6 +117,8 @@ class ClientOptions:
         backstop_timeout: Per-operation timeout of the transport, a safety net only: every probe
             runs under its own whole-probe deadline, which is shorter.
         user_agent: The User-Agent header.
+        phase_timings: Time connection set-up (connect, TLS). Off saves the transport's tracing
+            hooks on every request; `ttfb` and `transfer` are measured either way.
     """
 
     transport: Transport = "aiohttp"
@@ -128,6 +130,7 @@ class ClientOptions:
     keepalive_expiry: float = 30.0
     backstop_timeout: float = 120.0
     user_agent: str = USER_AGENT
+    phase_timings: bool = True
 
 
 def _ssl_context(options: ClientOptions) -> ssl.SSLContext:
@@ -144,9 +147,10 @@ def _ssl_context(options: ClientOptions) -> ssl.SSLContext:
 class _AiohttpProbeClient(HttpxAiohttpClient):
     """httpx-aiohttp's client (which keeps httpx's env-proxy handling), with our session."""
 
-    def __init__(self, *, probe_ssl: ssl.SSLContext, **kwargs: Any) -> None:
+    def __init__(self, *, probe_ssl: ssl.SSLContext, traced: bool, **kwargs: Any) -> None:
         # httpx calls _init_transport from its __init__, so these must be set first.
         self._probe_ssl = probe_ssl
+        self._probe_traced = traced
         self._probe_limits: httpx.Limits = kwargs["limits"]
         super().__init__(**kwargs)
 
@@ -159,7 +163,7 @@ class _AiohttpProbeClient(HttpxAiohttpClient):
         return self._aiohttp_transport(proxy)
 
     def _aiohttp_transport(self, proxy: httpx.Proxy | None) -> AiohttpTransport:
-        ctx, limits = self._probe_ssl, self._probe_limits
+        ctx, limits, traced = self._probe_ssl, self._probe_limits, self._probe_traced
 
         def session() -> aiohttp.ClientSession:
             # Called by the transport on first use, so the session is born inside the running
@@ -171,7 +175,7 @@ class _AiohttpProbeClient(HttpxAiohttpClient):
             )
             return aiohttp.ClientSession(
                 connector=connector,
-                trace_configs=[_trace_config()],
+                trace_configs=[_trace_config()] if traced else None,
                 # Probes share one session across all providers: keep no cookies between them.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,  # httpx decodes; aiohttp must hand over raw bytes
@@ -211,7 +215,8 @@ def build_client(options: ClientOptions | None = None) -> httpx.AsyncClient:
         "limits": limits,
     }
     if o.transport == "aiohttp":
-        return _AiohttpProbeClient(probe_ssl=ctx, **common)
+        return _AiohttpProbeClient(probe_ssl=ctx, traced=o.phase_timings, **common)
     if o.transport == "httpx":
-        return httpx.AsyncClient(event_hooks={"request": [_add_trace]}, **common)
+        hooks = {"request": [_add_trace]} if o.phase_timings else {}
+        return httpx.AsyncClient(event_hooks=hooks, **common)
     raise ValueError(f"unknown transport {o.transport!r}; choose one of {', '.join(TRANSPORTS)}")
