@@ -119,8 +119,9 @@ class ClientOptions:
         backstop_timeout: Per-operation timeout of the transport, a safety net only: every probe
             runs under its own whole-probe deadline, which is shorter.
         user_agent: The User-Agent header.
-        phase_timings: Time connection set-up (connect, TLS). Off saves the transport's tracing
-            hooks on every request; `ttfb` and `transfer` are measured either way.
+        phase_timings: Time connection set-up (connect, TLS). Off drops httpcore's per-request
+            trace callbacks (httpx transport) and the connector's timing (aiohttp); `ttfb` and
+            `transfer` are measured either way.
     """
 
     transport: Transport = "aiohttp"
