@@ -10,7 +10,7 @@ The provider simulator runs in a separate process, so only the prober's CPU is c
 * bare       - `await client.get(url)` then `response.content`, on a plain client
 * ours       - `await probe(client, target)`: deadline, capped streaming read, classification
 
-The issue's target: ours costs at most 1.3x the bare loop. `vs bare` compares with the bare loop
+The target: ours costs at most 1.3x the bare loop. `vs bare` compares with the bare loop
 on the same transport; `vs httpx` with the bare loop on httpx's default transport.
 """
 
