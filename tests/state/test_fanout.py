@@ -141,11 +141,12 @@ def test_a_missing_model_goes_to_standby_alone_and_comes_back_when_found() -> No
     assert where(state, "openai.gpt-4o") == {"chat": "active", "premium": "active"}
 
 
-def test_provider_recovery_does_not_restore_a_model_that_is_missing() -> None:
+def test_a_down_provider_with_a_missing_model_recovers_without_that_model() -> None:
     mesh = fleet()
     state = initial_state(mesh)
     take_down(mesh, state, "openai")
-    missing = Observation(Oc.OK, model_outcomes={"openai.gpt-4o": Oc.MODEL_NOT_FOUND})
+    # What the probe reports when the provider's list lacks a configured model.
+    missing = Observation(Oc.MODEL_NOT_FOUND, model_outcomes={"openai.gpt-4o": Oc.MODEL_NOT_FOUND})
     for i in range(5):
         apply_probe(mesh, state, "openai", missing, 10.0 + i)
     assert state.providers["openai"].is_healthy()

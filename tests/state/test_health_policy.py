@@ -22,7 +22,7 @@ from modelmesh_healthd.state import (
         (Outcome.RATE_LIMITED, Effect.NEUTRAL),
         (Outcome.QUOTA_EXHAUSTED, Effect.FATAL),
         (Outcome.AUTH_INVALID, Effect.FATAL),
-        (Outcome.MODEL_NOT_FOUND, Effect.NEUTRAL),
+        (Outcome.MODEL_NOT_FOUND, Effect.SUCCESS),
         (Outcome.LOADING, Effect.LOADING),
         (Outcome.OVERLOADED, Effect.FAILURE),
         (Outcome.SERVER_ERROR, Effect.FAILURE),

@@ -5,7 +5,7 @@ The defaults are chosen so that, starting from a healthy provider (score 1.0):
 * one failed probe does not take it down (score 0.75);
 * a hard outage does within three probes (0.75, 0.56, 0.42 < 0.5);
 * a rejected key or exhausted quota does at once;
-* a rate limit never does;
+* a rate limit never does (nor does a missing model: the provider itself answered);
 * recovery needs the score back above 0.75 *and* two successes in a row, so one lucky success
   during an outage does not bring the provider back.
 
@@ -30,7 +30,9 @@ DEFAULT_EFFECTS: Mapping[Outcome, Effect] = MappingProxyType(
         Outcome.RATE_LIMITED: Effect.NEUTRAL,
         Outcome.QUOTA_EXHAUSTED: Effect.FATAL,
         Outcome.AUTH_INVALID: Effect.FATAL,
-        Outcome.MODEL_NOT_FOUND: Effect.NEUTRAL,
+        # The provider answered and accepted the key; only the model is missing (model_outcomes
+        # puts that one model in standby). As a success, it lets a down provider recover.
+        Outcome.MODEL_NOT_FOUND: Effect.SUCCESS,
         Outcome.LOADING: Effect.LOADING,
         Outcome.OVERLOADED: Effect.FAILURE,
         Outcome.SERVER_ERROR: Effect.FAILURE,
