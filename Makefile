@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: validate config/example.yaml and print the mesh it describes
+## run: the daemon on config/demo.yaml against simulated providers, state in ./state/demo.db
 run: $(STAMP)
-	$(BIN)/modelmesh-healthd validate config/example.yaml --show
+	$(BIN)/modelmesh-healthd demo --duration 45
 
 ## test: the whole test suite
 test: $(STAMP)
