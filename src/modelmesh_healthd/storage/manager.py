@@ -394,7 +394,7 @@ class StateManager:
             self._full = self._full or full
             self._failed(exc, len(rows))
             return False
-        self._succeeded(rows, full, epoch, time.perf_counter() - started)
+        self._succeeded(rows, full, envelope, time.perf_counter() - started)
         return True
 
     def _failed(self, exc: BaseException, rows: int) -> None:
@@ -413,7 +413,8 @@ class StateManager:
             pending=max(rows, len(self._dirty)),
         )
 
-    def _succeeded(self, rows: list[Row], full: bool, epoch: int, elapsed: float) -> None:
+    def _succeeded(self, rows: list[Row], full: bool, envelope: Envelope, elapsed: float) -> None:
+        epoch = envelope.epoch
         if full:
             self._written = {kind: {} for kind in KINDS}
         for row in rows:
@@ -422,7 +423,7 @@ class StateManager:
             elif row.checksum is not None:
                 self._written[row.kind][row.key] = row.checksum
         self._epoch = epoch
-        self._last_sync = self._clock()
+        self._last_sync = envelope.written_at
         if self._failures:
             _log.info(
                 "snapshot.save_recovered",

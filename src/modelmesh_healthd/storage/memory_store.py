@@ -119,6 +119,14 @@ class MemoryStore:
         """The stored rows, (kind, key) -> (data, checksum); mutable, so tests can damage them."""
         return self._space.rows
 
+    def raw_meta(self) -> tuple[str, str] | None:
+        """The stored meta row, (data, checksum)."""
+        return self._space.meta
+
+    def replace_meta(self, data: str, checksum: str) -> None:
+        """Overwrite the meta row as it is stored (tests damage it this way)."""
+        self._space.meta = (data, checksum)
+
     def quarantined(self) -> list[tuple[str, str, str, str, str, float]]:
         """Rows set aside: (kind, key, data, checksum, reason, when)."""
         return self._space.quarantine

@@ -345,12 +345,17 @@ class SQLiteStore:
 
     def _write_sync(self, batch: WriteBatch) -> None:
         self._lock.verify()
+        lost = self._conn is None and self._identity is not None
         if self._conn is not None:
             self._check_identity()  # raises StoreResetError when it had to start a new file
         try:
             conn = self._open_writer()  # the open connection, or a new one after a failure
         except _CorruptFileError as exc:
             raise StoreUnavailableError(f"{self.path} is not usable: {exc}") from None
+        if lost:
+            # The database this writer had was removed and could not be reopened at once; the
+            # one just opened starts empty, so an incremental batch would leave it partial.
+            raise StoreResetError(f"{self.path} was removed or replaced; rewriting it in full")
         upserts = [(r.kind, r.key, r.data, r.checksum) for r in batch.rows if r.data is not None]
         deletes = [(r.kind, r.key) for r in batch.rows if r.data is None]
         try:
