@@ -5,6 +5,8 @@ Imported by the tests and by the crash-writer subprocess (so: no pytest imports 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelmesh_healthd.state import (
     Event,
     Mesh,
@@ -94,3 +96,8 @@ def consistency_errors(state: SystemState, mesh: Mesh) -> list[str]:
         ):
             errors.append(f"{provider} probed at {ps.last_probe}, after the state's timestamp")
     return errors
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes (a plain function, so async tests need not touch pathlib themselves)."""
+    return path.read_bytes()
