@@ -5,6 +5,8 @@ Imported by the tests and by the crash-writer subprocess (so: no pytest imports 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from modelmesh_healthd.state import (
@@ -15,6 +17,7 @@ from modelmesh_healthd.state import (
     SystemState,
     apply_probe,
 )
+from modelmesh_healthd.storage import StateManager, StoreLockedError
 
 BACKENDS = ("memory", "file", "sqlite", "redis", "postgres")
 
@@ -101,3 +104,18 @@ def consistency_errors(state: SystemState, mesh: Mesh) -> list[str]:
 def read_bytes(path: Path) -> bytes:
     """A file's bytes (a plain function, so async tests need not touch pathlib themselves)."""
     return path.read_bytes()
+
+
+async def start_when_free(manager: StateManager, patience: float = 10.0) -> None:
+    """Start a manager, waiting for a dead writer's lock to be reclaimable (a Redis lease runs
+    out after its TTL; flock and advisory locks are free as soon as the holder is gone)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            await manager.start()
+        except StoreLockedError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+        else:
+            return

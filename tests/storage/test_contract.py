@@ -6,11 +6,10 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from storage_support import consistency_errors, probe_step, small_mesh
+from storage_support import consistency_errors, probe_step, small_mesh, start_when_free
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import (
@@ -210,16 +209,8 @@ async def test_the_lock_of_a_killed_writer_is_reclaimed(store_url: str, backend:
     finally:
         holder.send_signal(signal.SIGKILL)
         await holder.wait()
-    deadline = time.monotonic() + 10.0
-    while True:  # a lease (Redis) runs out after its TTL; flock and advisory locks at once
-        manager = manager_for(url)
-        try:
-            await manager.start()
-            break
-        except StoreLockedError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+    manager = manager_for(url)
+    await start_when_free(manager)
     try:
         assert manager.get_sync_status().locked
     finally:

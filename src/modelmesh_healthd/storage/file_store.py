@@ -100,6 +100,12 @@ class FileStore:
             except OSError as exc:
                 raise StoreUnavailableError(f"cannot create {self.path.parent}: {exc}") from None
             self._lock.acquire(owner)
+            # A writer killed mid-write leaves its temporary files; only the lock holder
+            # writes them, so whatever is there now is a dead writer's and can go.
+            for pattern in (f".{self.path.name}.tmp-*", f".{self.path.name}.prev-*"):
+                for leftover in self.path.parent.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
 
         await asyncio.to_thread(acquire)
         return LockHandle(self.url, owner)
