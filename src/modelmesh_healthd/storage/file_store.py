@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -38,6 +39,8 @@ from modelmesh_healthd.storage.rows import MEMBER, MODEL, POOL, PROVIDER, encode
 from modelmesh_healthd.storage.urls import redact_url
 
 __all__ = ["FileStore", "parse_snapshot_bytes"]
+
+_MISSING: Any = object()
 
 
 def parse_snapshot_bytes(raw: bytes) -> Snapshot:
@@ -167,31 +170,59 @@ class FileStore:
         """Apply the batch to the rows held here and replace the file (see `StateStore.write`)."""
         await asyncio.to_thread(self._write_sync, batch)
 
-    def _apply(self, batch: WriteBatch) -> None:
+    def _apply(self, batch: WriteBatch) -> Callable[[], None]:
+        """Apply a batch to the rows held here; returns how to undo it.
+
+        The undo matters: the manager only counts a write once it succeeded, so a row that was
+        applied here by a failed write and then changed back would otherwise stay here, unseen
+        by the manager, and be written with the next document.
+        """
         if batch.replace:
+            saved = (self._providers, self._models, self._pools, self._members, self._based)
             self._providers, self._models, self._pools, self._members = {}, {}, {}, {}
             self._based = True
-        elif not self._based:
+
+            def restore() -> None:
+                (self._providers, self._models, self._pools, self._members, self._based) = saved
+
+            self._apply_rows(batch, None)
+            return restore
+        if not self._based:
             raise StoreError(f"{self.url}: the first write of a session must be a full one")
+        log: list[tuple[dict[str, Any], str, Any]] = []
+        self._apply_rows(batch, log)
+
+        def undo() -> None:
+            for table, key, old in reversed(log):
+                if old is _MISSING:
+                    table.pop(key, None)
+                else:
+                    table[key] = old
+
+        return undo
+
+    def _apply_rows(
+        self, batch: WriteBatch, log: list[tuple[dict[str, Any], str, Any]] | None
+    ) -> None:
+        def put(table: dict[str, Any], key: str, value: Any) -> None:
+            if log is not None:
+                log.append((table, key, table.get(key, _MISSING)))
+            if value is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = value
+
         for row in batch.rows:
             if row.kind in {PROVIDER, MODEL}:
                 table = self._providers if row.kind == PROVIDER else self._models
-                if row.data is None:
-                    table.pop(row.key, None)
-                else:
-                    table[row.key] = row.data
+                put(table, row.key, _MISSING if row.data is None else row.data)
             elif row.kind == POOL:
-                if row.data is None:
-                    self._pools.pop(row.key, None)
-                else:
-                    self._pools[row.key] = json.loads(row.data)
+                put(self._pools, row.key, _MISSING if row.data is None else json.loads(row.data))
             elif row.kind == MEMBER:
                 pool, model = json.loads(row.key)
                 members = self._members.setdefault(pool, {})
-                if row.data is None:
-                    members.pop(model, None)
-                else:
-                    members[model] = json.loads(row.data)["status"]
+                status = _MISSING if row.data is None else json.loads(row.data)["status"]
+                put(members, model, status)
 
     def _document(self, env: Envelope) -> bytes:
         def section(items: dict[str, str]) -> str:
@@ -224,8 +255,14 @@ class FileStore:
 
     def _write_sync(self, batch: WriteBatch) -> None:
         self._lock.verify()
-        self._apply(batch)
-        document = self._document(batch.envelope)
+        undo = self._apply(batch)
+        try:
+            self._write_document(self._document(batch.envelope))
+        except BaseException:
+            undo()
+            raise
+
+    def _write_document(self, document: bytes) -> None:
         directory = self.path.parent
         tmp = directory / f".{self.path.name}.tmp-{os.getpid()}"
         try:

@@ -392,10 +392,20 @@ class StateManager:
         except Exception as exc:  # noqa: BLE001 - a backend fault must never reach the caller
             self._dirty.merge(taken)
             self._full = self._full or full
+            self._forget(rows)
             self._failed(exc, len(rows))
             return False
         self._succeeded(rows, full, envelope, time.perf_counter() - started)
         return True
+
+    def _forget(self, rows: list[Row]) -> None:
+        """Rewrite these rows next time even if they change back meanwhile.
+
+        A failed write may still have landed (the commit went through, the answer was lost), so
+        the store may now hold a value the manager never recorded as written.
+        """
+        for row in rows:
+            self._written[row.kind].pop(row.key, None)
 
     def _failed(self, exc: BaseException, rows: int) -> None:
         self._failures += 1

@@ -408,7 +408,25 @@ class PostgresStore:
         except StoreError:
             raise
         except self._errors() as exc:
+            await self._drop_if_unusable()
             raise self._error(exc) from None
+
+    async def _drop_if_unusable(self) -> None:
+        """After a failed write, give up a session that is not cleanly idle.
+
+        A session killed mid-pipeline can stay 'busy' without being marked broken; reusing it
+        would fail every later write. Closing it also drops its lock, which `_writer` takes
+        again (or finds taken) before the next write.
+        """
+        from psycopg import pq
+
+        conn = self._conn
+        if conn is None:
+            return
+        if conn.broken or conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self._conn = None
+            await conn.close()
+            await self._put_back(conn)
 
 
 def _canonical(text: str) -> str:
