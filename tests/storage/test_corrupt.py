@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import Observation, Outcome, apply_probe, initial_state, reconcile
 from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
-from modelmesh_healthd.storage.rows import encode_json
+from modelmesh_healthd.storage.rows import ROW_LAYOUT, encode_json
 
 ROW_BACKENDS = ("memory", "sqlite", "redis", "postgres")
 
@@ -202,7 +202,7 @@ async def test_a_bad_meta_row_sets_the_whole_store_aside(
     await _write_good_state(store_url)
     meta = encode_json(
         {
-            "layout": 1,
+            "layout": ROW_LAYOUT,
             "schema_version": 99,
             "written_at": 1.0,
             "writer_id": "future",

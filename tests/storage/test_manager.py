@@ -40,7 +40,6 @@ from modelmesh_healthd.storage import (
     status_table,
 )
 from modelmesh_healthd.storage.dirty import DirtySet
-from modelmesh_healthd.storage.rows import member_key
 
 SOURCE = Path(__file__).parents[2] / "src" / "modelmesh_healthd" / "storage"
 
@@ -157,7 +156,7 @@ def test_a_probe_marks_its_provider_and_that_providers_models() -> None:
     dirty.add_events(mesh, [ProbeCompleted("p1", "ok", 1.0, 1.0, True)])
     assert dirty.keys["provider"] == {"p1"}
     assert dirty.keys["model"] == {"p1/m0", "p1/m1", "p1/m2"}
-    assert dirty.keys["pool"] == dirty.keys["member"] == set()
+    assert dirty.keys["pool"] == dirty.keys["members"] == set()
 
 
 @pytest.mark.parametrize(
@@ -169,16 +168,16 @@ def test_a_probe_marks_its_provider_and_that_providers_models() -> None:
                 "model": {"p1/m0"},
                 "provider": {"p1"},
                 "pool": {"chat"},
-                "member": {member_key("chat", "p1/m0")},
+                "members": set(),
             },
         ),
         (
             ModelReactivated("p2/m1", "p2", None, "model_not_found"),
-            {"model": {"p2/m1"}, "provider": {"p2"}, "pool": set(), "member": set()},
+            {"model": {"p2/m1"}, "provider": {"p2"}, "pool": set(), "members": set()},
         ),
         (
             PoolEmpty("embed", 4),
-            {"model": set(), "provider": set(), "pool": {"embed"}, "member": set()},
+            {"model": set(), "provider": set(), "pool": {"embed"}, "members": set()},
         ),
         (
             ModelAdded("p0/m2", "p0"),
@@ -186,7 +185,7 @@ def test_a_probe_marks_its_provider_and_that_providers_models() -> None:
                 "model": {"p0/m2"},
                 "provider": {"p0"},
                 "pool": {"all"},
-                "member": {member_key("all", "p0/m2")},
+                "members": {"all"},
             },
         ),
     ],
@@ -199,12 +198,12 @@ def test_model_and_pool_events_mark_exactly_the_rows_they_change(
     assert dirty.keys == expected
 
 
-def test_a_removed_provider_marks_its_models_and_memberships_for_deletion() -> None:
+def test_a_removed_provider_marks_its_models_and_its_pools_member_lists() -> None:
     mesh = small_mesh()
     dirty = DirtySet()
     dirty.add_events(mesh, [ProviderRemoved("p3")])
     assert dirty.keys["model"] == set(mesh.provider_models["p3"])
-    assert member_key("chat", "p3/m0") in dirty.keys["member"]
+    assert dirty.keys["members"] == {"chat", "embed", "all"}
 
 
 def test_a_provider_outage_marks_a_handful_of_rows_in_any_fleet() -> None:
@@ -217,7 +216,7 @@ def test_a_provider_outage_marks_a_handful_of_rows_in_any_fleet() -> None:
                 mesh, apply_probe(mesh, state, "p3", Observation(Outcome.TIMEOUT), 5.0)
             )
         assert not state.providers["p3"].is_healthy()
-        assert len(dirty) == 1 + 3 + 3 + 4
+        assert len(dirty) == 1 + 3 + 3  # provider, its models, the pools' rotation counters
 
 
 # --- URLs ----------------------------------------------------------------------------------

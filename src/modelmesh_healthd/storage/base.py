@@ -1,9 +1,10 @@
 """The StateStore protocol and the plain values that cross it.
 
-A store persists a SystemState as *rows* (one per provider, model, pool and pool membership) plus
-an envelope (schema version, writer, epoch, write time). The StateManager decides what to write
-and when; a store only knows how to write a batch of rows atomically, read everything back with
-per-row integrity checks, set corrupt data aside, and hold the single-writer lock.
+A store persists a SystemState as *rows* (one per provider, model and pool, plus each pool's
+member list) and an envelope (schema version, writer, epoch, write time). The StateManager
+decides what to write and when; a store only knows how to write a batch of rows atomically,
+read everything back with per-row integrity checks, set corrupt data aside, and hold the
+single-writer lock.
 
 Row backends (SQLite, Redis, PostgreSQL, memory) store the rows as they are, so the cost of a
 write follows the size of the batch, not of the fleet. The file backend keeps whole documents
@@ -17,7 +18,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import NamedTuple, Protocol, Self, runtime_checkable
 
 from modelmesh_healthd.state.system import Snapshot
 
@@ -96,13 +97,15 @@ class LockHandle:
     owner: LockOwner
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored row: a kind (`provider`, `model`, `pool`, `member`), a key, and its JSON.
+class Row(NamedTuple):
+    """One stored row: a kind (`provider`, `model`, `pool`, `members`), a key, and its JSON.
+
+    A tuple (not a dataclass) because a full save makes one per provider and model, and its four
+    fields are exactly what an SQL backend binds.
 
     Attributes:
         kind: Which table/hash the row belongs to.
-        key: The entity's id (for `member`: the JSON array `[pool, model]`).
+        key: The entity's id (for `pool` and `members`: the pool's id).
         data: Canonical JSON text of the entity; None deletes the row.
         checksum: `sha256:<hex>` over kind, key and data; None with `data` None.
     """

@@ -28,7 +28,7 @@ from modelmesh_healthd.state.events import (
     ProviderUp,
 )
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.storage.rows import MEMBER, MODEL, POOL, PROVIDER, member_key
+from modelmesh_healthd.storage.rows import MEMBERS, MODEL, POOL, PROVIDER
 
 __all__ = ["DirtySet"]
 
@@ -41,7 +41,12 @@ class DirtySet:
     __slots__ = ("keys",)
 
     def __init__(self) -> None:
-        self.keys: dict[str, set[str]] = {PROVIDER: set(), MODEL: set(), POOL: set(), MEMBER: set()}
+        self.keys: dict[str, set[str]] = {
+            PROVIDER: set(),
+            MODEL: set(),
+            POOL: set(),
+            MEMBERS: set(),
+        }
 
     def __len__(self) -> int:
         return sum(len(k) for k in self.keys.values())
@@ -49,7 +54,7 @@ class DirtySet:
     def take(self) -> dict[str, set[str]]:
         """Hand the keys over and start empty."""
         taken = self.keys
-        self.keys = {PROVIDER: set(), MODEL: set(), POOL: set(), MEMBER: set()}
+        self.keys = {PROVIDER: set(), MODEL: set(), POOL: set(), MEMBERS: set()}
         return taken
 
     def merge(self, keys: dict[str, set[str]]) -> None:
@@ -67,10 +72,11 @@ class DirtySet:
         self.keys[MODEL].update(mesh.provider_models.get(provider, ()))
 
     def _model_everywhere(self, mesh: Mesh, model: str) -> None:
+        """A model that joins or leaves: its row and the member lists of its pools."""
         self.keys[MODEL].add(model)
         for pool in mesh.model_pools.get(model, ()):
             self.keys[POOL].add(pool)
-            self.keys[MEMBER].add(member_key(pool, model))
+            self.keys[MEMBERS].add(pool)
 
     def add_events(self, mesh: Mesh, events: Iterable[Event]) -> None:
         """Mark what `events` may have changed.
@@ -88,8 +94,7 @@ class DirtySet:
                 keys[MODEL].add(event.model)
                 keys[PROVIDER].add(event.provider)
                 if event.pool is not None:
-                    keys[POOL].add(event.pool)
-                    keys[MEMBER].add(member_key(event.pool, event.model))
+                    keys[POOL].add(event.pool)  # rotation counters; membership is unchanged
             elif isinstance(event, PoolEmpty | PoolRestored):
                 keys[POOL].add(event.pool)
             elif isinstance(event, ProviderAdded | ProviderRemoved):

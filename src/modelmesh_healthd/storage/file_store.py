@@ -35,7 +35,7 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.errors import StoreError, StoreUnavailableError
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import MEMBER, MODEL, POOL, PROVIDER, encode_json
+from modelmesh_healthd.storage.rows import MEMBERS, MODEL, POOL, PROVIDER, encode_json
 from modelmesh_healthd.storage.urls import redact_url
 
 __all__ = ["FileStore", "parse_snapshot_bytes"]
@@ -78,7 +78,9 @@ class FileStore:
         self._providers: dict[str, str] = {}
         self._models: dict[str, str] = {}
         self._pools: dict[str, dict[str, Any]] = {}
-        self._members: dict[str, dict[str, str]] = {}
+        self._members: dict[str, list[str]] = {}
+        self._active: dict[str, bool] = {}
+        """Model id -> active?, kept from the model rows to split each pool's members."""
         self._based = False
 
     async def __aenter__(self) -> Self:
@@ -178,12 +180,26 @@ class FileStore:
         by the manager, and be written with the next document.
         """
         if batch.replace:
-            saved = (self._providers, self._models, self._pools, self._members, self._based)
+            saved = (
+                self._providers,
+                self._models,
+                self._pools,
+                self._members,
+                self._active,
+                self._based,
+            )
             self._providers, self._models, self._pools, self._members = {}, {}, {}, {}
-            self._based = True
+            self._active, self._based = {}, True
 
             def restore() -> None:
-                (self._providers, self._models, self._pools, self._members, self._based) = saved
+                (
+                    self._providers,
+                    self._models,
+                    self._pools,
+                    self._members,
+                    self._active,
+                    self._based,
+                ) = saved
 
             self._apply_rows(batch, None)
             return restore
@@ -213,29 +229,32 @@ class FileStore:
                 table[key] = value
 
         for row in batch.rows:
-            if row.kind in {PROVIDER, MODEL}:
-                table = self._providers if row.kind == PROVIDER else self._models
-                put(table, row.key, _MISSING if row.data is None else row.data)
+            gone = row.data is None
+            if row.kind == PROVIDER:
+                put(self._providers, row.key, _MISSING if gone else row.data)
+            elif row.kind == MODEL:
+                put(self._models, row.key, _MISSING if gone else row.data)
+                active = _MISSING if row.data is None else json.loads(row.data)["status"] == ACTIVE
+                put(self._active, row.key, active)
             elif row.kind == POOL:
                 put(self._pools, row.key, _MISSING if row.data is None else json.loads(row.data))
-            elif row.kind == MEMBER:
-                pool, model = json.loads(row.key)
-                members = self._members.setdefault(pool, {})
-                status = _MISSING if row.data is None else json.loads(row.data)["status"]
-                put(members, model, status)
+            elif row.kind == MEMBERS:
+                members = _MISSING if row.data is None else json.loads(row.data)["models"]
+                put(self._members, row.key, members)
 
     def _document(self, env: Envelope) -> bytes:
         def section(items: dict[str, str]) -> str:
             return "{" + ",".join(f"{encode_json(k)}:{v}" for k, v in sorted(items.items())) + "}"
 
         pools = {}
+        active = self._active
         for name, header in self._pools.items():
-            members = self._members.get(name, {})
+            members = [m for m in self._members.get(name, ()) if m in active]
             pools[name] = encode_json(
                 {
                     **header,
-                    "active_models": sorted(m for m, s in members.items() if s == ACTIVE),
-                    "standby_models": sorted(m for m, s in members.items() if s != ACTIVE),
+                    "active_models": sorted(m for m in members if active[m]),
+                    "standby_models": sorted(m for m in members if not active[m]),
                 }
             )
         state = (

@@ -1,7 +1,7 @@
 """`redis://[:password@]host:port/db`: rows in Redis hashes, written in MULTI/EXEC transactions.
 
 Keys (under `prefix`, default `modelmesh-healthd:`): `rows:provider`, `rows:model`, `rows:pool`,
-`rows:member` (hashes: row key -> `<checksum>\\n<json>`), `meta` (hash: data, checksum),
+`rows:members` (hashes: row key -> `<checksum>\\n<json>`), `meta` (hash: data, checksum),
 `quarantine` (hash of rows set aside), `lock` (the writer lease).
 
 The writer lock is a lease: `SET lock <owner> NX PX ttl`, renewed every third of the TTL and on

@@ -1,9 +1,12 @@
 """The row form of a SystemState: what row backends store and how it is verified on the way back.
 
-A state becomes one row per provider, model and pool (rotation counters), plus one `member` row
-per (pool, model) holding whether the model is active or standby in that pool. Splitting pool
-membership into rows is what keeps a deactivation's write small: a pool of 30,000 models is not
-rewritten because one of them moved.
+A state becomes one row per provider and per model, and two per pool: `pool` (rotation
+counters, rewritten when a model moves) and `members` (the pool's model ids, rewritten only when
+the topology changes). Which members are active and which in standby is not stored separately:
+the core keeps a model in its pools' active sets exactly while the model's status is active
+(`reconcile` rebuilds pool sets from the model statuses the same way), so the split is derived
+from the model rows at load. That is what keeps a deactivation's write small: a pool of 30,000
+models is not rewritten because one of them moved.
 
 Every row carries a checksum over its kind, key and canonical JSON, so a row that was altered,
 truncated or written under another key is caught at load and set aside on its own, while the
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
-from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
+from modelmesh_healthd.state.model import ACTIVE, ModelState, PoolState
 from modelmesh_healthd.state.provider import ProviderState
 from modelmesh_healthd.state.system import (
     SCHEMA_VERSION,
@@ -31,7 +35,7 @@ from modelmesh_healthd.storage.base import Envelope, Row, WriteBatch
 
 __all__ = [
     "KINDS",
-    "MEMBER",
+    "MEMBERS",
     "MODEL",
     "POOL",
     "PROVIDER",
@@ -41,22 +45,64 @@ __all__ = [
     "decode_store",
     "encode_json",
     "make_batch",
-    "member_key",
     "row_checksum",
     "row_for",
 ]
 
-PROVIDER, MODEL, POOL, MEMBER = "provider", "model", "pool", "member"
-KINDS: tuple[str, ...] = (PROVIDER, MODEL, POOL, MEMBER)
+PROVIDER, MODEL, POOL, MEMBERS = "provider", "model", "pool", "members"
+KINDS: tuple[str, ...] = (PROVIDER, MODEL, POOL, MEMBERS)
 META = "meta"
 
-ROW_LAYOUT = 1
-"""Version of the row split itself (which kinds exist, what a member row holds)."""
+ROW_LAYOUT = 2
+"""Version of the row split itself (which kinds exist and what they hold)."""
 
 # One encoder instance: `json.dumps` with non-default options builds a new encoder per call, a
 # measurable share of a 100,000-row full save. Same options as `canonical_json`, so equal bytes.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-encode_json = _ENCODER.encode
+encode_json: Callable[[Any], str] = _ENCODER.encode
+
+
+def _entity_encoder(cls: type[Any]) -> Callable[[Any], str]:
+    """A faster `encode_json(obj.to_dict())` for a flat dataclass, or that itself as fallback.
+
+    It reads the fields in sorted order with one C-level attrgetter and encodes without
+    re-sorting; it is used only if it reproduces `to_dict()` exactly for a default instance, so
+    a future `to_dict` with computed keys silently gets the plain path instead of wrong rows.
+    """
+
+    def plain(obj: Any) -> str:
+        return encode_json(obj.to_dict())
+
+    try:
+        from json.encoder import encode_basestring
+
+        # The C encoder factory is CPython's accelerator, absent from the typing stubs.
+        c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+
+        def refuse(value: object) -> object:
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+        if c_make_encoder is None:  # pragma: no cover - CPython has the C accelerator
+            return plain
+        unsorted = c_make_encoder(
+            None, refuse, encode_basestring, None, ":", ",", False, False, True
+        )
+        names = sorted(cls().to_dict())
+        values = attrgetter(*names)
+
+        def fast(obj: Any) -> str:
+            return "".join(unsorted(dict(zip(names, values(obj), strict=True)), 0))
+
+        sample = cls()
+        if fast(sample) != plain(sample):  # pragma: no cover - guards a future to_dict change
+            return plain
+    except (ImportError, TypeError, AttributeError):  # pragma: no cover - other Pythons
+        return plain
+    return fast
+
+
+_encode_provider = _entity_encoder(ProviderState)
+_encode_model = _entity_encoder(ModelState)
 
 
 def row_checksum(kind: str, key: str, data: str) -> str:
@@ -65,65 +111,50 @@ def row_checksum(kind: str, key: str, data: str) -> str:
     return f"sha256:{digest}"
 
 
-def member_key(pool: str, model: str) -> str:
-    """The key of a membership row (a JSON array, since ids may contain any character)."""
-    return encode_json([pool, model])
-
-
-def _parse_member_key(key: str) -> tuple[str, str]:
-    value = json.loads(key)
-    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, str) for v in value):
-        raise ValueError("member key must be a [pool, model] pair")
-    return value[0], value[1]
-
-
-def _row(kind: str, key: str, value: Any) -> Row:
-    data = encode_json(value)
+def _row(kind: str, key: str, data: str) -> Row:
     return Row(kind, key, data, row_checksum(kind, key, data))
 
 
-def _pool_header(pool: PoolState) -> dict[str, Any]:
-    return {"rotation_count": pool.rotation_count, "last_rotation": pool.last_rotation}
+def _pool_header(pool: PoolState) -> str:
+    return encode_json({"rotation_count": pool.rotation_count, "last_rotation": pool.last_rotation})
+
+
+def _pool_members(pool: PoolState) -> str:
+    return encode_json({"models": sorted(pool.active_models | pool.standby_models)})
 
 
 def row_for(state: SystemState, kind: str, key: str) -> Row:
     """The row of `key` as `state` has it now: an upsert, or a deletion when it is gone."""
-    value: Any = None
+    data: str | None = None
     if kind == PROVIDER:
         provider = state.providers.get(key)
-        value = None if provider is None else provider.to_dict()
+        data = None if provider is None else _encode_provider(provider)
     elif kind == MODEL:
         model = state.models.get(key)
-        value = None if model is None else model.to_dict()
-    elif kind == POOL:
+        data = None if model is None else _encode_model(model)
+    elif kind in (POOL, MEMBERS):
         pool = state.pools.get(key)
-        value = None if pool is None else _pool_header(pool)
-    elif kind == MEMBER:
-        pool_id, model_id = _parse_member_key(key)
-        members = state.pools.get(pool_id)
-        if members is not None and model_id in members.active_models:
-            value = {"status": ACTIVE}
-        elif members is not None and model_id in members.standby_models:
-            value = {"status": STANDBY}
+        if pool is not None:
+            data = _pool_header(pool) if kind == POOL else _pool_members(pool)
     else:  # pragma: no cover - the manager only asks for the four kinds
         raise ValueError(f"unknown row kind {kind!r}")
-    if value is None:
+    if data is None:
         return Row(kind, key, None, None)
-    return _row(kind, key, value)
+    return _row(kind, key, data)
 
 
 def all_rows(state: SystemState) -> Iterator[Row]:
     """Every row of `state` (a full save)."""
+    encode_provider, encode_model = _encode_provider, _encode_model
     for name, provider in state.providers.items():
-        yield _row(PROVIDER, name, provider.to_dict())
+        data = encode_provider(provider)
+        yield Row(PROVIDER, name, data, row_checksum(PROVIDER, name, data))
     for name, model in state.models.items():
-        yield _row(MODEL, name, model.to_dict())
+        data = encode_model(model)
+        yield Row(MODEL, name, data, row_checksum(MODEL, name, data))
     for name, pool in state.pools.items():
         yield _row(POOL, name, _pool_header(pool))
-        for model_id in pool.active_models:
-            yield _row(MEMBER, member_key(name, model_id), {"status": ACTIVE})
-        for model_id in pool.standby_models:
-            yield _row(MEMBER, member_key(name, model_id), {"status": STANDBY})
+        yield _row(MEMBERS, name, _pool_members(pool))
 
 
 def make_batch(envelope: Envelope, rows: list[Row], *, replace: bool) -> WriteBatch:
@@ -197,14 +228,21 @@ def _decode_meta(data: str, checksum: str) -> Envelope:
     )
 
 
+def _member_ids(value: Any) -> list[str]:
+    models = value.get("models") if isinstance(value, dict) else None
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ValueError("members row must be {'models': [model ids]}")
+    return models
+
+
 def decode_store(
     meta: tuple[str, str] | None, rows: Iterable[tuple[str, str, str, str]]
 ) -> Decoded:
     """Verify a row store's content and build the state from the good rows.
 
-    The good remainder is kept consistent: a pool lists only models that loaded, and a
-    membership row whose pool or model is gone is dropped with it. (Counters such as
-    `active_model_count` are made true again by `reconcile`, which the daemon runs at start.)
+    The good remainder is kept consistent: a pool lists only models that loaded, split into
+    active and standby by their status. (Counters such as `active_model_count` are made true
+    again by `reconcile`, which the daemon runs at start.)
 
     Args:
         meta: (data, checksum) of the meta row, or None when there is none.
@@ -223,6 +261,47 @@ def decode_store(
     except SnapshotError as exc:
         return Decoded(None, whole_reason=str(exc))
 
+    parsed, bad = _verify_rows(rows)
+    members: dict[str, list[str]] = {}
+    for pool_id, value in parsed[MEMBERS].items():
+        try:
+            members[pool_id] = _member_ids(value)
+        except ValueError as exc:
+            bad.append((MEMBERS, pool_id, str(exc)))
+
+    state_dict = migrate(
+        {
+            "providers": parsed[PROVIDER],
+            "models": parsed[MODEL],
+            "pools": parsed[POOL],
+            "timestamp": envelope.timestamp,
+        },
+        envelope.schema_version,
+    )
+    state = SystemState(timestamp=envelope.timestamp)
+    _parse_section(state_dict, "providers", PROVIDER, ProviderState.from_dict, state.providers, bad)
+    _parse_section(state_dict, "models", MODEL, ModelState.from_dict, state.models, bad)
+    _parse_section(state_dict, "pools", POOL, _parse_pool_header, state.pools, bad)
+    for pool_id, pool in state.pools.items():
+        for model_id in members.get(pool_id, ()):
+            model = state.models.get(model_id)
+            if model is not None:
+                (pool.active_models if model.status == ACTIVE else pool.standby_models).add(
+                    model_id
+                )
+    snapshot = Snapshot(
+        state=state,
+        written_at=envelope.written_at,
+        writer_id=envelope.writer_id,
+        epoch=envelope.epoch,
+    )
+    return Decoded(snapshot, bad_rows=bad, epoch=envelope.epoch)
+
+
+def _verify_rows(
+    rows: list[tuple[str, str, str, str]],
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str, str]]]:
+    """Checksum and JSON-parse every row: (kind -> key -> value, bad rows)."""
     bad: list[tuple[str, str, str]] = []
     parsed: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
     for kind, key, data, checksum in rows:
@@ -235,74 +314,22 @@ def decode_store(
                 parsed[kind][key] = json.loads(data)
             except ValueError as exc:
                 bad.append((kind, key, f"not JSON: {exc}"))
-
-    members: dict[str, dict[str, str]] = {}
-    for key, value in parsed[MEMBER].items():
-        try:
-            pool_id, model_id = _parse_member_key(key)
-            status = value.get("status") if isinstance(value, dict) else None
-            if status not in (ACTIVE, STANDBY):
-                raise ValueError(f"member status must be active or standby, got {status!r}")
-        except ValueError as exc:
-            bad.append((MEMBER, key, str(exc)))
-            continue
-        members.setdefault(pool_id, {})[model_id] = status
-
-    state_dict: dict[str, Any] = {
-        "providers": parsed[PROVIDER],
-        "models": parsed[MODEL],
-        "pools": {
-            pool_id: {
-                **(header if isinstance(header, dict) else {"_not_an_object": header}),
-                "active_models": sorted(
-                    m for m, s in members.get(pool_id, {}).items() if s == ACTIVE
-                ),
-                "standby_models": sorted(
-                    m for m, s in members.get(pool_id, {}).items() if s == STANDBY
-                ),
-            }
-            for pool_id, header in parsed[POOL].items()
-        },
-        "timestamp": envelope.timestamp,
-    }
-    state_dict = migrate(state_dict, envelope.schema_version)
-    state = SystemState(timestamp=envelope.timestamp)
-    _parse_section(
-        state_dict,
-        "providers",
-        PROVIDER,
-        parse=ProviderState.from_dict,
-        out=state.providers,
-        bad=bad,
-    )
-    _parse_section(
-        state_dict, "models", MODEL, parse=ModelState.from_dict, out=state.models, bad=bad
-    )
-    _parse_section(state_dict, "pools", POOL, parse=_parse_pool, out=state.pools, bad=bad)
-    for pool in state.pools.values():
-        pool.active_models &= state.models.keys()
-        pool.standby_models &= state.models.keys()
-    snapshot = Snapshot(
-        state=state,
-        written_at=envelope.written_at,
-        writer_id=envelope.writer_id,
-        epoch=envelope.epoch,
-    )
-    return Decoded(snapshot, bad_rows=bad, epoch=envelope.epoch)
+    return parsed, bad
 
 
-def _parse_pool(data: dict[str, Any]) -> PoolState:
-    if "_not_an_object" in data:
+def _parse_pool_header(data: Any) -> PoolState:
+    if not isinstance(data, dict):
         raise ValueError("pool row is not an object")
-    return PoolState.from_dict(data)
+    # The member sets come from the members row and the model statuses, never from here.
+    header = PoolState.from_dict(data)
+    return PoolState(rotation_count=header.rotation_count, last_rotation=header.last_rotation)
 
 
-def _parse_section(
+def _parse_section(  # noqa: PLR0917 - a private helper called three times with the same shape
     state_dict: dict[str, Any],
     section: str,
     kind: str,
-    *,
-    parse: Any,
+    parse: Callable[[Any], Any],
     out: dict[str, Any],
     bad: list[tuple[str, str, str]],
 ) -> None:
