@@ -21,7 +21,7 @@ async def _write_good_state(url: str) -> None:
     mesh = small_mesh()
     state = initial_state(mesh)
     for _ in range(4):
-        apply_probe(mesh, state, "p1", Observation(Outcome.CONNECT_ERROR), 100.0)
+        apply_probe(mesh, state, "p2", Observation(Outcome.CONNECT_ERROR), 100.0)
     async with StateManager(open_store(url), writer_id="good-writer") as manager:
         await manager.load()
         manager.attach(state, mesh)
@@ -138,21 +138,23 @@ async def test_a_modelmesh_state_file_without_envelope_is_migrated(tmp_path: Pat
 
 
 def _damage(raw: RawStore, backend: str, case: str) -> None:
-    found = raw.get_row("model", "p1/m1")
+    """Damage provider p1's row (the provider and its models) the way `case` says."""
+    found = raw.get_row("provider", "p1")
     assert found is not None
     data, checksum = found
-    model = json.loads(data)
+    group = json.loads(data)
+    group["models"]["p1/m1"]["failure_count"] = 7
     if case == "checksum mismatch":
-        raw.set_row("model", "p1/m1", encode_json({**model, "failure_count": 7}), checksum)
+        raw.set_row("provider", "p1", encode_json(group), checksum)
     elif case == "row that does not parse":
-        bad = encode_json({**model, "status": 5})
-        raw.set_row("model", "p1/m1", bad, valid_checksum("model", "p1/m1", bad))
+        group["models"]["p1/m1"]["status"] = 5
+        bad = encode_json(group)
+        raw.set_row("provider", "p1", bad, valid_checksum("provider", "p1", bad))
     elif case == "row that is not JSON":
         if backend == "postgres":
             pytest.skip("a JSONB column cannot hold text that is not JSON")
-        raw.set_row(
-            "model", "p1/m1", '{"status": "act', valid_checksum("model", "p1/m1", '{"status": "act')
-        )
+        torn = data[: len(data) // 2]
+        raw.set_row("provider", "p1", torn, valid_checksum("provider", "p1", torn))
 
 
 @pytest.mark.parametrize("backend", ROW_BACKENDS, indirect=True)
@@ -170,28 +172,33 @@ async def test_a_bad_row_is_quarantined_and_the_rest_loads(
         async with StateManager(open_store(store_url)) as manager:
             restored = await manager.load()
             assert restored is not None
-            assert "p1/m1" not in restored.models
+            # p1's row held p1 and its models: they are left out together...
+            assert "p1" not in restored.providers
+            assert not any(m.startswith("p1/") for m in restored.models)
             assert all(
-                "p1/m1" not in p.active_models | p.standby_models for p in restored.pools.values()
+                not any(m.startswith("p1/") for m in p.active_models | p.standby_models)
+                for p in restored.pools.values()
             )
-            assert not restored.providers["p1"].is_healthy()  # the good remainder kept its news
+            # ...while the good remainder keeps its news: p2 is down, its models in standby.
+            assert not restored.providers["p2"].is_healthy()
+            assert restored.pools["chat"].standby_models == {"p2/m0"}
             state, _ = reconcile(mesh, restored, 200.0)
             assert consistency_errors(state, mesh) == []
-            assert state.models["p1/m1"].status == "standby"  # its provider is still down
+            assert state.providers["p1"].is_healthy()  # back from the configuration
             manager.attach(state, mesh)
             assert await manager.sync()
 
     (event,) = _corrupt_events(logs)
-    assert event["what"] == "model row 'p1/m1'"
+    assert event["what"] == "provider row 'p1'"
     assert event["moved_to"]
-    assert ("model", "p1/m1") in raw.quarantined()
+    assert ("provider", "p1") in raw.quarantined()
     async with StateManager(open_store(store_url)) as manager:
         with capture_logs() as later:
             again = await manager.load()
     assert again is not None
     assert again.to_dict() == state.to_dict()
     assert _corrupt_events(later) == []
-    assert ("model", "p1/m1") in raw.quarantined()  # set aside, never overwritten
+    assert ("provider", "p1") in raw.quarantined()  # set aside, never overwritten
 
 
 @pytest.mark.parametrize("backend", ROW_BACKENDS, indirect=True)
@@ -237,10 +244,11 @@ async def test_a_reader_skips_a_bad_row_without_moving_it(
     with capture_logs() as logs:
         snap = await read_snapshot(store_url)
     assert snap is not None
-    assert "p1/m1" not in snap.state.models
+    assert "p1" not in snap.state.providers
+    assert "p0" in snap.state.providers
     assert _corrupt_events(logs)[0]["moved_to"] is None
     assert raw.quarantined() == []
-    assert raw.get_row("model", "p1/m1") is not None
+    assert raw.get_row("provider", "p1") is not None
 
 
 # --- SQLite: a file that is not a database -----------------------------------------------

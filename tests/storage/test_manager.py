@@ -12,6 +12,7 @@ from storage_support import probe_step, read_bytes, small_mesh
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import (
+    Event,
     ModelAdded,
     ModelDeactivated,
     ModelReactivated,
@@ -150,60 +151,33 @@ def test_an_unknown_policy_is_refused() -> None:
 # --- what an event marks dirty -------------------------------------------------------------
 
 
-def test_a_probe_marks_its_provider_and_that_providers_models() -> None:
-    mesh = small_mesh()
-    dirty = DirtySet()
-    dirty.add_events(mesh, [ProbeCompleted("p1", "ok", 1.0, 1.0, True)])
-    assert dirty.keys["provider"] == {"p1"}
-    assert dirty.keys["model"] == {"p1/m0", "p1/m1", "p1/m2"}
-    assert dirty.keys["pool"] == dirty.keys["members"] == set()
+def _keys(provider: set[str], pool: set[str], members: set[str]) -> dict[str, set[str]]:
+    return {"provider": provider, "pool": pool, "members": members}
 
 
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
+        (ProbeCompleted("p1", "ok", 1.0, 1.0, True), _keys({"p1"}, set(), set())),
         (
             ModelDeactivated("p1/m0", "p1", "chat", "provider_unavailable"),
-            {
-                "model": {"p1/m0"},
-                "provider": {"p1"},
-                "pool": {"chat"},
-                "members": set(),
-            },
+            _keys({"p1"}, {"chat"}, set()),
         ),
+        (ModelReactivated("p2/m1", "p2", None, "model_not_found"), _keys({"p2"}, set(), set())),
+        (PoolEmpty("embed", 4), _keys(set(), {"embed"}, set())),
+        (ModelAdded("p0/m2", "p0"), _keys({"p0"}, {"all"}, {"all"})),
         (
-            ModelReactivated("p2/m1", "p2", None, "model_not_found"),
-            {"model": {"p2/m1"}, "provider": {"p2"}, "pool": set(), "members": set()},
-        ),
-        (
-            PoolEmpty("embed", 4),
-            {"model": set(), "provider": set(), "pool": {"embed"}, "members": set()},
-        ),
-        (
-            ModelAdded("p0/m2", "p0"),
-            {
-                "model": {"p0/m2"},
-                "provider": {"p0"},
-                "pool": {"all"},
-                "members": {"all"},
-            },
+            ProviderRemoved("p3"),
+            _keys({"p3"}, {"chat", "embed", "all"}, {"chat", "embed", "all"}),
         ),
     ],
 )
-def test_model_and_pool_events_mark_exactly_the_rows_they_change(
-    event: object, expected: dict[str, set[str]]
+def test_each_event_marks_exactly_the_rows_it_can_change(
+    event: Event, expected: dict[str, set[str]]
 ) -> None:
     dirty = DirtySet()
-    dirty.add_events(small_mesh(), [event])  # type: ignore[list-item]
+    dirty.add_events(small_mesh(), [event])
     assert dirty.keys == expected
-
-
-def test_a_removed_provider_marks_its_models_and_its_pools_member_lists() -> None:
-    mesh = small_mesh()
-    dirty = DirtySet()
-    dirty.add_events(mesh, [ProviderRemoved("p3")])
-    assert dirty.keys["model"] == set(mesh.provider_models["p3"])
-    assert dirty.keys["members"] == {"chat", "embed", "all"}
 
 
 def test_a_provider_outage_marks_a_handful_of_rows_in_any_fleet() -> None:
@@ -216,7 +190,14 @@ def test_a_provider_outage_marks_a_handful_of_rows_in_any_fleet() -> None:
                 mesh, apply_probe(mesh, state, "p3", Observation(Outcome.TIMEOUT), 5.0)
             )
         assert not state.providers["p3"].is_healthy()
-        assert len(dirty) == 1 + 3 + 3  # provider, its models, the pools' rotation counters
+        assert len(dirty) == 1 + 3  # its provider row, the rotation counters of its pools
+
+
+def test_attaching_a_state_not_reconciled_to_the_mesh_is_refused() -> None:
+    mesh = small_mesh()
+    state = initial_state(small_mesh(providers=5))
+    with pytest.raises(ValueError, match="p4/m0"):
+        StateManager(open_store("memory://")).attach(state, mesh)
 
 
 # --- URLs ----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from modelmesh_healthd.state import (
     initial_state,
 )
 from modelmesh_healthd.storage.base import Envelope
-from modelmesh_healthd.storage.rows import all_rows, decode_store, make_batch
+from modelmesh_healthd.storage.decode import decode_store
+from modelmesh_healthd.storage.rows import all_rows, make_batch
 
 
 def _busy_state() -> SystemState:
@@ -28,23 +29,22 @@ def _busy_state() -> SystemState:
     return state
 
 
-def test_every_row_is_the_canonical_json_of_its_entity() -> None:
+def test_a_provider_row_is_the_canonical_json_of_the_provider_and_its_models() -> None:
+    mesh = small_mesh()
     state = _busy_state()
-    expected = {
-        **{
-            ("provider", k): canonical_json(v.to_dict()).decode()
-            for k, v in state.providers.items()
-        },
-        **{("model", k): canonical_json(v.to_dict()).decode() for k, v in state.models.items()},
-    }
-    rows = {(r.kind, r.key): r.data for r in all_rows(state) if r.kind in ("provider", "model")}
-    assert rows == expected
+    rows = {r.key: r.data for r in all_rows(state, mesh) if r.kind == "provider"}
+    for provider in mesh.providers:
+        expected = {
+            "models": {m: state.models[m].to_dict() for m in mesh.provider_models[provider]},
+            "provider": state.providers[provider].to_dict(),
+        }
+        assert rows[provider] == canonical_json(expected).decode()
 
 
 def test_rows_decode_back_to_the_same_state() -> None:
     state = _busy_state()
     batch = make_batch(
-        Envelope(1, 5.0, "w", 3, state.timestamp), list(all_rows(state)), replace=True
+        Envelope(1, 5.0, "w", 3, state.timestamp), all_rows(state, small_mesh()), replace=True
     )
     decoded = decode_store(
         (batch.meta_data, batch.meta_checksum),
@@ -58,7 +58,7 @@ def test_rows_decode_back_to_the_same_state() -> None:
 
 def test_a_row_under_another_key_fails_its_checksum() -> None:
     state = _busy_state()
-    batch = make_batch(Envelope(1, 5.0, "w", 3, None), list(all_rows(state)), replace=True)
+    batch = make_batch(Envelope(1, 5.0, "w", 3, None), all_rows(state, small_mesh()), replace=True)
     raw = [(r.kind, r.key, r.data or "", r.checksum or "") for r in batch.rows]
     p0 = next(r for r in raw if r[:2] == ("provider", "p0"))
     raw = [r for r in raw if r[:2] != ("provider", "p1")] + [("provider", "p1", p0[2], p0[3])]

@@ -1,11 +1,11 @@
 """Which stored rows an event may have changed.
 
-The core's events name what changed; a few changes ride along without an event of their own (a
-down provider whose reason changes rewrites its models' reasons; a model found missing while its
-provider is down changes its reason). So a provider's probe marks the provider and all its
-models as *candidates*; the manager serializes candidates at flush time and writes only those
-whose checksum differs from what was last written. A probe costs one provider and its handful of
-models, whatever the size of the fleet.
+A provider row holds the provider and all its models, so any event about a provider or one of
+its models marks that provider's row; the manager serializes it at flush time and writes it only
+if its checksum differs from what was last written. This also covers the changes that ride
+along without an event of their own (a down provider whose reason changes rewrites its models'
+reasons). A model's move between active and standby also marks its pools' rotation counters;
+only topology changes (models or providers added or removed) touch pools' member lists.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from modelmesh_healthd.state.events import (
     ProviderUp,
 )
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.storage.rows import MEMBERS, MODEL, POOL, PROVIDER
+from modelmesh_healthd.storage.rows import MEMBERS, POOL, PROVIDER
 
 __all__ = ["DirtySet"]
 
@@ -41,12 +41,7 @@ class DirtySet:
     __slots__ = ("keys",)
 
     def __init__(self) -> None:
-        self.keys: dict[str, set[str]] = {
-            PROVIDER: set(),
-            MODEL: set(),
-            POOL: set(),
-            MEMBERS: set(),
-        }
+        self.keys: dict[str, set[str]] = {PROVIDER: set(), POOL: set(), MEMBERS: set()}
 
     def __len__(self) -> int:
         return sum(len(k) for k in self.keys.values())
@@ -54,7 +49,7 @@ class DirtySet:
     def take(self) -> dict[str, set[str]]:
         """Hand the keys over and start empty."""
         taken = self.keys
-        self.keys = {PROVIDER: set(), MODEL: set(), POOL: set(), MEMBERS: set()}
+        self.keys = {PROVIDER: set(), POOL: set(), MEMBERS: set()}
         return taken
 
     def merge(self, keys: dict[str, set[str]]) -> None:
@@ -67,13 +62,7 @@ class DirtySet:
         for some in self.keys.values():
             some.clear()
 
-    def _provider_and_models(self, mesh: Mesh, provider: str) -> None:
-        self.keys[PROVIDER].add(provider)
-        self.keys[MODEL].update(mesh.provider_models.get(provider, ()))
-
-    def _model_everywhere(self, mesh: Mesh, model: str) -> None:
-        """A model that joins or leaves: its row and the member lists of its pools."""
-        self.keys[MODEL].add(model)
+    def _membership_changed(self, mesh: Mesh, model: str) -> None:
         for pool in mesh.model_pools.get(model, ()):
             self.keys[POOL].add(pool)
             self.keys[MEMBERS].add(pool)
@@ -82,27 +71,28 @@ class DirtySet:
         """Mark what `events` may have changed.
 
         Args:
-            mesh: The topology the state was reconciled to (maps providers to models, models to
-                pools).
+            mesh: The topology the state was reconciled to (maps models to providers and pools).
             events: The events of one transition.
         """
         keys = self.keys
         for event in events:
             if isinstance(event, _PROVIDER_EVENTS):
-                self._provider_and_models(mesh, event.provider)
+                keys[PROVIDER].add(event.provider)
             elif isinstance(event, ModelDeactivated | ModelReactivated):
-                keys[MODEL].add(event.model)
                 keys[PROVIDER].add(event.provider)
                 if event.pool is not None:
-                    keys[POOL].add(event.pool)  # rotation counters; membership is unchanged
+                    keys[POOL].add(event.pool)
             elif isinstance(event, PoolEmpty | PoolRestored):
                 keys[POOL].add(event.pool)
             elif isinstance(event, ProviderAdded | ProviderRemoved):
-                self._provider_and_models(mesh, event.provider)
+                keys[PROVIDER].add(event.provider)
                 for model in mesh.provider_models.get(event.provider, ()):
-                    self._model_everywhere(mesh, model)
+                    self._membership_changed(mesh, model)
             elif isinstance(event, ModelAdded):
                 keys[PROVIDER].add(event.provider)
-                self._model_everywhere(mesh, event.model)
+                self._membership_changed(mesh, event.model)
             elif isinstance(event, ModelRemoved):
-                self._model_everywhere(mesh, event.model)
+                provider = mesh.model_provider.get(event.model)
+                if provider is not None:
+                    keys[PROVIDER].add(provider)
+                self._membership_changed(mesh, event.model)

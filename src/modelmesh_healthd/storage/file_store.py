@@ -35,7 +35,7 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.errors import StoreError, StoreUnavailableError
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import MEMBERS, MODEL, POOL, PROVIDER, encode_json
+from modelmesh_healthd.storage.rows import MEMBERS, POOL, PROVIDER, encode_json
 from modelmesh_healthd.storage.urls import redact_url
 
 __all__ = ["FileStore", "parse_snapshot_bytes"]
@@ -79,6 +79,8 @@ class FileStore:
         self._models: dict[str, str] = {}
         self._pools: dict[str, dict[str, Any]] = {}
         self._members: dict[str, list[str]] = {}
+        self._groups: dict[str, list[str]] = {}
+        """Provider id -> its model ids, as its last provider row listed them."""
         self._active: dict[str, bool] = {}
         """Model id -> active?, kept from the model rows to split each pool's members."""
         self._based = False
@@ -185,11 +187,12 @@ class FileStore:
                 self._models,
                 self._pools,
                 self._members,
+                self._groups,
                 self._active,
                 self._based,
             )
             self._providers, self._models, self._pools, self._members = {}, {}, {}, {}
-            self._active, self._based = {}, True
+            self._groups, self._active, self._based = {}, {}, True
 
             def restore() -> None:
                 (
@@ -197,6 +200,7 @@ class FileStore:
                     self._models,
                     self._pools,
                     self._members,
+                    self._groups,
                     self._active,
                     self._based,
                 ) = saved
@@ -229,13 +233,22 @@ class FileStore:
                 table[key] = value
 
         for row in batch.rows:
-            gone = row.data is None
             if row.kind == PROVIDER:
-                put(self._providers, row.key, _MISSING if gone else row.data)
-            elif row.kind == MODEL:
-                put(self._models, row.key, _MISSING if gone else row.data)
-                active = _MISSING if row.data is None else json.loads(row.data)["status"] == ACTIVE
-                put(self._active, row.key, active)
+                # The document lists providers and models apart: split the row, re-encode each
+                # part canonically (a whole-document write costs the fleet's size anyway).
+                group = None if row.data is None else json.loads(row.data)
+                for model in self._groups.get(row.key, ()):
+                    put(self._models, model, _MISSING)
+                    put(self._active, model, _MISSING)
+                if group is None:
+                    put(self._providers, row.key, _MISSING)
+                    put(self._groups, row.key, _MISSING)
+                    continue
+                put(self._providers, row.key, encode_json(group["provider"]))
+                put(self._groups, row.key, list(group["models"]))
+                for model, value in group["models"].items():
+                    put(self._models, model, encode_json(value))
+                    put(self._active, model, value["status"] == ACTIVE)
             elif row.kind == POOL:
                 put(self._pools, row.key, _MISSING if row.data is None else json.loads(row.data))
             elif row.kind == MEMBERS:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import time
@@ -36,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
     StoreResetError,
 )
 from modelmesh_healthd.storage.log import LOGGER_NAME
-from modelmesh_healthd.storage.rows import KINDS, all_rows, make_batch, row_for
+from modelmesh_healthd.storage.rows import KINDS, all_rows, make_batch, row_for, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
 
 __all__ = ["StateManager", "SyncPolicy"]
@@ -259,7 +260,15 @@ class StateManager:
         Args:
             state: The state the daemon mutates in place from now on.
             mesh: Its topology (to know which models and pools a provider's events touch).
+
+        Raises:
+            ValueError: `state` was not reconciled to `mesh` (a model of no provider).
         """
+        stray = stray_models(state, mesh)
+        if stray:
+            raise ValueError(
+                f"state holds models {stray[:5]} of no provider in it: reconcile first"
+            )
         self._state, self._mesh = state, mesh
         self._full = True
         self._dirty.clear()
@@ -339,17 +348,25 @@ class StateManager:
                 self._next_tick = now + self.sync_interval
             await self.sync()
 
-    def _rows(self, state: SystemState) -> tuple[list[Row], dict[str, set[str]], bool]:
+    def _rows(self, state: SystemState, mesh: Mesh) -> tuple[list[Row], dict[str, set[str]], bool]:
         """Serialize what is to be written, on the loop, in one go (a consistent cut)."""
         full = self._full
         taken = self._dirty.take()
         if full:
-            return list(all_rows(state)), taken, True
+            # A full save allocates a row per provider in one burst; the cyclic GC would walk
+            # the whole state several times meanwhile, for nothing (rows hold no cycles).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return all_rows(state, mesh), taken, True
+            finally:
+                if collecting:
+                    gc.enable()
         rows = []
         for kind, keys in taken.items():
             written = self._written[kind]
             for key in keys:
-                row = row_for(state, kind, key)
+                row = row_for(state, mesh, kind, key)
                 if row.checksum is None or row.checksum != written.get(key):
                     rows.append(row)
         return rows, taken, False
@@ -357,8 +374,8 @@ class StateManager:
     async def _flush(self) -> bool:
         if self._lock_lost or self._handle is None:
             return False
-        state = self._state
-        if state is None or not self._pending():
+        state, mesh = self._state, self._mesh
+        if state is None or mesh is None or not self._pending():
             self._idle.set()
             return True
         if self._failures:
@@ -367,7 +384,7 @@ class StateManager:
             except Exception as exc:  # noqa: BLE001 - any backend fault is a failed attempt
                 self._failed(exc, 0)
                 return False
-        rows, taken, full = self._rows(state)
+        rows, taken, full = self._rows(state, mesh)
         self._full = False
         if not rows and not full:
             self._idle.set()

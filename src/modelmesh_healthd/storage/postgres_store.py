@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote, urlsplit
 
 from modelmesh_healthd.storage.base import LoadResult, LockHandle, LockOwner, WriteBatch
+from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
     LockLostError,
     StoreError,
@@ -35,7 +36,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
-from modelmesh_healthd.storage.rows import decode_store, encode_json
+from modelmesh_healthd.storage.rows import encode_json
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, split_options
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelmesh_healthd.storage.base import LoadResult, SetAside
-from modelmesh_healthd.storage.rows import Decoded
+from modelmesh_healthd.storage.decode import Decoded
 
 __all__ = ["load_result"]
 

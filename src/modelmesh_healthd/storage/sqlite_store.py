@@ -33,13 +33,13 @@ from modelmesh_healthd.storage.base import (
     SetAside,
     WriteBatch,
 )
+from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
     StoreResetError,
     StoreUnavailableError,
     StoreURLError,
 )
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import decode_store
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, split_options
 
@@ -169,6 +169,11 @@ class SQLiteStore:
                 raise _CorruptFileError(
                     f"database layout {version} is newer than this daemon's {DB_LAYOUT}"
                 )
+            # Before anything is created: 16 KiB pages and a 64 MiB cache make a full save of
+            # a 10,000-provider fleet (30 MB of rows) about twice as fast (bench/persistence.py).
+            # page_size is a no-op on an existing WAL database, which keeps its pages.
+            conn.execute("PRAGMA page_size=16384")
+            conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
             if version < DB_LAYOUT:
@@ -356,7 +361,8 @@ class SQLiteStore:
             # The database this writer had was removed and could not be reopened at once; the
             # one just opened starts empty, so an incremental batch would leave it partial.
             raise StoreResetError(f"{self.path} was removed or replaced; rewriting it in full")
-        upserts = [(r.kind, r.key, r.data, r.checksum) for r in batch.rows if r.data is not None]
+        # A Row is a (kind, key, data, checksum) tuple: SQLite binds it as it is.
+        upserts = [r for r in batch.rows if r.data is not None]
         deletes = [(r.kind, r.key) for r in batch.rows if r.data is None]
         try:
             conn.execute("BEGIN IMMEDIATE")
