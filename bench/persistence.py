@@ -6,7 +6,8 @@ For each backend and fleet size (N providers, 10 models each, spread over 3 pool
 
 * full save: `StateManager.save()` of the whole state (serialization on the loop + the write);
 * per probe: one healthy probe recorded under `immediate` until it is written (`wait_idle`);
-* per outage: the probe that takes a provider down (its 10 models to standby in their pools).
+* per outage: the probe that takes a provider down (its 10 models to standby in their pools);
+* load: what a restarted daemon's `load()` takes to read and verify it all back.
 
 Targets: per-change cost flat across sizes (within 2x from 100 to 10,000 providers) and a full
 save of 10,000 providers under 1 s on SQLite. Redis and PostgreSQL come from
@@ -58,6 +59,7 @@ class Result:
     full_save_s: float
     probe_s: float
     outage_s: float
+    load_s: float
 
 
 def store_url(backend: str, workdir: str) -> str:
@@ -101,10 +103,13 @@ async def measure(backend: str, providers: int, changes: int, workdir: str) -> R
         await manager.load()
         manager.attach(state, mesh)
         await manager.wait_idle()  # the first full save creates tables; not the one measured
-        started = time.perf_counter()
-        if not await manager.save():
-            raise StoreError(manager.get_sync_status().last_error or "full save failed")
-        full = time.perf_counter() - started
+        saves = []
+        for _ in range(3):
+            started = time.perf_counter()
+            if not await manager.save():
+                raise StoreError(manager.get_sync_status().last_error or "full save failed")
+            saves.append(time.perf_counter() - started)
+        full = statistics.median(saves)
 
         now = 1_000.0
         step = max(1, providers // changes)
@@ -132,12 +137,18 @@ async def measure(backend: str, providers: int, changes: int, workdir: str) -> R
             await manager.wait_idle()
             outage_times.append(time.perf_counter() - started)
             assert not state.providers[provider].is_healthy()
-        rows = (
-            len(state.providers)
-            + len(state.models)
-            + len(state.pools)
-            + sum(len(p.active_models) + len(p.standby_models) for p in state.pools.values())
-        )
+        rows = len(state.providers) + 2 * len(state.pools)  # provider rows + pool rows
+        await manager.stop()
+        # A restart: a new writer loads what the last one left (named memory stores persist
+        # within the process too).
+        restarted = StateManager(open_store(url), writer_id="bench-restart")
+        await restarted.start()
+        started = time.perf_counter()
+        restored = await restarted.load()
+        load = time.perf_counter() - started
+        await restarted.stop()
+        assert restored is not None
+        assert restored.to_dict() == state.to_dict()
     finally:
         await manager.stop()
         await cleanup(backend, url)
@@ -148,6 +159,7 @@ async def measure(backend: str, providers: int, changes: int, workdir: str) -> R
         full,
         statistics.median(probe_times),
         statistics.median(outage_times),
+        load,
     )
 
 
@@ -171,8 +183,8 @@ async def main() -> int:
 
     results: list[Result] = []
     print(
-        f"{'backend':<9} {'providers':>9} {'rows':>8} {'full save':>10} "
-        f"{'per probe':>10} {'per outage':>11}   (medians over {args.changes} changes)"
+        f"{'backend':<9} {'providers':>9} {'rows':>7} {'full save':>10} {'per probe':>10} "
+        f"{'per outage':>11} {'load':>9}   (medians: 3 full saves, {args.changes} changes)"
     )
     with tempfile.TemporaryDirectory(prefix="healthd-bench-") as workdir:
         for backend in backends:
@@ -186,8 +198,8 @@ async def main() -> int:
                     break
                 results.append(r)
                 print(
-                    f"{r.backend:<9} {r.providers:>9,} {r.rows:>8,} {fmt(r.full_save_s):>10} "
-                    f"{fmt(r.probe_s):>10} {fmt(r.outage_s):>11}",
+                    f"{r.backend:<9} {r.providers:>9,} {r.rows:>7,} {fmt(r.full_save_s):>10} "
+                    f"{fmt(r.probe_s):>10} {fmt(r.outage_s):>11} {fmt(r.load_s):>9}",
                     flush=True,
                 )
 

@@ -194,9 +194,8 @@ async def test_the_lock_is_free_again_after_stop(store_url: str) -> None:
         assert manager.get_sync_status().locked
 
 
+@pytest.mark.parametrize("backend", ["file", "sqlite", "redis", "postgres"], indirect=True)
 async def test_the_lock_of_a_killed_writer_is_reclaimed(store_url: str, backend: str) -> None:
-    if backend == "memory":
-        pytest.skip("a memory store does not outlive its process")
     url = store_url + ("&lock_ttl=0.5" if backend == "redis" else "")
     holder = await asyncio.create_subprocess_exec(
         sys.executable, str(WRITER), "hold", url, stdout=asyncio.subprocess.PIPE

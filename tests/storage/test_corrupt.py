@@ -151,15 +151,20 @@ def _damage(raw: RawStore, backend: str, case: str) -> None:
         bad = encode_json(group)
         raw.set_row("provider", "p1", bad, valid_checksum("provider", "p1", bad))
     elif case == "row that is not JSON":
-        if backend == "postgres":
-            pytest.skip("a JSONB column cannot hold text that is not JSON")
         torn = data[: len(data) // 2]
         raw.set_row("provider", "p1", torn, valid_checksum("provider", "p1", torn))
 
 
-@pytest.mark.parametrize("backend", ROW_BACKENDS, indirect=True)
 @pytest.mark.parametrize(
-    "case", ["checksum mismatch", "row that does not parse", "row that is not JSON"]
+    ("backend", "case"),
+    [
+        (backend, case)
+        for backend in ROW_BACKENDS
+        for case in ("checksum mismatch", "row that does not parse", "row that is not JSON")
+        # A JSONB column cannot hold text that is not JSON: no such row can exist there.
+        if (backend, case) != ("postgres", "row that is not JSON")
+    ],
+    indirect=["backend"],
 )
 async def test_a_bad_row_is_quarantined_and_the_rest_loads(
     backend: str, store_url: str, raw: RawStore, case: str

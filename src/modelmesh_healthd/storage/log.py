@@ -80,6 +80,13 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "This daemon gave the store's lock back at stop.",
     ),
     LogEventSpec(
+        "store.release_failed",
+        "warning",
+        ("store", "reason"),
+        "At stop, the lock could not be released or the store not closed cleanly (the lease "
+        "or session lock expires by itself).",
+    ),
+    LogEventSpec(
         "store.lock_lost",
         "error",
         ("store", "reason"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import socket
 import time
@@ -29,15 +28,15 @@ import structlog
 from modelmesh_healthd.state.events import Event
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.system import SCHEMA_VERSION, SystemState
-from modelmesh_healthd.storage.base import Envelope, LockHandle, LockOwner, Row, StateStore
-from modelmesh_healthd.storage.dirty import DirtySet
+from modelmesh_healthd.storage.base import Envelope, LockHandle, LockOwner, StateStore
 from modelmesh_healthd.storage.errors import (
     LockLostError,
     StoreLockedError,
     StoreResetError,
 )
 from modelmesh_healthd.storage.log import LOGGER_NAME
-from modelmesh_healthd.storage.rows import KINDS, all_rows, make_batch, row_for, stray_models
+from modelmesh_healthd.storage.pending import PendingWrites, Taken
+from modelmesh_healthd.storage.rows import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
 
 __all__ = ["StateManager", "SyncPolicy"]
@@ -96,10 +95,7 @@ class StateManager:
         self._retry_initial, self._retry_max = retry_initial, retry_max
         self._state: SystemState | None = None
         self._mesh: Mesh | None = None
-        self._dirty = DirtySet()
-        self._full = False
-        self._written: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}
-        """Checksum of every row as last written: a candidate that matches is not rewritten."""
+        self._pending = PendingWrites()
         self._epoch = 0
         self._handle: LockHandle | None = None
         self._entered = False
@@ -140,7 +136,12 @@ class StateManager:
         self._task = asyncio.create_task(self._run(), name="state-manager")
 
     async def stop(self) -> None:
-        """Write what is pending (per policy), release the lock, close the store."""
+        """Write what is pending (per policy), release the lock, close the store.
+
+        Never raises for a backend fault: a store that is down at shutdown is logged
+        (`snapshot.save_failed`, `store.release_failed`), not thrown into the daemon's exit
+        path; an unreleased lease or session lock expires by itself.
+        """
         if not self._entered:
             return
         self._stopping = True
@@ -153,9 +154,15 @@ class StateManager:
         try:
             if self._handle is not None:
                 await self.release_lock(self._handle)
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on whatever the backend says
+            self._handle = None
+            _log.warning("store.release_failed", store=self.store.url, reason=_reason(exc))
         finally:
             self._entered = False
-            await self.store.__aexit__(None, None, None)
+            try:
+                await self.store.__aexit__(None, None, None)
+            except Exception as exc:  # noqa: BLE001 - as above
+                _log.warning("store.release_failed", store=self.store.url, reason=_reason(exc))
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -270,8 +277,7 @@ class StateManager:
                 f"state holds models {stray[:5]} of no provider in it: reconcile first"
             )
         self._state, self._mesh = state, mesh
-        self._full = True
-        self._dirty.clear()
+        self._pending.owe_full_save()
         self._changed()
 
     def record(self, events: Iterable[Event]) -> None:
@@ -282,8 +288,8 @@ class StateManager:
         """
         if self._mesh is None or self.policy is SyncPolicy.IN_MEMORY:
             return
-        self._dirty.add_events(self._mesh, events)
-        if len(self._dirty):
+        self._pending.add_events(self._mesh, events)
+        if len(self._pending):
             self._changed()
 
     def _changed(self) -> None:
@@ -311,18 +317,18 @@ class StateManager:
         """
         if self.policy is SyncPolicy.IN_MEMORY or self._state is None:
             return self._state is None or self.policy is SyncPolicy.IN_MEMORY
-        self._full = True
+        self._pending.owe_full_save()
         return await self.sync()
 
     async def wait_idle(self) -> None:
         """Wait until everything recorded so far is written (forever while the store is down)."""
         await self._idle.wait()
 
-    def _pending(self) -> bool:
-        return self._state is not None and (self._full or len(self._dirty) > 0)
+    def _owed(self) -> bool:
+        return self._state is not None and self._pending.any()
 
     def _due(self, now: float) -> float | None:
-        if self._lock_lost or not self._pending():
+        if self._lock_lost or not self._owed():
             return None
         if self.policy is SyncPolicy.IMMEDIATE:
             due = now
@@ -348,34 +354,11 @@ class StateManager:
                 self._next_tick = now + self.sync_interval
             await self.sync()
 
-    def _rows(self, state: SystemState, mesh: Mesh) -> tuple[list[Row], dict[str, set[str]], bool]:
-        """Serialize what is to be written, on the loop, in one go (a consistent cut)."""
-        full = self._full
-        taken = self._dirty.take()
-        if full:
-            # A full save allocates a row per provider in one burst; the cyclic GC would walk
-            # the whole state several times meanwhile, for nothing (rows hold no cycles).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                return all_rows(state, mesh), taken, True
-            finally:
-                if collecting:
-                    gc.enable()
-        rows = []
-        for kind, keys in taken.items():
-            written = self._written[kind]
-            for key in keys:
-                row = row_for(state, mesh, kind, key)
-                if row.checksum is None or row.checksum != written.get(key):
-                    rows.append(row)
-        return rows, taken, False
-
     async def _flush(self) -> bool:
         if self._lock_lost or self._handle is None:
             return False
         state, mesh = self._state, self._mesh
-        if state is None or mesh is None or not self._pending():
+        if state is None or mesh is None or not self._owed():
             self._idle.set()
             return True
         if self._failures:
@@ -384,45 +367,32 @@ class StateManager:
             except Exception as exc:  # noqa: BLE001 - any backend fault is a failed attempt
                 self._failed(exc, 0)
                 return False
-        rows, taken, full = self._rows(state, mesh)
-        self._full = False
-        if not rows and not full:
+        taken = self._pending.take(state, mesh)
+        if not taken.rows and not taken.full:
             self._idle.set()
             return True
         epoch = self._epoch + 1
         envelope = Envelope(SCHEMA_VERSION, self._clock(), self.writer_id, epoch, state.timestamp)
         started = time.perf_counter()
         try:
-            await self.store.write(make_batch(envelope, rows, replace=full))
+            await self.store.write(make_batch(envelope, taken.rows, replace=taken.full))
         except LockLostError as exc:
-            self._dirty.merge(taken)
-            self._full = self._full or full
+            self._pending.failed(taken)
             self._lock_lost = True
             _log.error("store.lock_lost", store=self.store.url, reason=str(exc))
             return False
         except StoreResetError as exc:
-            self._dirty.merge(taken)
-            self._full = True
+            self._pending.failed(taken, lost_data=True)
             _log.warning("store.reset", store=self.store.url, reason=str(exc))
             self._wake.set()  # rewrite at once, no backoff: the backend is there
             return False
         except Exception as exc:  # noqa: BLE001 - a backend fault must never reach the caller
-            self._dirty.merge(taken)
-            self._full = self._full or full
-            self._forget(rows)
-            self._failed(exc, len(rows))
+            self._pending.failed(taken)
+            self._failed(exc, len(taken.rows))
             return False
-        self._succeeded(rows, full, envelope, time.perf_counter() - started)
+        self._pending.succeeded(taken)
+        self._succeeded(taken, envelope, time.perf_counter() - started)
         return True
-
-    def _forget(self, rows: list[Row]) -> None:
-        """Rewrite these rows next time even if they change back meanwhile.
-
-        A failed write may still have landed (the commit went through, the answer was lost), so
-        the store may now hold a value the manager never recorded as written.
-        """
-        for row in rows:
-            self._written[row.kind].pop(row.key, None)
 
     def _failed(self, exc: BaseException, rows: int) -> None:
         self._failures += 1
@@ -430,25 +400,18 @@ class StateManager:
             self._first_failure = self._clock()
         delay = min(self._retry_max, self._retry_initial * 2 ** (self._failures - 1))
         self._retry_at = asyncio.get_running_loop().time() + delay
-        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._last_error = _reason(exc)
         _log.warning(
             "snapshot.save_failed",
             store=self.store.url,
             reason=self._last_error,
             attempt=self._failures,
             retry_in_s=round(delay, 3),
-            pending=max(rows, len(self._dirty)),
+            pending=max(rows, len(self._pending)),
         )
 
-    def _succeeded(self, rows: list[Row], full: bool, envelope: Envelope, elapsed: float) -> None:
+    def _succeeded(self, taken: Taken, envelope: Envelope, elapsed: float) -> None:
         epoch = envelope.epoch
-        if full:
-            self._written = {kind: {} for kind in KINDS}
-        for row in rows:
-            if row.data is None:
-                self._written[row.kind].pop(row.key, None)
-            elif row.checksum is not None:
-                self._written[row.kind][row.key] = row.checksum
         self._epoch = epoch
         self._last_sync = envelope.written_at
         if self._failures:
@@ -461,16 +424,16 @@ class StateManager:
             )
         self._failures, self._first_failure, self._retry_at = 0, None, None
         self._last_error = None
-        log = _log.info if full else _log.debug
+        log = _log.info if taken.full else _log.debug
         log(
             "snapshot.saved",
             store=self.store.url,
             epoch=epoch,
-            rows=len(rows),
-            full=full,
+            rows=len(taken.rows),
+            full=taken.full,
             duration_ms=round(elapsed * 1000.0, 3),
         )
-        if not self._pending():
+        if not self._owed():
             self._idle.set()
 
     # --- status ----------------------------------------------------------------------------
@@ -490,8 +453,11 @@ class StateManager:
     def get_sync_status(self) -> SyncStatus:
         """Where persistence stands (ModelMesh's `getSyncStatus`)."""
         next_sync = None
-        if self._entered:
+        try:
             loop_now = asyncio.get_running_loop().time()
+        except RuntimeError:  # called off the loop (a thread): no schedule to report
+            loop_now = None
+        if self._entered and loop_now is not None:
             due = self._due(loop_now)
             if due is not None:
                 next_sync = self._clock() + max(0.0, due - loop_now)
@@ -500,8 +466,8 @@ class StateManager:
             store=self.store.url,
             last_sync=self._last_sync,
             next_sync=next_sync,
-            pending_changes=len(self._dirty),
-            full_save_pending=self._full and self._state is not None,
+            pending_changes=len(self._pending),
+            full_save_pending=self._pending.full and self._state is not None,
             locked=self._handle is not None and not self._lock_lost,
             lock_owner=self._handle.owner if self._handle else None,
             epoch=self._epoch,
@@ -509,3 +475,8 @@ class StateManager:
             last_error=self._last_error,
             consecutive_failures=self._failures,
         )
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a log field (stores already keep credentials out of their messages)."""
+    return f"{type(exc).__name__}: {exc}"

@@ -5,7 +5,8 @@ Keys (under `prefix`, default `modelmesh-healthd:`): `rows:provider`, `rows:mode
 `quarantine` (hash of rows set aside), `lock` (the writer lease).
 
 The writer lock is a lease: `SET lock <owner> NX PX ttl`, renewed every third of the TTL and on
-every write; a crashed writer's lease runs out and the next daemon takes the store over. Every
+every write; a crashed writer's lease runs out and the next daemon takes the store over (at once
+when the crashed holder was a process of the same host, provably gone). Every
 write WATCHes the lease and checks it is still ours before its MULTI, so a writer that lost its
 lease can never overwrite its successor. A lease that vanished (Redis restarted without
 persistence) is taken again and the store is rewritten in full (StoreResetError).
@@ -19,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import socket
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -140,6 +143,8 @@ class RedisStore:
         value = json.dumps(owner.to_dict(), sort_keys=True)
         try:
             taken = await self._redis().set(self._lock, value, nx=True, px=self._ttl_ms)
+            if not taken and await self._clear_dead_lease():
+                taken = await self._redis().set(self._lock, value, nx=True, px=self._ttl_ms)
             if not taken:
                 raise StoreLockedError(self.url, await self.lock_owner())
         except RedisError as exc:
@@ -147,6 +152,30 @@ class RedisStore:
         self._owner_value = value
         self._renewer = asyncio.create_task(self._renew(), name="redis-lease")
         return LockHandle(self.url, owner)
+
+    async def _clear_dead_lease(self) -> bool:
+        """Delete a lease whose holder was a process of this host that no longer exists.
+
+        A daemon restarted right after a crash would otherwise wait out the TTL. Only a holder
+        provably gone is cleared (same host name, no such pid); anything else waits.
+        """
+        raw = await self._redis().get(self._lock)
+        if raw is None:
+            return True
+        try:
+            owner = LockOwner.from_dict(json.loads(raw))
+        except ValueError:
+            return False
+        if owner is None or owner.host != socket.gethostname():
+            return False
+        try:
+            os.kill(owner.pid, 0)
+        except ProcessLookupError:
+            deleted = await self._redis().eval(_RELEASE, 1, self._lock, _text(raw))
+            return bool(deleted)
+        except PermissionError:
+            return False  # alive, another user's
+        return False
 
     async def _renew(self) -> None:
         from redis.exceptions import RedisError
