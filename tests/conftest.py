@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import time
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,14 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
+
+from service_fixtures import (
+    PostgresServer,
+    RedisServerFactory,
+    free_port,
+    postgres_bindir,
+    redis_ping,
+)
 
 REQUIRE_SERVICES = os.environ.get("MODELMESH_HEALTHD_REQUIRE_SERVICES") == "1"
 REDIS_URL = os.environ.get("MODELMESH_HEALTHD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -37,28 +44,11 @@ def service_unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _redis_ping(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_base_url() -> str:
     """The shared Redis server's URL, checked to answer PING."""
     parts = urlsplit(REDIS_URL)
-    if not _redis_ping(parts.hostname or "127.0.0.1", parts.port or 6379):
+    if not redis_ping(parts.hostname or "127.0.0.1", parts.port or 6379):
         service_unavailable(f"no Redis answering at {REDIS_URL}")
     return REDIS_URL
 
@@ -103,67 +93,6 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-class RedisServer:
-    """A throwaway redis-server (no persistence) on a port of its own; kill it, restart it."""
-
-    def __init__(self, binary: str, port: int, workdir: Path) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._binary, self._workdir = binary, workdir
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start (or restart) the server and wait until it answers PING."""
-        if self._proc is not None and self._proc.poll() is None:
-            return
-        self._proc = subprocess.Popen(
-            [
-                self._binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10.0
-        while not _redis_ping("127.0.0.1", self.port, 0.2):
-            if time.monotonic() > deadline or self._proc.poll() is not None:
-                self.kill()
-                raise RuntimeError(f"redis-server did not come up on port {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL the server (an outage, not a shutdown) and reap it."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-
-
-class RedisServerFactory:
-    """Starts RedisServers; every one is killed at the end of the test."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self._binary, self._workdir = binary, workdir
-        self.servers: list[RedisServer] = []
-
-    def __call__(self) -> RedisServer:
-        """A started server on a free port."""
-        server = RedisServer(self._binary, free_port(), self._workdir)
-        self.servers.append(server)
-        server.start()
-        return server
-
-
 @pytest.fixture
 def redis_server_factory(tmp_path: Path) -> Iterator[RedisServerFactory]:
     """Start private redis-servers (needs the redis-server binary)."""
@@ -174,3 +103,25 @@ def redis_server_factory(tmp_path: Path) -> Iterator[RedisServerFactory]:
     yield factory
     for server in factory.servers:
         server.kill()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server (needs the server binaries and, under root, runuser)."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        service_unavailable("no PostgreSQL server binaries (initdb, pg_ctl)")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        service_unavailable("running as root without runuser: cannot start PostgreSQL")
+    workdir = Path(tempfile.mkdtemp(prefix="healthd-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+    server = PostgresServer(bindir, workdir, free_port())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)

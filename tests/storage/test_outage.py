@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import SystemState, initial_state
 from modelmesh_healthd.storage import StateManager, open_store, read_state
+from service_fixtures import PostgresServer, RedisServerFactory
 
 
 async def eventually(condition: Callable[[], bool], what: str, patience: float = 20.0) -> None:
@@ -96,20 +97,20 @@ async def _outlives_outage(prober: Prober, logs: list[dict[str, object]], url: s
 
 
 async def test_probing_outlives_a_redis_outage_and_the_newest_state_is_written_after(
-    redis_server_factory: Callable[[], object],
+    redis_server_factory: RedisServerFactory,
 ) -> None:
     server = redis_server_factory()
-    url = f"{server.url}?prefix=outage:&timeout=0.5"  # type: ignore[attr-defined]
+    url = f"{server.url}?prefix=outage:&timeout=0.5"
     with capture_logs() as logs:
         async with probing(url) as prober:
             await prober.keeps_going()
-            await asyncio.to_thread(server.kill)  # type: ignore[attr-defined]
+            await asyncio.to_thread(server.kill)
             await eventually(
                 lambda: bool(_events(logs, "snapshot.save_failed")), "a failed save to be logged"
             )
             assert not prober.manager.ready
             await prober.keeps_going()
-            await asyncio.to_thread(server.start)  # type: ignore[attr-defined]
+            await asyncio.to_thread(server.start)
             await _outlives_outage(prober, logs, url)
     failed = _events(logs, "snapshot.save_failed")[0]
     assert "ConnectionError" in str(failed["reason"])
@@ -141,6 +142,25 @@ async def test_a_killed_postgres_session_is_replaced_and_the_writer_keeps_its_lo
                 lambda: bool(_events(logs, "snapshot.save_failed")), "a failed save to be logged"
             )
             await _outlives_outage(prober, logs, postgres_url)
+            assert prober.manager.get_sync_status().locked
+    assert not _events(logs, "store.lock_lost")
+
+
+async def test_probing_outlives_a_postgres_restart_and_the_newest_state_is_written_after(
+    postgres_server: PostgresServer,
+) -> None:
+    url = f"{postgres_server.url}?schema=outage&timeout=1"
+    with capture_logs() as logs:
+        async with probing(url) as prober:
+            await prober.keeps_going()
+            await asyncio.to_thread(postgres_server.kill)
+            await eventually(
+                lambda: bool(_events(logs, "snapshot.save_failed")), "a failed save to be logged"
+            )
+            assert not prober.manager.ready
+            await prober.keeps_going()
+            await asyncio.to_thread(postgres_server.start)
+            await _outlives_outage(prober, logs, url)
             assert prober.manager.get_sync_status().locked
     assert not _events(logs, "store.lock_lost")
 
