@@ -24,7 +24,6 @@ import re
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import unquote, urlsplit
 
 from modelmesh_healthd.storage.base import LoadResult, LockHandle, LockOwner, WriteBatch
 from modelmesh_healthd.storage.decode import decode_store
@@ -38,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.rows import encode_json
 from modelmesh_healthd.storage.rowstore import load_result
-from modelmesh_healthd.storage.urls import redact_url, split_options
+from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -90,11 +89,7 @@ class PostgresStore:
         except ValueError:
             raise StoreURLError(f"{self.url}: pool_max and timeout must be numbers") from None
         self._conninfo = "postgresql" + bare[bare.index(":") :]
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        self._password = None if password is None else unquote(password)
+        self._secrets = url_secrets(url)
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._conn: AsyncConnection[Any] | None = None
         self._owner: LockOwner | None = None
@@ -105,9 +100,7 @@ class PostgresStore:
         return sql.SQL(statement).format(s=sql.Identifier(self.schema))
 
     def _error(self, exc: BaseException) -> StoreUnavailableError:
-        reason = str(exc).strip()
-        if self._password:
-            reason = reason.replace(self._password, "***")
+        reason = scrub(str(exc).strip(), self._secrets)
         return StoreUnavailableError(f"postgresql {self.url}: {type(exc).__name__}: {reason}")
 
     def _errors(self) -> tuple[type[BaseException], ...]:

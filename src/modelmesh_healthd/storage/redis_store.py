@@ -25,7 +25,6 @@ import socket
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import unquote, urlsplit
 
 from modelmesh_healthd.storage.base import LoadResult, LockHandle, LockOwner, WriteBatch
 from modelmesh_healthd.storage.decode import decode_store
@@ -39,7 +38,7 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.rows import KINDS
 from modelmesh_healthd.storage.rowstore import load_result
-from modelmesh_healthd.storage.urls import redact_url, split_options
+from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -89,7 +88,7 @@ class RedisStore:
         self._client: Redis | None = None
         self._owner_value: str | None = None
         self._renewer: asyncio.Task[None] | None = None
-        self._password = _password_of(url)
+        self._secrets = url_secrets(url)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -129,9 +128,7 @@ class RedisStore:
         return self._client
 
     def _error(self, exc: BaseException) -> StoreUnavailableError:
-        reason = str(exc)
-        if self._password:
-            reason = reason.replace(self._password, "***")
+        reason = scrub(str(exc), self._secrets)
         return StoreUnavailableError(f"redis {self.url}: {type(exc).__name__}: {reason}")
 
     # --- lock -------------------------------------------------------------------
@@ -369,11 +366,3 @@ def _text(raw: bytes | str) -> str:
     if isinstance(raw, str):
         return raw
     return raw.decode("utf-8", "backslashreplace")
-
-
-def _password_of(url: str) -> str | None:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return None
-    return None if password is None else unquote(password)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from modelmesh_healthd.storage.base import StateStore
 from modelmesh_healthd.storage.errors import StoreURLError
@@ -21,7 +21,9 @@ __all__ = [
     "default_store_url",
     "open_store",
     "redact_url",
+    "scrub",
     "split_options",
+    "url_secrets",
 ]
 
 BACKENDS: Mapping[str, str] = {
@@ -38,24 +40,54 @@ BACKENDS: Mapping[str, str] = {
 DEFAULT_STATE_FILE = "state.db"
 
 
-def redact_url(url: str) -> str:
-    """`url` with the password (if any) replaced by `***`, for logs and error messages."""
+_SECRET_PARAMS = frozenset({"password", "passwd", "pass", "pwd", "sslpassword"})
+"""Query parameters that carry a secret (libpq accepts `?password=` in a URL)."""
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries (userinfo password, password-like query values), decoded.
+
+    Stores scrub these from driver error messages before they reach a log or an exception.
+    """
     try:
         parts = urlsplit(url)
+        found = [] if parts.password is None else [unquote(parts.password)]
+    except ValueError:
+        return []
+    found += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k in _SECRET_PARAMS]
+    return [secret for secret in found if secret]
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password and password-like query values replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        password, port = parts.password, parts.port
     except ValueError:
         return "<unparsable store URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal needs its brackets back
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{user}:***@{host}" + (f":{port}" if port is not None else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    secret_query = any(k in _SECRET_PARAMS for k, _ in parse_qsl(parts.query))
+    if password is None and not secret_query:
+        return url  # unchanged (urlunsplit would also drop an empty `//` authority)
+    netloc = parts.netloc
+    if password is not None:
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal needs its brackets back
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{port}" if port is not None else "")
+    query = parts.query
+    if secret_query:
+        query = "&".join(
+            f"{k}=***" if k in _SECRET_PARAMS else f"{k}={v}"
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by `***`."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def default_store_url(environ: Mapping[str, str]) -> str:
@@ -94,7 +126,7 @@ def split_options(url: str, known: Mapping[str, str]) -> tuple[str, dict[str, st
             options[key] = value
         else:
             rest.append((key, value))
-    query = "&".join(f"{k}={v}" for k, v in rest)
+    query = urlencode(rest)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), options
 
 
