@@ -1,0 +1,78 @@
+"""Persistence: StateStore backends chosen by URL and the StateManager with its sync policies.
+
+The daemon's side::
+
+    store = open_store(url)                      # memory://, file://, sqlite://, redis://, postgresql://
+    manager = StateManager(store, policy="immediate", writer_id="healthd-1")
+    await manager.start()                        # takes the store's lock (StoreLockedError if held)
+    restored = await manager.load()              # SystemState | None; corrupt data set aside
+    state, events = reconcile(mesh, restored, now)
+    manager.attach(state, mesh)                  # full save follows
+    ...
+    events = apply_probe(mesh, state, provider, verdict, now)
+    manager.record(events)                       # never blocks, never raises
+    ...
+    await manager.stop()                         # final save, lock released
+
+Another process's side: `await read_state(url)`, `status_table(state)`.
+"""
+
+from modelmesh_healthd.storage.base import (
+    Envelope,
+    LoadResult,
+    LockHandle,
+    LockOwner,
+    Row,
+    SetAside,
+    StateStore,
+    WriteBatch,
+)
+from modelmesh_healthd.storage.errors import (
+    LockLostError,
+    StoreError,
+    StoreLockedError,
+    StoreResetError,
+    StoreUnavailableError,
+    StoreURLError,
+)
+from modelmesh_healthd.storage.log import LOG_EVENTS
+from modelmesh_healthd.storage.manager import StateManager, SyncPolicy
+from modelmesh_healthd.storage.read import read_snapshot, read_state
+from modelmesh_healthd.storage.status import (
+    PoolRow,
+    ProviderRow,
+    StatusTable,
+    SyncStatus,
+    status_table,
+)
+from modelmesh_healthd.storage.urls import default_store_url, open_store, redact_url
+
+__all__ = [
+    "LOG_EVENTS",
+    "Envelope",
+    "LoadResult",
+    "LockHandle",
+    "LockLostError",
+    "LockOwner",
+    "PoolRow",
+    "ProviderRow",
+    "Row",
+    "SetAside",
+    "StateManager",
+    "StateStore",
+    "StatusTable",
+    "StoreError",
+    "StoreLockedError",
+    "StoreResetError",
+    "StoreURLError",
+    "StoreUnavailableError",
+    "SyncPolicy",
+    "SyncStatus",
+    "WriteBatch",
+    "default_store_url",
+    "open_store",
+    "read_snapshot",
+    "read_state",
+    "redact_url",
+    "status_table",
+]

@@ -1,0 +1,96 @@
+"""The storage package's log events: stable names, levels and fields (see docs/events.md)."""
+
+from __future__ import annotations
+
+from modelmesh_healthd.state.events import LogEventSpec
+
+__all__ = ["LOGGER_NAME", "LOG_EVENTS"]
+
+LOGGER_NAME = "modelmesh_healthd.storage"
+
+LOG_EVENTS: tuple[LogEventSpec, ...] = (
+    LogEventSpec(
+        "snapshot.loaded",
+        "info",
+        (
+            "store",
+            "epoch",
+            "writer_id",
+            "written_at",
+            "schema_version",
+            "providers",
+            "models",
+            "pools",
+        ),
+        "The persisted state was restored at start (possibly the good remainder of it).",
+    ),
+    LogEventSpec(
+        "snapshot.empty",
+        "info",
+        ("store",),
+        "The store held no usable snapshot: the daemon starts from the configuration.",
+    ),
+    LogEventSpec(
+        "snapshot.saved",
+        "debug",
+        ("store", "epoch", "rows", "full", "duration_ms"),
+        "A write succeeded (info for a full save, debug for an incremental one).",
+    ),
+    LogEventSpec(
+        "snapshot.save_failed",
+        "warning",
+        ("store", "reason", "attempt", "retry_in_s", "pending"),
+        "A write failed (backend down, disk full, read-only); the changes are kept and retried.",
+    ),
+    LogEventSpec(
+        "snapshot.save_recovered",
+        "info",
+        ("store", "epoch", "failed_attempts", "outage_s"),
+        "The first successful write after failed ones: the store holds the newest state again.",
+    ),
+    LogEventSpec(
+        "snapshot.corrupt",
+        "error",
+        ("store", "what", "reason", "moved_to"),
+        "Corrupt data found at load was set aside (moved_to) instead of being overwritten.",
+    ),
+    LogEventSpec(
+        "store.reset",
+        "warning",
+        ("store", "reason"),
+        "The backend lost what it held (restarted without persistence, file removed): "
+        "everything is written again.",
+    ),
+    LogEventSpec(
+        "store.locked",
+        "error",
+        ("store", "owner_writer_id", "owner_host", "owner_pid", "owner_since"),
+        "Another writer holds the store's lock: this daemon does not become a second writer.",
+    ),
+    LogEventSpec(
+        "store.lock_acquired",
+        "info",
+        ("store", "writer_id"),
+        "This daemon became the store's single writer.",
+    ),
+    LogEventSpec(
+        "store.lock_released",
+        "info",
+        ("store", "writer_id"),
+        "This daemon gave the store's lock back at stop.",
+    ),
+    LogEventSpec(
+        "store.release_failed",
+        "warning",
+        ("store", "reason"),
+        "At stop, the lock could not be released or the store not closed cleanly (the lease "
+        "or session lock expires by itself).",
+    ),
+    LogEventSpec(
+        "store.lock_lost",
+        "error",
+        ("store", "reason"),
+        "Another writer took the lock over: this daemon stops writing (not ready).",
+    ),
+)
+"""Every log event the storage package emits."""

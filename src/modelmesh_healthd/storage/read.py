@@ -1,0 +1,55 @@
+"""The read API for other processes (routers, the `status` command): read-only, lock-free.
+
+Safe while a daemon writes: every backend reads one consistent cut (a WAL read transaction, a
+MULTI of reads, a repeatable-read transaction, an atomically renamed file) and changes nothing,
+not even corrupt data, which it skips and reports.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from modelmesh_healthd.state.system import Snapshot, SystemState
+from modelmesh_healthd.storage.log import LOGGER_NAME
+from modelmesh_healthd.storage.urls import open_store
+
+__all__ = ["read_snapshot", "read_state"]
+
+_log = structlog.get_logger(LOGGER_NAME)
+
+
+async def read_snapshot(url: str) -> Snapshot | None:
+    """Read the persisted snapshot of the store at `url`.
+
+    Args:
+        url: A store URL (see `open_store`).
+
+    Returns:
+        The snapshot with its envelope (the good remainder if some rows are corrupt, each
+        reported as `snapshot.corrupt` with `moved_to=None`), or None when the store is empty.
+
+    Raises:
+        StoreURLError: Bad URL.
+        StoreUnavailableError: The backend cannot be reached.
+    """
+    async with open_store(url) as store:
+        result = await store.load(repair=False)
+    for piece in result.set_aside:
+        _log.error(
+            "snapshot.corrupt",
+            store=store.url,
+            what=piece.what,
+            reason=piece.reason,
+            moved_to=None,
+        )
+    return result.snapshot
+
+
+async def read_state(url: str) -> SystemState | None:
+    """Read the persisted state of the store at `url` (see `read_snapshot`).
+
+    Returns:
+        The state, or None when the store is empty.
+    """
+    snapshot = await read_snapshot(url)
+    return None if snapshot is None else snapshot.state
