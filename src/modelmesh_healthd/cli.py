@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
@@ -13,6 +18,14 @@ from modelmesh_healthd.config import Config, ConfigError, load_config
 __all__ = ["main"]
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_BAD_CONFIG = 0, 1, 2
+
+
+def _demo_file(name: str) -> str:
+    """A file of the demo: packaged in the wheel, or config/ of a source checkout."""
+    packaged = Path(__file__).resolve().parent / "_demo" / name
+    if packaged.is_file():
+        return str(packaged)
+    return str(Path(__file__).resolve().parents[2] / "config" / name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +54,57 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the configuration")
     schema.set_defaults(handler=_schema)
+
+    run = sub.add_parser("run", help="run the daemon (until SIGTERM/SIGINT; SIGHUP reloads)")
+    _config_arg(run)
+    run.add_argument("--store", metavar="URL", help="state store URL (overrides storage.url)")
+    _log_args(run)
+    run.set_defaults(handler=_run)
+
+    check = sub.add_parser(
+        "check", help="probe every provider once (exit 0 all healthy, 1 not, 2 bad config)"
+    )
+    _config_arg(check)
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument(
+        "--provider", metavar="NAME", action="append", help="probe only NAME (repeatable)"
+    )
+    check.set_defaults(handler=_check)
+
+    demo = sub.add_parser(
+        "demo", help="run the daemon against simulated providers with scripted outages"
+    )
+    demo.add_argument("--duration", type=float, default=45.0, metavar="SECONDS")
+    demo.add_argument("--config", metavar="FILE", default=_demo_file("demo.yaml"))
+    demo.add_argument("--scenario", metavar="FILE", default=_demo_file("demo-scenario.yaml"))
+    demo.add_argument("--store", metavar="URL", help="state store (default: ./state/demo.db)")
+    _log_args(demo)
+    demo.set_defaults(handler=_demo)
+
+    status = sub.add_parser("status", help="show the persisted state (read-only)")
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("-c", "--config", metavar="FILE", help="read the store this config names")
+    where.add_argument("--store", metavar="URL", help="read this store")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
     return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get("MODELMESH_HEALTHD_CONFIG")
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=default,
+        required=default is None,
+        help="configuration file (default: $MODELMESH_HEALTHD_CONFIG)",
+    )
+
+
+def _log_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=["auto", "json", "console"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
 def _load(path: str) -> Config | None:
@@ -84,6 +147,178 @@ def describe(config: Config) -> str:
     store = config.storage.url or "sqlite (default location)"
     lines += ["", f"storage: {store}, sync {config.storage.sync_policy}"]
     return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.logs import configure_logging
+    from modelmesh_healthd.daemon.service import Daemon
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    log = config.daemon.log
+    configure_logging(args.log_level or log.level, args.log_format or log.format)
+    return asyncio.run(Daemon(config, store_url=args.store).run())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.demo import DEMO_STORE, run_demo
+    from modelmesh_healthd.daemon.logs import configure_logging
+    from modelmesh_healthd.simulator.scenario import ScenarioError
+
+    config = _load(args.config)  # validated here first, so a bad file exits 2 with its lines
+    if config is None:
+        return EXIT_BAD_CONFIG
+    configure_logging(args.log_level or "info", args.log_format or "auto")
+    store = args.store or DEMO_STORE
+    try:
+        code = asyncio.run(run_demo(Path(args.config), Path(args.scenario), args.duration, store))
+    except (ScenarioError, ConfigError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if code == EXIT_OK:
+        print(f"\nThe state the daemon saved ({store}):\n", file=sys.stderr)
+        sys.stdout.flush()
+        status = argparse.Namespace(store=store, config=None, json=False)
+        return _status(status)
+    return code
+
+
+def _check(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.oneshot import check_round
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    enabled = [p for p, cfg in config.providers.items() if cfg.enabled]
+    wanted = args.provider or enabled
+    unknown = [p for p in wanted if p not in config.providers]
+    if unknown:
+        print(f"{args.config}: unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    results = asyncio.run(check_round(config, wanted))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        rows = [
+            [
+                r.result.provider,
+                r.result.kind,
+                str(r.result.outcome),
+                "-" if r.result.status is None else str(r.result.status),
+                _ms(r.result.latency if r.result.latency is not None else r.result.elapsed),
+                "yes" if r.healthy else "NO",
+                _detail(r.result.detail, r.result.model_outcomes),
+            ]
+            for r in results
+        ]
+        header = ["PROVIDER", "KIND", "OUTCOME", "HTTP", "LATENCY", "HEALTHY", "DETAIL"]
+        print(_table(header, rows))
+    return EXIT_OK if all(r.healthy for r in results) else EXIT_UNHEALTHY
+
+
+def _status(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.state import DEFAULT_POLICY
+    from modelmesh_healthd.storage import (
+        StoreError,
+        default_store_url,
+        read_snapshot,
+        redact_url,
+        status_table,
+    )
+
+    policy = DEFAULT_POLICY
+    url = args.store
+    if url is None:
+        config = _load(args.config) if args.config else None
+        if args.config and config is None:
+            return EXIT_BAD_CONFIG
+        if config is not None:
+            policy = config.policy()
+            url = config.storage.url
+        url = url or default_store_url(os.environ)
+    try:
+        snapshot = asyncio.run(read_snapshot(url))
+    except StoreError as exc:
+        print(f"status: {exc}", file=sys.stderr)
+        return EXIT_UNHEALTHY
+    if snapshot is None:
+        print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
+        return EXIT_UNHEALTHY
+    table = status_table(snapshot.state, policy)
+    if args.json:
+        out = {
+            "store": redact_url(url),
+            "written_at": snapshot.written_at,
+            "writer_id": snapshot.writer_id,
+            "epoch": snapshot.epoch,
+            **table.to_dict(),
+        }
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    age = time.time() - snapshot.written_at
+    print(
+        f"store {redact_url(url)}: written {age:.0f}s ago by {snapshot.writer_id} "
+        f"(epoch {snapshot.epoch})\n"
+    )
+    print(
+        _table(
+            ["PROVIDER", "HEALTH", "SCORE", "LAST PROBE", "OUTCOME", "ACTIVE", "REASON"],
+            [
+                [
+                    p.provider,
+                    p.health,
+                    f"{p.score:.2f}",
+                    _ago(p.last_probe),
+                    p.last_outcome or "-",
+                    str(p.active_models),
+                    p.reason or "",
+                ]
+                for p in table.providers
+            ],
+        )
+    )
+    print()
+    print(
+        _table(
+            ["POOL", "ACTIVE", "STANDBY"],
+            [
+                [
+                    pool.pool,
+                    ", ".join(pool.active) or "(none)",
+                    ", ".join(f"{m} ({r})" for m, r in pool.standby),
+                ]
+                for pool in table.pools
+            ],
+        )
+    )
+    return EXIT_OK
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _ago(timestamp: float | None) -> str:
+    return "never" if timestamp is None else f"{max(0.0, time.time() - timestamp):.0f}s ago"
+
+
+def _detail(detail: str | None, models: Any) -> str:
+    missing = [m for m, o in models.items() if str(o) != "ok"]
+    parts = [detail] if detail else []
+    if missing:
+        parts.append("missing: " + ", ".join(missing))
+    return "; ".join(parts)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,0 +1,93 @@
+"""The daemon's own log events (the state events are in `state.events`)."""
+
+from __future__ import annotations
+
+from modelmesh_healthd.state import LogEventSpec
+
+__all__ = ["LOG_EVENTS"]
+
+LOG_EVENTS: tuple[LogEventSpec, ...] = (
+    LogEventSpec(
+        "daemon.started",
+        "info",
+        ("providers", "models", "pools", "store", "sync_policy", "restored", "version"),
+        "Startup finished: state restored and reconciled, the scheduler running.",
+    ),
+    LogEventSpec(
+        "daemon.stopping",
+        "info",
+        ("signal", "drain_timeout_s"),
+        "A stop was requested; in-flight probes get the drain deadline.",
+    ),
+    LogEventSpec(
+        "daemon.stopped",
+        "info",
+        ("reason", "cancelled_probes", "saved"),
+        "Shutdown finished: probes drained, final state saved, lock released.",
+    ),
+    LogEventSpec(
+        "daemon.startup_failed",
+        "error",
+        ("reason",),
+        "The daemon could not start (store unreachable or locked, ...); it exits 1.",
+    ),
+    LogEventSpec(
+        "daemon.reloaded",
+        "info",
+        ("source", "added", "removed", "changed", "unchanged"),
+        "A valid configuration was applied on SIGHUP; unchanged providers kept their state.",
+    ),
+    LogEventSpec(
+        "config.invalid",
+        "error",
+        ("source", "errors"),
+        "SIGHUP found an invalid configuration; nothing was changed.",
+    ),
+    LogEventSpec(
+        "config.restart_required",
+        "warning",
+        ("key",),
+        "A reloaded setting that only takes effect at the next start (e.g. storage.url).",
+    ),
+    LogEventSpec(
+        "daemon.summary",
+        "info",
+        (
+            "providers",
+            "up",
+            "down",
+            "pending",
+            "held",
+            "empty_pools",
+            "probes",
+            "in_flight",
+            "max_lateness_ms",
+        ),
+        "Periodic one-line health of the fleet (every daemon.summary_interval).",
+    ),
+    LogEventSpec(
+        "daemon.network_suspect",
+        "warning",
+        ("provider", "outcome", "held"),
+        "Network failures without evidence from any other provider: likely our own network; "
+        "no provider is taken down until another provider answers.",
+    ),
+    LogEventSpec(
+        "daemon.network_restored",
+        "info",
+        ("provider",),
+        "A provider answered again after a network suspicion episode.",
+    ),
+    LogEventSpec(
+        "probe.held",
+        "info",
+        ("provider", "outcome", "detail"),
+        "A network failure that would take a provider down was held back by the guard.",
+    ),
+    LogEventSpec(
+        "scheduler.job_failed",
+        "error",
+        ("provider",),
+        "A probe job raised (a bug); the provider is probed again in 30 s, others carry on.",
+    ),
+)

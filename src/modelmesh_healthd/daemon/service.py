@@ -1,0 +1,497 @@
+"""The daemon: startup -> run -> shutdown, around the scheduler and the pure health core.
+
+Signal handlers only set flags (uvicorn's pattern): SIGTERM/SIGINT request a graceful stop, a
+second SIGINT forces it, SIGHUP requests a reload. The main loop acts on the flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from modelmesh_healthd import __version__
+from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
+from modelmesh_healthd.daemon.logs import configure_logging
+from modelmesh_healthd.daemon.scheduler import Scheduler
+from modelmesh_healthd.daemon.targets import client_options, probe_targets, timing_for
+from modelmesh_healthd.daemon.timing import (
+    Phase,
+    Timing,
+    base_delay,
+    first_due,
+    next_due,
+    phase_of,
+)
+from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
+from modelmesh_healthd.state import (
+    Event,
+    Mesh,
+    Outcome,
+    ProviderDown,
+    SystemState,
+    apply_probe,
+    reconcile,
+)
+from modelmesh_healthd.storage import (
+    StateManager,
+    StoreError,
+    default_store_url,
+    open_store,
+    redact_url,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Daemon"]
+
+_log = structlog.get_logger("modelmesh_healthd.daemon")
+
+EventSink = Callable[[list[Event]], None]
+
+
+class _Provider:
+    """What the daemon keeps per probed provider besides its ProviderState."""
+
+    __slots__ = ("down_probes", "target", "timing")
+
+    def __init__(self, target: ProbeTarget, timing: Timing) -> None:
+        self.target = target
+        self.timing = timing
+        self.down_probes = 0
+
+
+class Daemon:
+    """The long-running health daemon.
+
+    Args:
+        config: The validated configuration (its `source` is re-read on reload).
+        store_url: Overrides `storage.url`.
+        environ: Environment for `${VAR}` on reload and for the default store location.
+        wall_clock: Unix time, for the state's timestamps.
+        rng: Randomness for jitter and the initial stagger.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.store_url = store_url or config.storage.url or default_store_url(self.environ)
+        self.wall_clock = wall_clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.writer_id = f"{socket.gethostname()}:{os.getpid()}:{config.daemon.instance}"
+        self.mesh: Mesh = config.mesh()
+        self.policy = config.policy()
+        self.state = SystemState()
+        self.providers: dict[str, _Provider] = {}
+        self.guard = ConnectivityGuard(
+            enabled=config.daemon.network_guard.enabled,
+            min_providers=config.daemon.network_guard.min_providers,
+        )
+        self.sinks: list[EventSink] = []
+        """Extra consumers of every batch of state events (metrics)."""
+        self.ready = False
+        """State restored and the scheduler running (for /readyz and READY=1)."""
+        self.manager: StateManager | None = None
+        self.scheduler: Scheduler | None = None
+        self.client: httpx.AsyncClient | None = None
+        self._stop = asyncio.Event()
+        self._reload = False
+        self._force = False
+        self._stop_signal: str | None = None
+        self._probes_since_summary = 0
+        self._last_evidence_request = 0.0
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # --- flags (signal handlers call only these) --------------------------
+
+    def request_stop(self, signame: str = "request", *, force: bool = False) -> None:
+        """Ask for a graceful stop; a second request with `force` skips the drain."""
+        if self._stop.is_set() and signame == "SIGINT":
+            force = True
+        self._force = self._force or force
+        self._stop_signal = self._stop_signal or signame
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        """Ask for the configuration to be re-read (applied by the main loop)."""
+        self._reload = True
+        self._stop.set()  # wakes the main loop, which tells a reload from a stop
+
+    # --- lifecycle --------------------------------------------------------
+
+    async def run(self) -> int:
+        """Start, run until stopped, shut down.
+
+        Returns:
+            The process exit code: 0 after a clean stop, 1 if startup failed.
+        """
+        loop = asyncio.get_running_loop()
+        installed = self._install_signals(loop)
+        try:
+            if not await self._startup():
+                return 1
+            await self._main_loop()
+            await self._shutdown()
+            return 0
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        handlers = {
+            signal.SIGTERM: lambda: self.request_stop("SIGTERM"),
+            signal.SIGINT: lambda: self.request_stop("SIGINT"),
+            signal.SIGHUP: self.request_reload,
+        }
+        installed: list[int] = []
+        for sig, handler in handlers.items():
+            try:
+                loop.add_signal_handler(sig, handler)
+            except (RuntimeError, NotImplementedError, ValueError):
+                continue  # not the main thread (embedded use): the caller drives the flags
+            installed.append(sig)
+        return installed
+
+    async def _startup(self) -> bool:
+        store = open_store(self.store_url)
+        manager = StateManager(
+            store,
+            policy=self.config.storage.sync_policy,
+            sync_interval=self.config.storage.sync_interval,
+            writer_id=self.writer_id,
+        )
+        try:
+            await manager.start()
+            restored = await manager.load()
+        except StoreError as exc:
+            _log.error("daemon.startup_failed", reason=str(exc))
+            await _quietly(manager.stop())
+            return False
+        self.manager = manager
+        now = self.wall_clock()
+        self.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
+        manager.attach(self.state, self.mesh)
+        self._publish(events)
+
+        self.client = build_client(client_options(self.config))
+        self.scheduler = Scheduler(self._job, concurrency=self.config.daemon.concurrency)
+        self._apply_targets(probe_targets(self.config), stagger=True)
+        self._spawn(self.scheduler.run(), "scheduler")
+        if self.config.daemon.summary_interval > 0:
+            self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
+        self.ready = True
+        _log.info(
+            "daemon.started",
+            providers=len(self.mesh.providers),
+            models=len(self.mesh.model_provider),
+            pools=len(self.mesh.pools),
+            store=redact_url(self.store_url),
+            sync_policy=self.config.storage.sync_policy,
+            restored=restored is not None,
+            version=__version__,
+        )
+        return True
+
+    async def _main_loop(self) -> None:
+        while True:
+            await self._stop.wait()
+            if self._reload:
+                self._reload = False
+                if self._stop_signal is None:
+                    self._stop.clear()
+                await self.reload()
+            if self._stop_signal is not None:
+                return
+
+    async def _shutdown(self) -> None:
+        self.ready = False
+        grace = 0.0 if self._force else self.config.daemon.drain_timeout
+        _log.info("daemon.stopping", signal=self._stop_signal, drain_timeout_s=grace)
+        cancelled = 0
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            cancelled = await self.scheduler.drain(grace)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        saved = False
+        if self.manager is not None:
+            try:
+                async with asyncio.timeout(max(grace, 5.0)):
+                    saved = await self.manager.sync()
+                    await self.manager.stop()
+            except TimeoutError:
+                _log.error(
+                    "snapshot.save_failed",
+                    store=redact_url(self.store_url),
+                    reason="final save did not finish in time",
+                )
+        if self.client is not None:
+            await self.client.aclose()
+        _log.info(
+            "daemon.stopped", reason=self._stop_signal, cancelled_probes=cancelled, saved=saved
+        )
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- one probe --------------------------------------------------------
+
+    async def _job(self, name: str, due: float) -> float | None:
+        entry = self.providers.get(name)
+        client = self.client
+        if entry is None or client is None:
+            return None
+        result = await probe(client, entry.target)
+        if self.providers.get(name) is not entry:
+            return None  # removed or replaced by a reload while it ran
+        return self._record(name, entry, result, due)
+
+    def _record(self, name: str, entry: _Provider, result: ProbeResult, due: float) -> float:
+        assert self.scheduler is not None
+        now = self.wall_clock()
+        ps = self.state.providers[name]
+        if self._held(name, result, now):
+            self._request_evidence(name)
+            # Keep probing, backing off as for a down provider: our network may be out for long.
+            delay = base_delay(entry.timing, Phase.DOWN, entry.down_probes)
+            entry.down_probes += 1
+            return self.scheduler.now() + delay
+        events = apply_probe(self.mesh, self.state, name, result, now, policy=self.policy)
+        self._probes_since_summary += 1
+        self._publish(events)
+        phase = phase_of(ps, self.policy)
+        went_down = any(isinstance(e, ProviderDown) for e in events)
+        if phase is Phase.DOWN:
+            entry.down_probes = 0 if went_down else entry.down_probes + 1
+        elif ps.is_healthy(self.policy):
+            entry.down_probes = 0
+        mono = self.scheduler.now()
+        resume = None if ps.throttled_until is None else mono + (ps.throttled_until - now)
+        return next_due(
+            entry.timing,
+            phase,
+            down_probes=entry.down_probes,
+            scheduled_at=due,
+            finished_at=mono,
+            resume_at=resume,
+            u=self.rng.random(),
+        )
+
+    def _held(self, name: str, result: ProbeResult, now: float) -> bool:
+        """Let the connectivity guard see every result; True if this one must be held back."""
+        outcome = Outcome(result.outcome)
+        would_go_down = False
+        if outcome in NETWORK_OUTCOMES and self.guard.enabled:
+            ps = self.state.providers[name]
+            trial = dataclasses.replace(ps)
+            trial.record_probe(False, now=now, outcome=outcome, policy=self.policy)
+            would_go_down = ps.is_healthy(self.policy) and not trial.is_healthy(self.policy)
+        decision = self.guard.observe(
+            name, outcome, now, would_go_down=would_go_down, fleet=len(self.providers)
+        )
+        if decision.suspect_ended:
+            _log.info("daemon.network_restored", provider=name)
+        if decision.suspect_started:
+            _log.warning(
+                "daemon.network_suspect",
+                provider=name,
+                outcome=str(result.outcome),
+                held=len(self.guard.held),
+            )
+        if decision.hold:
+            _log.info(
+                "probe.held", provider=name, outcome=str(result.outcome), detail=result.detail
+            )
+        return decision.hold
+
+    def _request_evidence(self, held: str) -> None:
+        """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""
+        assert self.scheduler is not None
+        mono = self.scheduler.now()
+        if mono - self._last_evidence_request < 1.0:
+            return
+        self._last_evidence_request = mono
+        best: tuple[float, str] | None = None
+        for name in self.providers:
+            if name == held or name in self.guard.streak_started:
+                continue
+            due = self.scheduler.due_of(name)
+            if due is not None and (best is None or due < best[0]):
+                best = (due, name)
+        if best is not None:
+            self.scheduler.expedite(best[1])
+
+    def _publish(self, events: list[Event]) -> None:
+        for event in events:
+            getattr(_log, event.log_level)(event.name, **event.fields())
+        if self.manager is not None and events:
+            self.manager.record(events)
+        for sink in self.sinks:
+            sink(events)
+
+    # --- the fleet --------------------------------------------------------
+
+    def _apply_targets(
+        self, targets: Mapping[str, ProbeTarget], *, stagger: bool
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Make the scheduled providers those of `targets`; probe changed ones at once.
+
+        Returns:
+            The providers added, removed and changed.
+        """
+        assert self.scheduler is not None
+        added, removed, changed = [], [], []
+        for name in list(self.providers):
+            if name not in targets:
+                del self.providers[name]
+                self.scheduler.remove(name)
+                self.guard.forget(name)
+                removed.append(name)
+        mono = self.scheduler.now()
+        for name, target in targets.items():
+            timing = timing_for(self.config, name)
+            current = self.providers.get(name)
+            if current is None:
+                self.providers[name] = _Provider(target, timing)
+                phase = phase_of(self.state.providers[name], self.policy)
+                spread = self.rng.random() if stagger else 0.0
+                self.scheduler.add(name, first_due(timing, phase, mono, spread))
+                added.append(name)
+            elif current.target != target:
+                self.providers[name] = replacement = _Provider(target, timing)
+                replacement.down_probes = current.down_probes
+                self.scheduler.expedite(name)
+                changed.append(name)
+            else:
+                current.timing = timing
+        return added, removed, changed
+
+    async def reload(self) -> bool:
+        """Re-read the configuration file and apply it as a diff.
+
+        Returns:
+            True if the new configuration was applied.
+        """
+        source = self.config.source
+        if source is None:
+            return False
+        try:
+            config = await asyncio.to_thread(load_config, source, self.environ)
+        except ConfigError as exc:
+            _log.error("config.invalid", source=source, errors=exc.render().splitlines())
+            return False
+        old = self.config
+        for key, before, after in (
+            ("storage", old.storage, config.storage),
+            ("daemon.instance", old.daemon.instance, config.daemon.instance),
+        ):
+            if before != after:
+                _log.warning("config.restart_required", key=key)
+        config = config.model_copy(update={"storage": old.storage})
+        config._source = source
+        self.config = config
+        self.mesh = config.mesh()
+        self.policy = config.policy()
+        self.state, events = reconcile(self.mesh, self.state, self.wall_clock(), policy=self.policy)
+        if self.manager is not None:
+            self.manager.attach(self.state, self.mesh)
+        self._publish(events)
+        if config.daemon.log != old.daemon.log:
+            configure_logging(config.daemon.log.level, config.daemon.log.format)
+        self.guard.enabled = config.daemon.network_guard.enabled
+        self.guard.min_providers = config.daemon.network_guard.min_providers
+        if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
+            await self._replace_client(config)
+        added, removed, changed = self._apply_targets(probe_targets(config), stagger=True)
+        _log.info(
+            "daemon.reloaded",
+            source=source,
+            added=added,
+            removed=removed,
+            changed=changed,
+            unchanged=len(self.providers) - len(added) - len(changed),
+        )
+        return True
+
+    async def _replace_client(self, config: Config) -> None:
+        old = self.client
+        self.client = build_client(client_options(config))
+        if self.scheduler is not None:
+            self.scheduler.resize(config.daemon.concurrency)
+        if old is not None:
+            # Probes in flight hold the old client until their deadline at the latest.
+            longest = max((p.timing.timeout for p in self.providers.values()), default=0.0)
+            self._spawn(_close_later(old, longest + 1.0), "close-old-client")
+
+    # --- reporting --------------------------------------------------------
+
+    def counts(self) -> dict[str, Any]:
+        """Providers up/down/pending and pools with no active model (summary, status, metrics)."""
+        up = down = pending = 0
+        for name in self.providers:
+            phase = phase_of(self.state.providers[name], self.policy)
+            if phase is Phase.HEALTHY:
+                up += 1
+            elif phase is Phase.DOWN:
+                down += 1
+            else:
+                pending += 1
+        empty = sorted(
+            p for p, ps in self.state.pools.items() if not ps.active_models and self.mesh.pools[p]
+        )
+        return {
+            "providers": len(self.providers),
+            "up": up,
+            "down": down,
+            "pending": pending,
+            "held": len(self.guard.held),
+            "empty_pools": empty,
+        }
+
+    async def _summaries(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            assert self.scheduler is not None
+            stats = self.scheduler.stats
+            _log.info(
+                "daemon.summary",
+                **self.counts(),
+                probes=self._probes_since_summary,
+                in_flight=self.scheduler.in_flight,
+                max_lateness_ms=round(stats.max_lateness * 1000.0, 1),
+            )
+            self._probes_since_summary = 0
+            stats.max_lateness = 0.0
+
+
+async def _close_later(client: httpx.AsyncClient, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await client.aclose()
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception:  # noqa: BLE001 - best-effort cleanup after a failed start; already reported
+        return

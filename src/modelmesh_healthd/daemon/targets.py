@@ -1,0 +1,109 @@
+"""From configuration to what the probes and the scheduler need, per provider."""
+
+from __future__ import annotations
+
+from modelmesh_healthd.config import Config, ProviderConfig
+from modelmesh_healthd.config.models import HttpCheckConfig
+from modelmesh_healthd.daemon.timing import Timing
+from modelmesh_healthd.probes import (
+    AzureOptions,
+    BodyCondition,
+    ClientOptions,
+    Comparison,
+    HeaderCondition,
+    HttpOptions,
+    LocalOptions,
+    ProbeTarget,
+)
+
+__all__ = ["client_options", "probe_target", "probe_targets", "timing_for"]
+
+
+def probe_targets(config: Config) -> dict[str, ProbeTarget]:
+    """A ProbeTarget for every enabled provider, in configuration order."""
+    return {
+        name: probe_target(config, name) for name, cfg in config.providers.items() if cfg.enabled
+    }
+
+
+def probe_target(config: Config, name: str) -> ProbeTarget:
+    """The ProbeTarget of provider `name`."""
+    cfg = config.providers[name]
+    models: tuple[tuple[str, str], ...] = ()
+    if cfg.check_models:
+        models = tuple((m, config.upstream_name(m)) for m in config.provider_models(name))
+    return ProbeTarget(
+        name=name,
+        kind=cfg.kind,
+        base_url=cfg.url,
+        api_key=cfg.api_key,
+        headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
+        models=models,
+        timeout=config.schedule_for(name).timeout,
+        degraded_after=cfg.degraded_after,
+        max_body_bytes=config.http.max_body,
+        options=_options(cfg),
+    )
+
+
+def _options(cfg: ProviderConfig) -> AzureOptions | LocalOptions | HttpOptions | None:
+    if cfg.kind == "azure-openai" and cfg.api_version:
+        return AzureOptions(api_version=cfg.api_version)
+    if cfg.kind == "local" and cfg.health_path:
+        return LocalOptions(health_path=cfg.health_path)
+    if cfg.kind == "http" and cfg.http is not None:
+        return _http_options(cfg.http)
+    return None
+
+
+def _http_options(check: HttpCheckConfig) -> HttpOptions:
+    return HttpOptions(
+        method=check.method,
+        path=check.path,
+        headers={k: v.get_secret_value() for k, v in check.headers.items()},
+        content=check.body.encode() if check.body is not None else None,
+        expected_statuses=frozenset(check.expect_status),
+        body=tuple(
+            BodyCondition(
+                json_path=c.path,
+                op=Comparison(c.op),
+                value=c.value,
+                regex=c.regex,
+                negate=c.negate,
+            )
+            for c in check.conditions
+        ),
+        response_headers=tuple(
+            HeaderCondition(name=h.name, op=Comparison(h.op), value=h.value)
+            for h in check.response_headers
+        ),
+        on_condition_failure=check.on_condition_failure,
+        follow_redirects=check.follow_redirects,
+    )
+
+
+def timing_for(config: Config, name: str) -> Timing:
+    """Provider `name`'s schedule as the scheduler's Timing."""
+    s = config.schedule_for(name)
+    return Timing(
+        interval=s.interval,
+        fast_interval=s.fast_interval,
+        down_interval=s.down_interval,
+        down_interval_max=s.down_interval_max,
+        jitter=s.jitter,
+        timeout=s.timeout,
+    )
+
+
+def client_options(config: Config) -> ClientOptions:
+    """The shared HTTP client's settings."""
+    http = config.http
+    return ClientOptions(
+        transport=http.transport,
+        concurrency=config.daemon.concurrency,
+        verify=http.verify,
+        ca_bundle=http.ca_bundle,
+        trust_env=http.trust_env,
+        max_redirects=http.max_redirects,
+        user_agent=http.user_agent,
+    )

@@ -1,0 +1,170 @@
+"""The daemon as a real process: JSON log lines on stdout, signals, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from harness import config_text, fleet
+
+from modelmesh_healthd.simulator import Simulator
+from modelmesh_healthd.storage import read_state
+
+
+class Process:
+    """`modelmesh-healthd run` in a subprocess, its stdout read as JSON events."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            text = line.decode()
+            self.raw.append(text)
+            self.events.append(json.loads(text))  # every line must be one JSON object
+
+    def named(self, name: str, **fields: Any) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events
+            if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
+        ]
+
+    async def wait_for(self, name: str, within: float = 20.0, **fields: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = self.named(name, **fields)
+            if found:
+                return found[0]
+            if self.proc.returncode is not None:
+                raise AssertionError(f"exited {self.proc.returncode} before {name}: {self.raw}")
+            await asyncio.sleep(0.02)
+        raise AssertionError(
+            f"timed out waiting for {name}; got {[e['event'] for e in self.events]}"
+        )
+
+    async def finish(self, within: float = 20.0) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), within)
+        await self._reader
+        return code
+
+
+@asynccontextmanager
+async def daemon_process(config: Path) -> AsyncIterator[Process]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelmesh_healthd",
+        "run",
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    process = Process(proc)
+    try:
+        yield process
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_sigterm_stops_cleanly_with_the_final_state_saved(tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path}/state.db"
+    config = tmp_path / "healthd.yaml"
+    async with Simulator(fleet()) as sim:
+        config.write_text(config_text(sim.base_url, store))
+        async with daemon_process(config) as daemon:
+            await daemon.wait_for("daemon.started")
+            sim.set_behaviour("b", "key_revoked")
+            await daemon.wait_for("provider.down", provider="b")
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert await daemon.finish() == 0
+            stopped = daemon.named("daemon.stopped")[0]
+            assert (stopped["reason"], stopped["saved"]) == ("SIGTERM", True)
+            assert all(e["level"] in ("info", "warning", "error", "debug") for e in daemon.events)
+    state = await read_state(store)
+    assert state is not None
+    assert state.providers["b"].down_reason == "auth_failure"
+    assert "b.claude" in state.pools["chat"].standby_models
+
+
+async def test_sighup_with_a_broken_file_keeps_running_and_a_good_one_is_applied(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite://{tmp_path}/state.db"
+    config = tmp_path / "healthd.yaml"
+    async with Simulator(fleet()) as sim:
+        good = config_text(sim.base_url, store)
+        config.write_text(good)
+        async with daemon_process(config) as daemon:
+            await daemon.wait_for("daemon.started")
+            sim.set_behaviour("b", "key_revoked")
+            await daemon.wait_for("provider.down", provider="b")
+
+            config.write_text(good.replace("interval: 0.3s", "interval: soon"))
+            daemon.proc.send_signal(signal.SIGHUP)
+            invalid = await daemon.wait_for("config.invalid")
+            assert any("schedule.interval" in line for line in invalid["errors"])
+            before = sim.requests("a")
+            deadline = time.monotonic() + 10
+            while sim.requests("a") < before + 3:  # still probing (healthy probes log at debug)
+                assert time.monotonic() < deadline, "probing stopped after the invalid reload"
+                await asyncio.sleep(0.05)
+
+            # Provider c leaves; the OpenAI-compatible d gets a new key: probed at once.
+            changed = (
+                good.replace(
+                    '  c: {kind: gemini, base_url: "' + sim.base_url + '/c", '
+                    "api_key: AIza-test-c}\n",
+                    "",
+                )
+                .replace("  c.flash: {provider: c, name: gemini-flash}\n", "")
+                .replace(", c.flash", "")
+                .replace("api_key: gsk-test-d", "api_key: gsk-rotated-d")
+            )
+            config.write_text(changed)
+            sim.set_behaviour("d", api_key="gsk-rotated-d")
+            daemon.proc.send_signal(signal.SIGHUP)
+            reloaded = await daemon.wait_for("daemon.reloaded")
+            assert (reloaded["removed"], reloaded["changed"]) == (["c"], ["d"])
+            assert (await daemon.wait_for("provider.removed"))["provider"] == "c"
+            # b's state survived the reload: still down, not re-learned.
+            assert not daemon.named("provider.up", provider="b")
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert await daemon.finish() == 0
+    state = await read_state(store)
+    assert state is not None
+    assert set(state.providers) == {"a", "b", "d"}
+    assert state.providers["b"].down_reason == "auth_failure"
+
+
+async def test_a_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> None:
+    config = tmp_path / "healthd.yaml"
+    config.write_text("providers:\n  x: {kind: openai, api_key: k, base_ur: http://x}\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelmesh_healthd",
+        "run",
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"providers.x.base_ur: unknown key" in err
+    assert b"Traceback" not in err
