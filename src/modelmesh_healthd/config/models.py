@@ -59,7 +59,10 @@ _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Attribute docstrings become descriptions in `schema` (editors) and the docs reference.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
 
 class ScheduleConfig(_Section):
@@ -161,11 +164,12 @@ class StorageConfig(_Section):
 
 
 class AdminConfig(_Section):
-    """The admin HTTP endpoint (/livez, /readyz, /metrics, /v1/state)."""
+    """The admin HTTP endpoint (/livez, /readyz, /metrics, /v1/state, /v1/providers/NAME)."""
 
     enabled: bool = True
+    """False: no endpoint (`health` then reads the heartbeat file)."""
     listen: str = "127.0.0.1:9464"
-    """host:port; loopback by default."""
+    """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
 
     @field_validator("listen")
     @classmethod
@@ -174,6 +178,16 @@ class AdminConfig(_Section):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected host:port, got {value!r}")
         return value
+
+    @property
+    def host(self) -> str:
+        """The host part of `listen` (an IPv6 literal without its brackets)."""
+        return self.listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
+
+    @property
+    def port(self) -> int:
+        """The port part of `listen` (0: any free port, for tests)."""
+        return int(self.listen.rpartition(":")[2])
 
 
 class NetworkGuardConfig(_Section):
@@ -203,6 +217,10 @@ class DaemonConfig(_Section):
     """On shutdown, how long in-flight probes may take before they are cancelled."""
     summary_interval: Duration = 60.0
     """Between `daemon.summary` log lines (0 turns them off)."""
+    stall_after: PositiveDuration = 60.0
+    """The scheduler counts as stalled when a provider has waited this long past its due time
+    and no probe completed for as long (fails `/livez`, `health`, and stops systemd watchdog
+    pings). Keep it above the longest probe timeout."""
     network_guard: NetworkGuardConfig = NetworkGuardConfig()
     log: LogConfig = LogConfig()
 
