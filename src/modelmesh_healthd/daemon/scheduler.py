@@ -33,6 +33,8 @@ class SchedulerStats:
     failed_jobs: int = 0
     last_lateness: float = 0.0
     max_lateness: float = 0.0
+    last_completed_at: float | None = None
+    """When a job last finished, on the scheduler's clock (liveness: probes completing)."""
 
 
 class _Entry:
@@ -197,6 +199,7 @@ class Scheduler:
             self._tasks.pop(name, None)
             entry.running = False
             self.stats.completed += 1
+            self.stats.last_completed_at = self.now()
         if self._entries.get(name) is entry and next_due is not None and not self._stopping:
             if entry.again:
                 next_due = self.now()

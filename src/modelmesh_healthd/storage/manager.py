@@ -19,6 +19,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Self
@@ -39,7 +40,7 @@ from modelmesh_healthd.storage.pending import PendingWrites, Taken
 from modelmesh_healthd.storage.rows import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
 
-__all__ = ["StateManager", "SyncPolicy"]
+__all__ = ["SaveCounts", "StateManager", "SyncPolicy"]
 
 _log = structlog.get_logger(LOGGER_NAME)
 
@@ -55,6 +56,15 @@ class SyncPolicy(StrEnum):
     """Write the changes every `sync_interval` seconds."""
     IMMEDIATE = "immediate"
     """Write every change as soon as possible; changes arriving during a write are coalesced."""
+
+
+@dataclass(slots=True)
+class SaveCounts:
+    """Write attempts since start, by result (the `state_saves_total` metric)."""
+
+    ok: int = 0
+    failed: int = 0
+    """Failed attempts, including a backend still down at the retry's ping."""
 
 
 class StateManager:
@@ -112,6 +122,8 @@ class StateManager:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.save_counts = SaveCounts()
+        """Write attempts by result, for metrics."""
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -377,11 +389,13 @@ class StateManager:
         try:
             await self.store.write(make_batch(envelope, taken.rows, replace=taken.full))
         except LockLostError as exc:
+            self.save_counts.failed += 1
             self._pending.failed(taken)
             self._lock_lost = True
             _log.error("store.lock_lost", store=self.store.url, reason=str(exc))
             return False
         except StoreResetError as exc:
+            self.save_counts.failed += 1
             self._pending.failed(taken, lost_data=True)
             _log.warning("store.reset", store=self.store.url, reason=str(exc))
             self._wake.set()  # rewrite at once, no backoff: the backend is there
@@ -395,6 +409,7 @@ class StateManager:
         return True
 
     def _failed(self, exc: BaseException, rows: int) -> None:
+        self.save_counts.failed += 1
         self._failures += 1
         if self._first_failure is None:
             self._first_failure = self._clock()
@@ -412,6 +427,7 @@ class StateManager:
 
     def _succeeded(self, taken: Taken, envelope: Envelope, elapsed: float) -> None:
         epoch = envelope.epoch
+        self.save_counts.ok += 1
         self._epoch = epoch
         self._last_sync = envelope.written_at
         if self._failures:
