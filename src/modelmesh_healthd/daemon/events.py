@@ -90,4 +90,54 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         ("provider",),
         "A probe job raised (a bug); the provider is probed again in 30 s, others carry on.",
     ),
+    LogEventSpec(
+        "admin.started",
+        "info",
+        ("listen",),
+        "The admin endpoint (/livez, /readyz, /metrics, /v1/state) listens on host:port.",
+    ),
+    LogEventSpec(
+        "admin.failed",
+        "error",
+        ("listen", "reason"),
+        "The admin endpoint could not listen (port in use, bad address): the daemon exits 1 "
+        "before touching the store.",
+    ),
+    LogEventSpec(
+        "admin.stopped",
+        "info",
+        ("listen",),
+        "The admin endpoint stopped, at the end of shutdown.",
+    ),
+    LogEventSpec(
+        "scheduler.stalled",
+        "error",
+        ("reason", "overdue_s", "in_flight", "stall_after_s"),
+        "No probe completed and one waited past its due time for daemon.stall_after: /livez "
+        "and health fail, systemd watchdog pings stop.",
+    ),
+    LogEventSpec(
+        "scheduler.resumed",
+        "info",
+        ("stalled_for_s",),
+        "The scheduler makes progress again after scheduler.stalled.",
+    ),
+    LogEventSpec(
+        "systemd.notify_failed",
+        "warning",
+        ("socket", "reason"),
+        "A message to systemd's NOTIFY_SOCKET could not be sent (logged once; the daemon runs on).",
+    ),
+    LogEventSpec(
+        "heartbeat.write_failed",
+        "warning",
+        ("path", "reason"),
+        "The heartbeat file could not be written (logged once until a write succeeds again).",
+    ),
+    LogEventSpec(
+        "supervision.failed",
+        "error",
+        (),
+        "The supervision task hit a bug (logged once with the traceback); it carries on.",
+    ),
 )

@@ -23,6 +23,7 @@ from modelmesh_healthd.config import Config, ConfigError, load_config
 from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.scheduler import Scheduler
+from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.targets import client_options, probe_targets, timing_for
 from modelmesh_healthd.daemon.timing import (
     Phase,
@@ -119,6 +120,8 @@ class Daemon:
         self._probes_since_summary = 0
         self._last_evidence_request = 0.0
         self._background: set[asyncio.Task[Any]] = set()
+        self.supervision = Supervision(self)
+        """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
 
     # --- flags (signal handlers call only these) --------------------------
 
@@ -147,6 +150,7 @@ class Daemon:
         installed = self._install_signals(loop)
         try:
             if not await self._startup():
+                await self.supervision.close()
                 return 1
             await self._main_loop()
             await self._shutdown()
@@ -171,6 +175,8 @@ class Daemon:
         return installed
 
     async def _startup(self) -> bool:
+        if not await self.supervision.start_admin():
+            return False
         store = open_store(self.store_url)
         manager = StateManager(
             store,
@@ -192,7 +198,11 @@ class Daemon:
         self._publish(events)
 
         self.client = build_client(client_options(self.config))
-        self.scheduler = Scheduler(self._job, concurrency=self.config.daemon.concurrency)
+        self.scheduler = Scheduler(
+            self._job,
+            concurrency=self.config.daemon.concurrency,
+            on_start=self.supervision.metrics.on_probe_start,
+        )
         self._apply_targets(probe_targets(self.config), stagger=True)
         self._spawn(self.scheduler.run(), "scheduler")
         if self.config.daemon.summary_interval > 0:
@@ -208,6 +218,7 @@ class Daemon:
             restored=restored is not None,
             version=__version__,
         )
+        self.supervision.started()
         return True
 
     async def _main_loop(self) -> None:
@@ -217,12 +228,15 @@ class Daemon:
                 self._reload = False
                 if self._stop_signal is None:
                     self._stop.clear()
+                self.supervision.reloading()
                 await self.reload()
+                self.supervision.reloaded()
             if self._stop_signal is not None:
                 return
 
     async def _shutdown(self) -> None:
         self.ready = False
+        await self.supervision.stopping()
         grace = 0.0 if self._force else self.config.daemon.drain_timeout
         _log.info("daemon.stopping", signal=self._stop_signal, drain_timeout_s=grace)
         cancelled = 0
@@ -246,6 +260,7 @@ class Daemon:
                 )
         if self.client is not None:
             await self.client.aclose()
+        await self.supervision.close()
         _log.info(
             "daemon.stopped", reason=self._stop_signal, cancelled_probes=cancelled, saved=saved
         )
@@ -405,10 +420,11 @@ class Daemon:
         for key, before, after in (
             ("storage", old.storage, config.storage),
             ("daemon.instance", old.daemon.instance, config.daemon.instance),
+            ("admin", old.admin, config.admin),
         ):
             if before != after:
                 _log.warning("config.restart_required", key=key)
-        config = config.model_copy(update={"storage": old.storage})
+        config = config.model_copy(update={"storage": old.storage, "admin": old.admin})
         config._source = source
         self.config = config
         self.mesh = config.mesh()

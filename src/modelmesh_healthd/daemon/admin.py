@@ -1,0 +1,151 @@
+"""The admin HTTP endpoint: health for supervisors, metrics for Prometheus, state for people.
+
+| path                   | answers                                                             |
+|------------------------|---------------------------------------------------------------------|
+| `/livez`               | 200 while the scheduler makes progress, else 503 (JSON says why)    |
+| `/readyz`              | 200 once state is restored and while the store is ready, else 503   |
+| `/metrics`             | Prometheus text format                                              |
+| `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
+| `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+
+Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
+by default all the same; there is no authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from modelmesh_healthd import __version__
+from modelmesh_healthd.daemon.liveness import Liveness
+from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
+from modelmesh_healthd.daemon.timing import phase_of
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.daemon.service import Daemon
+
+__all__ = ["AdminServer"]
+
+
+class AdminServer:
+    """The aiohttp server of the admin endpoint.
+
+    Args:
+        daemon: The daemon it reports on.
+        metrics: Its metrics.
+        liveness: The current progress verdict.
+        host: Address to bind (an IPv6 literal without brackets).
+        port: Port to bind (0: any free one).
+    """
+
+    def __init__(
+        self,
+        daemon: Daemon,
+        metrics: Metrics,
+        liveness: Callable[[], Liveness],
+        host: str,
+        port: int,
+    ) -> None:
+        self._daemon = daemon
+        self._metrics = metrics
+        self._liveness = liveness
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self.listen = f"{host}:{port}"
+        """Where it listens: the bound port once started (not 0)."""
+
+    async def start(self) -> None:
+        """Bind and serve.
+
+        Raises:
+            OSError: The address cannot be bound (port in use, no such address, ...).
+        """
+        app = web.Application()
+        app.router.add_get("/livez", self._livez)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics_page)
+        app.router.add_get("/v1/state", self._state)
+        app.router.add_get("/v1/providers/{name}", self._provider)
+        # No access log: a scrape every few seconds would drown the events that matter.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound = runner.addresses[0]
+        host = self._host if ":" not in self._host else f"[{self._host}]"
+        self.listen = f"{host}:{bound[1]}"
+
+    async def stop(self) -> None:
+        """Stop serving (open connections are closed)."""
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    # --- handlers -----------------------------------------------------------
+
+    async def _livez(self, _request: web.Request) -> web.Response:
+        verdict = self._liveness()
+        return web.json_response(verdict.to_dict(), status=200 if verdict.live else 503)
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        reasons = self._not_ready()
+        body = {"ready": not reasons, "reasons": reasons}
+        return web.json_response(body, status=503 if reasons else 200)
+
+    async def _metrics_page(self, _request: web.Request) -> web.Response:
+        return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    async def _state(self, _request: web.Request) -> web.Response:
+        d = self._daemon
+        body: dict[str, Any] = {
+            "instance": d.config.daemon.instance,
+            "writer_id": d.writer_id,
+            "version": __version__,
+            "generated_at": d.wall_clock(),
+            "ready": not self._not_ready(),
+            "liveness": self._liveness().to_dict(),
+            "counts": d.counts(),
+            "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
+            "state": d.state.to_dict(),
+        }
+        return web.json_response(body)
+
+    async def _provider(self, request: web.Request) -> web.Response:
+        d = self._daemon
+        name = request.match_info["name"]
+        ps = d.state.providers.get(name)
+        if ps is None:
+            return web.json_response({"error": "unknown provider", "provider": name}, status=404)
+        models = d.mesh.provider_models.get(name, ())
+        pools = sorted({p for m in models for p in d.mesh.model_pools.get(m, ())})
+        body = {
+            "provider": name,
+            "probed": name in d.providers,
+            "healthy": ps.is_healthy(d.policy),
+            "phase": str(phase_of(ps, d.policy)),
+            "state": ps.to_dict(),
+            "models": {m: d.state.models[m].to_dict() for m in models if m in d.state.models},
+            "pools": {p: d.state.pools[p].to_dict() for p in pools if p in d.state.pools},
+        }
+        return web.json_response(body)
+
+    def _not_ready(self) -> list[str]:
+        d = self._daemon
+        if not d.ready:
+            return ["not running: starting or stopping"]
+        if d.manager is None:
+            return ["no state manager"]
+        if d.manager.ready:
+            return []
+        status = d.manager.get_sync_status()
+        if not status.locked:
+            return [f"store {status.store}: this daemon does not hold the writer lock"]
+        return [f"store {status.store}: last write failed: {status.last_error}"]
