@@ -87,6 +87,26 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--store", metavar="URL", help="read this store")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
+
+    health = sub.add_parser(
+        "health",
+        help="is the running daemon making progress? (exit 0 yes, 1 no; for HEALTHCHECK)",
+    )
+    health.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("MODELMESH_HEALTHD_CONFIG"),
+        help="the daemon's configuration; only its admin: section is read "
+        "(default: $MODELMESH_HEALTHD_CONFIG, else admin on 127.0.0.1:9464)",
+    )
+    health.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS", help="for the admin endpoint"
+    )
+    health.add_argument(
+        "--heartbeat", metavar="FILE", help="read this heartbeat file instead of asking /livez"
+    )
+    health.set_defaults(handler=_health)
     return parser
 
 
@@ -319,6 +339,20 @@ def _detail(detail: str | None, models: Any) -> str:
     if missing:
         parts.append("missing: " + ", ".join(missing))
     return "; ".join(parts)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.selfcheck import check_daemon
+
+    healthy, reason = check_daemon(
+        args.config, os.environ, timeout=args.timeout, heartbeat=args.heartbeat
+    )
+    # Never exit 2: Docker reserves it, and a misconfigured check is an unhealthy container.
+    if healthy:
+        print(f"healthy: {reason}")
+        return EXIT_OK
+    print(f"unhealthy: {reason}", file=sys.stderr)
+    return EXIT_UNHEALTHY
 
 
 def _schema(args: argparse.Namespace) -> int:
