@@ -141,3 +141,15 @@ async def test_without_admin_a_stalled_scheduler_shows_in_the_heartbeat(tmp_path
                 break
     assert code == 1
     assert out.startswith("unhealthy: scheduler stalled")
+
+
+async def test_an_unreadable_config_falls_back_to_the_heartbeat_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    env = {"STATE_DIRECTORY": str(tmp_path)}
+    async with admin_daemon(tmp_path, listen=None, environ=env) as run:
+        await run.wait_for("daemon.started")
+        await run.wait_until((tmp_path / "heartbeat.json").exists, what="heartbeat")
+        code, out = await health("-c", str(tmp_path / "not-there.yaml"), env=env)
+    assert code == 0
+    assert out.startswith("healthy: probes on schedule (heartbeat file; no admin settings: ")
