@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the configuration")
+    schema.add_argument(
+        "--markdown", action="store_true", help="the configuration reference as Markdown tables"
+    )
     schema.set_defaults(handler=_schema)
 
     run = sub.add_parser("run", help="run the daemon (until SIGTERM/SIGINT; SIGHUP reloads)")
@@ -356,6 +359,11 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from modelmesh_healthd.config.reference import render_reference
+
+        print(render_reference(), end="")
+        return EXIT_OK
     schema = Config.model_json_schema(mode="validation")
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -92,11 +92,17 @@ class ScheduleOverrides(_Section):
     """A provider's deviations from the global schedule."""
 
     interval: PositiveDuration | None = None
+    """Overrides `schedule.interval` for this provider."""
     fast_interval: PositiveDuration | None = None
+    """Overrides `schedule.fast_interval`."""
     down_interval: PositiveDuration | None = None
+    """Overrides `schedule.down_interval`."""
     down_interval_max: PositiveDuration | None = None
+    """Overrides `schedule.down_interval_max`."""
     jitter: float | None = Field(None, ge=0.0, le=0.5)
+    """Overrides `schedule.jitter`."""
     timeout: PositiveDuration | None = None
+    """Overrides `schedule.timeout` (e.g. a slow local server)."""
 
     def over(self, base: ScheduleConfig) -> ScheduleConfig:
         """`base` with these overrides applied."""
@@ -108,10 +114,15 @@ class HealthConfig(_Section):
     """The HealthPolicy: see docs/health-model.md for what each number does."""
 
     ema_alpha: float = DEFAULT_POLICY.ema_alpha
+    """Weight of the newest probe in the availability score."""
     min_availability: float = DEFAULT_POLICY.min_availability
+    """Below this score the provider is down."""
     recovery_threshold: float = DEFAULT_POLICY.recovery_threshold
+    """A down provider comes back only at or above this score..."""
     recovery_successes: int = DEFAULT_POLICY.recovery_successes
+    """...and only after this many consecutive successes."""
     loading_grace: Duration = DEFAULT_POLICY.loading_grace
+    """How long `loading` answers are tolerated before they count as failures."""
     outcomes: dict[Outcome, Effect] = Field(default_factory=dict)
     """Overrides of what an outcome class does, e.g. `degraded: failure`."""
 
@@ -149,7 +160,9 @@ class HttpConfig(_Section):
     max_body: ByteSize = 1024 * 1024
     """Most bytes read from one answer; the rest is never downloaded."""
     max_redirects: int = Field(3, ge=0, le=20)
+    """Redirects followed by probes that follow redirects."""
     user_agent: str = "modelmesh-healthd"
+    """The User-Agent header of every probe."""
 
 
 class StorageConfig(_Section):
@@ -159,6 +172,8 @@ class StorageConfig(_Section):
     """`sqlite:///path/state.db` (default: under $STATE_DIRECTORY, else ./state), `file:///…`,
     `memory://`, `redis://host:port/db`, `postgresql://…`."""
     sync_policy: Literal["in-memory", "sync-on-boundary", "periodic", "immediate"] = "immediate"
+    """When to write: every change at once (coalesced), every `sync_interval`, only at start
+    and stop, or never."""
     sync_interval: PositiveDuration = 30.0
     """For `periodic`: time between saves."""
 
@@ -198,12 +213,14 @@ class NetworkGuardConfig(_Section):
     """
 
     enabled: bool = True
+    """Hold back network failures that no other provider's answer confirms."""
     min_providers: int = Field(3, ge=1)
     """The guard only applies to fleets of at least this many probed providers."""
 
 
 class LogConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    """Lowest level logged (healthy probes are `debug`)."""
     format: Literal["auto", "json", "console"] = "auto"
     """`auto`: JSON when stdout is not a terminal, console output on one."""
 
@@ -317,6 +334,7 @@ class ProviderConfig(_Section):
     """One provider endpoint to probe."""
 
     kind: Kind
+    """The API it speaks, which decides the probe (see docs/probes.md)."""
     base_url: str | None = None
     """API root (default per kind; required for azure-openai, local and http)."""
     api_key: SecretStr | None = None
@@ -371,6 +389,7 @@ class ModelConfig(_Section):
     """A model: which provider serves it, and its name there."""
 
     provider: Id
+    """The id of the provider that serves it."""
     name: str | None = None
     """The provider's id of the model (default: the model id after its first `.`)."""
     enabled: bool = True
@@ -383,6 +402,7 @@ class PoolConfig(_Section):
     """A capability pool: its members are the union of the three selectors."""
 
     models: list[Id] = Field(default_factory=list)
+    """Model ids."""
     providers: list[Id] = Field(default_factory=list)
     """All models of these providers."""
     capability: str | None = None
