@@ -8,7 +8,8 @@ next scrape.
 
 Label values come only from configured provider and pool names and from fixed vocabularies (the
 probe outcome classes, `up`/`down`, `ok`/`failed`): never from URLs, answers or keys, so the
-number of series is bounded by the configuration.
+number of series is bounded by the configuration. `CATALOGUE` lists every metric; the operations
+doc's table is checked against it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import platform
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from prometheus_client import (
@@ -44,7 +46,7 @@ from modelmesh_healthd.state import (
 if TYPE_CHECKING:
     from modelmesh_healthd.daemon.service import Daemon
 
-__all__ = ["CONTENT_TYPE", "METRIC_NAMES", "Metrics"]
+__all__ = ["CATALOGUE", "CONTENT_TYPE", "MetricSpec", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Content-Type of `Metrics.render()`: the text format 0.0.4 it writes (newer
@@ -61,12 +63,130 @@ _OUTCOMES = frozenset(str(o) for o in Outcome)
 _M = TypeVar("_M", bound=MetricWrapperBase)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric as exposed.
+
+    Attributes:
+        name: The exposed name (a counter's with its `_total`).
+        kind: `counter`, `gauge` or `histogram`.
+        labels: Its label names.
+        help: The HELP text.
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    help: str
+
+
+def _spec(name: str, kind: str, labels: tuple[str, ...], text: str) -> MetricSpec:
+    return MetricSpec(f"{NS}_{name}", kind, labels, text)
+
+
+PROBES = _spec(
+    "probes_total",
+    "counter",
+    ("provider", "outcome"),
+    "Probes whose result was recorded, by provider and outcome class.",
+)
+PROBE_DURATION = _spec(
+    "probe_duration_seconds",
+    "histogram",
+    ("provider",),
+    "Latency of probes that got an answer, by provider.",
+)
+TRANSITIONS = _spec(
+    "provider_transitions_total",
+    "counter",
+    ("provider", "to"),
+    "Provider health transitions, by provider and the side it went to (up, down).",
+)
+LATENESS = _spec(
+    "scheduler_lateness_seconds", "histogram", (), "How late each probe started after its due time."
+)
+BUILD_INFO = _spec(
+    "build_info",
+    "gauge",
+    ("version", "python"),
+    "Always 1; the labels say which version runs on which Python.",
+)
+_SCRAPED = {
+    spec.name.removeprefix(f"{NS}_"): spec
+    for spec in (
+        _spec(
+            "provider_up",
+            "gauge",
+            ("provider",),
+            "1 while the provider is healthy (its models active), 0 while it is down.",
+        ),
+        _spec(
+            "provider_availability_score",
+            "gauge",
+            ("provider",),
+            "The provider's rolling availability score (0-1).",
+        ),
+        _spec("pool_active_models", "gauge", ("pool",), "Active models in the pool."),
+        _spec("pool_standby_models", "gauge", ("pool",), "Models in standby in the pool."),
+        _spec(
+            "state_saves_total",
+            "counter",
+            ("result",),
+            "Write attempts of the state to the store, by result (ok, failed).",
+        ),
+        _spec("state_pending_changes", "gauge", (), "State changes not yet written to the store."),
+        _spec(
+            "state_last_save_timestamp_seconds",
+            "gauge",
+            (),
+            "Unix time of the last successful write of the state.",
+        ),
+        _spec(
+            "store_ready",
+            "gauge",
+            (),
+            "1 while the store is reachable and the last write succeeded.",
+        ),
+        _spec(
+            "ready",
+            "gauge",
+            (),
+            "1 while the daemon is ready (state restored, store ready): /readyz.",
+        ),
+        _spec("probes_in_flight", "gauge", (), "Probes running now."),
+        _spec(
+            "scheduler_overdue_seconds",
+            "gauge",
+            (),
+            "How late the most overdue waiting provider is (0 when none is due).",
+        ),
+        _spec(
+            "scheduler_live",
+            "gauge",
+            (),
+            "1 while the scheduler makes progress (/livez), else 0.",
+        ),
+    )
+}
+"""Metrics read from the daemon at scrape time, by short name."""
+
+CATALOGUE: tuple[MetricSpec, ...] = (
+    BUILD_INFO,
+    PROBES,
+    PROBE_DURATION,
+    TRANSITIONS,
+    LATENESS,
+    *_SCRAPED.values(),
+)
+"""Every metric the daemon exposes."""
+
+
 class Metrics:
     """The daemon's metrics.
 
     Args:
         daemon: The daemon whose state is read at scrape time.
-        liveness: The current progress verdict (None before the scheduler runs).
+        liveness: The current progress verdict (None: not judged).
     """
 
     def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
@@ -75,37 +195,21 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call] # the library leaves it bare
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.probes = Counter(
-            f"{NS}_probes",
-            "Probes whose result was recorded, by provider and outcome class.",
-            ["provider", "outcome"],
-            registry=reg,
-        )
+        self.probes = Counter(PROBES.name, PROBES.help, PROBES.labels, registry=reg)
         self.probe_duration = Histogram(
-            f"{NS}_probe_duration_seconds",
-            "Latency of probes that got an answer, by provider.",
-            ["provider"],
+            PROBE_DURATION.name,
+            PROBE_DURATION.help,
+            PROBE_DURATION.labels,
             buckets=PROBE_BUCKETS,
             registry=reg,
         )
         self.transitions = Counter(
-            f"{NS}_provider_transitions",
-            "Provider health transitions, by provider and the side it went to (up, down).",
-            ["provider", "to"],
-            registry=reg,
+            TRANSITIONS.name, TRANSITIONS.help, TRANSITIONS.labels, registry=reg
         )
         self.lateness = Histogram(
-            f"{NS}_scheduler_lateness_seconds",
-            "How late each probe started after its due time.",
-            buckets=LATENESS_BUCKETS,
-            registry=reg,
+            LATENESS.name, LATENESS.help, buckets=LATENESS_BUCKETS, registry=reg
         )
-        build = Gauge(
-            f"{NS}_build_info",
-            "Always 1; the labels say which version runs on which Python.",
-            ["version", "python"],
-            registry=reg,
-        )
+        build = Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=reg)
         build.labels(__version__, platform.python_version()).set(1)
         reg.register(_StateCollector(daemon, liveness))
         self._series: defaultdict[str, set[tuple[MetricWrapperBase, tuple[str, ...]]]]
@@ -161,11 +265,12 @@ class _StateCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         # Declared without samples, so registering does not read a daemon not started yet.
-        return iter([*_gauges().values(), *_counters().values()])
+        g, c = _families()
+        return iter([*g.values(), *c.values()])
 
     def collect(self) -> Iterator[Metric]:
         d = self._daemon
-        g, c = _gauges(), _counters()
+        g, c = _families()
         for name in d.providers:
             provider = d.state.providers.get(name)
             if provider is None:
@@ -178,8 +283,8 @@ class _StateCollector(Collector):
         manager = d.manager
         if manager is not None:
             status = manager.get_sync_status()
-            c["state_saves"].add_metric(["ok"], manager.save_counts.ok)
-            c["state_saves"].add_metric(["failed"], manager.save_counts.failed)
+            c["state_saves_total"].add_metric(["ok"], manager.save_counts.ok)
+            c["state_saves_total"].add_metric(["failed"], manager.save_counts.failed)
             g["state_pending_changes"].add_metric([], status.pending_changes)
             g["store_ready"].add_metric([], 1.0 if status.ready else 0.0)
             if status.last_sync is not None:
@@ -195,63 +300,11 @@ class _StateCollector(Collector):
         return iter([*g.values(), *c.values()])
 
 
-_GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "provider_up": (
-        "1 while the provider is healthy (its models active), 0 while it is down.",
-        ("provider",),
-    ),
-    "provider_availability_score": (
-        "The provider's rolling availability score (0-1).",
-        ("provider",),
-    ),
-    "pool_active_models": ("Active models in the pool.", ("pool",)),
-    "pool_standby_models": ("Models in standby in the pool.", ("pool",)),
-    "state_pending_changes": ("State changes not yet written to the store.", ()),
-    "state_last_save_timestamp_seconds": (
-        "Unix time of the last successful write of the state.",
-        (),
-    ),
-    "store_ready": ("1 while the store is reachable and the last write succeeded.", ()),
-    "ready": ("1 while the daemon is ready (state restored, store ready): /readyz.", ()),
-    "probes_in_flight": ("Probes running now.", ()),
-    "scheduler_overdue_seconds": (
-        "How late the most overdue waiting provider is (0 when none is due).",
-        (),
-    ),
-    "scheduler_live": ("1 while the scheduler makes progress (/livez), else 0.", ()),
-}
-"""Gauges read at scrape time: short name -> (help, label names)."""
-
-_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "state_saves": (
-        "Write attempts of the state to the store, by result (ok, failed).",
-        ("result",),
-    ),
-}
-"""Counters read at scrape time (exposed with a `_total` suffix)."""
-
-
-def _gauges() -> dict[str, GaugeMetricFamily]:
-    return {
-        key: GaugeMetricFamily(f"{NS}_{key}", doc, labels=list(labels))
-        for key, (doc, labels) in _GAUGES.items()
-    }
-
-
-def _counters() -> dict[str, CounterMetricFamily]:
-    return {
-        key: CounterMetricFamily(f"{NS}_{key}", doc, labels=list(labels))
-        for key, (doc, labels) in _COUNTERS.items()
-    }
-
-
-METRIC_NAMES: tuple[str, ...] = (
-    f"{NS}_build_info",
-    f"{NS}_probes_total",
-    f"{NS}_probe_duration_seconds",
-    f"{NS}_provider_transitions_total",
-    f"{NS}_scheduler_lateness_seconds",
-    *(f"{NS}_{key}" for key in _GAUGES),
-    *(f"{NS}_{key}_total" for key in _COUNTERS),
-)
-"""Every metric the daemon exposes (docs/operations.md documents each; a test checks)."""
+def _families() -> tuple[dict[str, GaugeMetricFamily], dict[str, CounterMetricFamily]]:
+    gauges, counters = {}, {}
+    for key, spec in _SCRAPED.items():
+        if spec.kind == "counter":
+            counters[key] = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+        else:
+            gauges[key] = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+    return gauges, counters
