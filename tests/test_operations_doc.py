@@ -9,8 +9,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from modelmesh_healthd import probes, storage
 from modelmesh_healthd.cli import _parser
 from modelmesh_healthd.config import load_config_text
@@ -18,6 +16,7 @@ from modelmesh_healthd.config.reference import render_reference
 from modelmesh_healthd.daemon import events as daemon_events
 from modelmesh_healthd.daemon.metrics import CATALOGUE
 from modelmesh_healthd.state import STATE_EVENTS
+from tool_fixtures import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "operations.md"
@@ -42,10 +41,7 @@ def _blocks(language: str) -> list[str]:
 
 
 def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool not installed (Debian: apt-get install prometheus)")
-    return found
+    return tool("promtool")
 
 
 def test_the_configuration_reference_is_the_generated_one() -> None:

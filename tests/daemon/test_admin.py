@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 import httpx
-import pytest
 from harness import KEYS
 from ops_support import admin_daemon, admin_url
 from prometheus_client.core import Metric
@@ -19,6 +18,7 @@ from modelmesh_healthd.config import load_config_text
 from modelmesh_healthd.daemon.metrics import CATALOGUE
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.state import Outcome
+from tool_fixtures import tool
 
 _OUTCOMES = {str(o) for o in Outcome}
 
@@ -136,9 +136,7 @@ async def test_metrics_have_every_family_with_labels_from_the_configuration(
 
 
 async def test_metrics_pass_prometheus_own_checker(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool not installed (Debian: apt-get install prometheus)")
+    promtool = tool("promtool")
     async with admin_daemon(tmp_path) as run:
         await run.wait_for("daemon.started")
         run.sim.set_behaviour("c", "server_error")

