@@ -44,6 +44,7 @@ def admin_config(
         text = text.replace("admin: {enabled: false}", f'admin: {{listen: "{listen}"}}')
     if stall:
         text = text.replace("  instance: test\n", "  instance: test\n  concurrency: 1\n")
+        text = text.replace("  drain_timeout: 2s\n", "  drain_timeout: 0.5s\n")  # hung probe
         text = text.replace("  summary_interval: 0\n", "  summary_interval: 0\n  stall_after: 1s\n")
         text = text.replace(
             f"api_key: {KEYS['a']}}}", f"api_key: {KEYS['a']}, schedule: {{timeout: 60s}}}}"

@@ -153,6 +153,7 @@ async def test_metrics_pass_prometheus_own_checker(tmp_path: Path) -> None:
     out, _ = await proc.communicate(text.encode())
     assert proc.returncode == 0, out.decode()
     assert out == b""  # not even a lint remark
+    assert "_created" not in text  # no creation-time series doubling every counter
 
 
 async def test_a_provider_removed_by_a_reload_is_gone_from_the_metrics(tmp_path: Path) -> None:
@@ -234,3 +235,35 @@ async def test_admin_disabled_listens_nowhere(tmp_path: Path) -> None:
         await run.wait_for("daemon.started")
         assert run.daemon.supervision.admin is None
         assert not run.events("admin.started")
+
+
+async def test_a_reload_keeps_the_admin_endpoint_where_it_listens(tmp_path: Path) -> None:
+    async with admin_daemon(tmp_path) as run:
+        await run.wait_for("daemon.started")
+        base = admin_url(run)
+        config = tmp_path / "healthd.yaml"
+        config.write_text(
+            config.read_text().replace('admin: {listen: "127.0.0.1:0"}', "admin: {enabled: false}")
+        )
+        run.daemon.request_reload()
+        await run.wait_for("daemon.reloaded")
+        assert run.events("config.restart_required", key="admin")
+        assert (await _get(f"{base}/livez")).status_code == 200
+
+
+async def test_a_failed_startup_closes_the_admin_endpoint_again(tmp_path: Path) -> None:
+    async with admin_daemon(tmp_path) as first:
+        await first.wait_for("daemon.started")
+        text = (tmp_path / "healthd.yaml").read_text()  # the same store: its lock is taken
+        with socket.socket() as probe_port:
+            probe_port.bind(("127.0.0.1", 0))
+            port = probe_port.getsockname()[1]
+        text = text.replace('"127.0.0.1:0"', f'"127.0.0.1:{port}"').replace(
+            "instance: test", "instance: second"
+        )
+        second = Daemon(load_config_text(text, environ={}), environ={})
+        assert await asyncio.wait_for(second.run(), 10.0) == 1
+        assert first.events("store.locked")
+        assert second.supervision.admin is None
+        with socket.socket() as again:  # the port is free again
+            again.bind(("127.0.0.1", port))

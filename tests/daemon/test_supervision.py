@@ -161,3 +161,19 @@ def test_the_status_line_names_down_providers_and_a_few_empty_pools() -> None:
         "6/10 providers up, 3 down, 1 pending, 2 held (network suspect); "
         "empty pools: a, b, c and 2 more"
     )
+
+
+async def test_a_heartbeat_that_cannot_be_written_is_reported_once(tmp_path: Path) -> None:
+    env = {"STATE_DIRECTORY": str(tmp_path / "missing")}
+    with capture_logs() as logs:
+        daemon = StandInDaemon(env)
+        supervision = Supervision(daemon)
+        daemon.scheduler.completes()
+        supervision.started()
+        await eventually(lambda: any(e["event"] == "heartbeat.write_failed" for e in logs))
+        await asyncio.sleep(0.4)  # several more heartbeats (every stall_after/4 = 0.125 s)
+        await supervision.stopping()
+        await supervision.close()
+    failures = [e for e in logs if e["event"] == "heartbeat.write_failed"]
+    assert len(failures) == 1
+    assert failures[0]["path"] == str(tmp_path / "missing" / "heartbeat.json")

@@ -70,7 +70,8 @@ class AdminServer:
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
         # No access log: a scrape every few seconds would drown the events that matter.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self._host, self._port, reuse_address=True)

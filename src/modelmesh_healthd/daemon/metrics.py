@@ -25,7 +25,6 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -190,9 +189,6 @@ class Metrics:
     """
 
     def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
-        # `_created` series double every counter and histogram for no use to an alert; this
-        # process is ours, so turning them off process-wide is harmless.
-        disable_created_metrics()  # type: ignore[no-untyped-call] # the library leaves it bare
         self.registry = CollectorRegistry()
         reg = self.registry
         self.probes = Counter(PROBES.name, PROBES.help, PROBES.labels, registry=reg)
@@ -248,12 +244,30 @@ class Metrics:
 
     def render(self) -> bytes:
         """The metrics in Prometheus text format (see `CONTENT_TYPE`)."""
-        return generate_latest(self.registry)
+        return generate_latest(_WithoutCreated(self.registry))
 
     def _child(self, metric: _M, provider: str, *rest: str) -> _M:
         labels = (provider, *rest)
         self._series[provider].add((metric, labels))
         return metric.labels(*labels)
+
+
+class _WithoutCreated(Collector):
+    """A registry's metrics without the `_created` series.
+
+    They would double every counter and histogram series for nothing an alert uses. The
+    library's own switch (`disable_created_metrics`) is process-wide, which an application
+    embedding the daemon next to its own metrics would not expect.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            # Each collect() builds fresh Metric objects: filtering them in place is safe.
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
 
 
 class _StateCollector(Collector):
