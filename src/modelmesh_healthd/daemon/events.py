@@ -26,6 +26,12 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "Shutdown finished: probes drained, final state saved, lock released.",
     ),
     LogEventSpec(
+        "daemon.save_timeout",
+        "error",
+        ("store", "timeout_s"),
+        "At stop, the final save did not finish in time; the store keeps its previous write.",
+    ),
+    LogEventSpec(
         "daemon.startup_failed",
         "error",
         ("reason",),
