@@ -65,6 +65,8 @@ class Scheduler:
         self._limit = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._on_start = on_start
+        self.start_observers: list[Callable[[str, float, float], None]] = []
+        """More (name, due, started) callbacks, e.g. a benchmark's lateness recorder."""
         self._heap: list[tuple[float, int, str]] = []
         self._entries: dict[str, _Entry] = {}
         self._seq = itertools.count()
@@ -178,6 +180,8 @@ class Scheduler:
         self.stats.max_lateness = max(self.stats.max_lateness, lateness)
         if self._on_start is not None:
             self._on_start(name, entry.due, started)
+        for observe in self.start_observers:
+            observe(name, entry.due, started)
         limit = self._limit
         task = asyncio.create_task(self._run_job(name, entry, limit), name=f"probe:{name}")
         self._tasks[name] = task

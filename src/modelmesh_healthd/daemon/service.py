@@ -7,7 +7,9 @@ second SIGINT forces it, SIGHUP requests a reload. The main loop acts on the fla
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
+import gc
 import os
 import random
 import signal
@@ -198,6 +200,7 @@ class Daemon:
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
         self.ready = True
+        _release_memory()
         _log.info(
             "daemon.started",
             providers=len(self.mesh.providers),
@@ -424,6 +427,7 @@ class Daemon:
         if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
             await self._replace_client(config)
         added, removed, changed = self._apply_targets(probe_targets(config), stagger=True)
+        _release_memory()
         _log.info(
             "daemon.reloaded",
             source=source,
@@ -483,6 +487,22 @@ class Daemon:
             )
             self._probes_since_summary = 0
             stats.max_lateness = 0.0
+
+
+def _release_memory() -> None:
+    """Hand the memory that start-up or a reload used only briefly back to the OS.
+
+    Parsing and validating a large configuration leaves freed blocks in the C heap that glibc
+    keeps; for a fleet of 10,000 providers that is megabytes of resident memory for the life of
+    the process. `malloc_trim` returns them; elsewhere (musl, macOS) this does nothing.
+    """
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 async def _close_later(client: httpx.AsyncClient, delay: float) -> None:
