@@ -20,6 +20,12 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "A stop was requested; in-flight probes get the drain deadline.",
     ),
     LogEventSpec(
+        "daemon.stop_forced",
+        "warning",
+        ("in_flight",),
+        "A second SIGINT during the drain: in-flight probes are cancelled, the state saved.",
+    ),
+    LogEventSpec(
         "daemon.stopped",
         "info",
         ("reason", "cancelled_probes", "saved"),

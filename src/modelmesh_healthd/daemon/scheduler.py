@@ -230,6 +230,11 @@ class Scheduler:
         self._stopping = True
         self._wake()
 
+    def cancel_running(self) -> None:
+        """Cancel every running job now (a forced stop)."""
+        for task in self._tasks.values():
+            task.cancel()
+
     async def drain(self, grace: float) -> int:
         """Wait up to `grace` seconds for running jobs, then cancel the rest.
 
@@ -244,7 +249,7 @@ class Scheduler:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-        return len(pending)
+        return sum(1 for t in tasks if t.cancelled())
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -115,6 +115,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.client: httpx.AsyncClient | None = None
         self._stop = asyncio.Event()
+        self._forced = asyncio.Event()
         self._reload = False
         self._force = False
         self._stop_signal: str | None = None
@@ -126,9 +127,11 @@ class Daemon:
 
     def request_stop(self, signame: str = "request", *, force: bool = False) -> None:
         """Ask for a graceful stop; a second request with `force` skips the drain."""
-        if self._stop.is_set() and signame == "SIGINT":
-            force = True
+        if self._stop_signal is not None and signame == "SIGINT":
+            force = True  # the second Ctrl-C
         self._force = self._force or force
+        if self._force:
+            self._forced.set()
         self._stop_signal = self._stop_signal or signame
         self._stop.set()
 
@@ -226,32 +229,42 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.ready = False
-        grace = 0.0 if self._force else self.config.daemon.drain_timeout
+        grace = self.config.daemon.drain_timeout
         _log.info("daemon.stopping", signal=self._stop_signal, drain_timeout_s=grace)
         cancelled = 0
         if self.scheduler is not None:
             self.scheduler.stop()
-            cancelled = await self.scheduler.drain(grace)
+            cancelled = await self._drain(self.scheduler, grace)
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         saved = False
+        budget = 2.0 if self._force else max(grace, 5.0)
         if self.manager is not None:
             try:
-                async with asyncio.timeout(max(grace, 5.0)):
+                async with asyncio.timeout(budget):
                     saved = await self.manager.sync()
                     await self.manager.stop()
             except TimeoutError:
                 _log.error(
-                    "snapshot.save_failed",
-                    store=redact_url(self.store_url),
-                    reason="final save did not finish in time",
+                    "daemon.save_timeout", store=redact_url(self.store_url), timeout_s=budget
                 )
         if self.client is not None:
             await self.client.aclose()
         _log.info(
             "daemon.stopped", reason=self._stop_signal, cancelled_probes=cancelled, saved=saved
         )
+
+    async def _drain(self, scheduler: Scheduler, grace: float) -> int:
+        """Let in-flight probes finish within `grace`; a forced stop cuts the wait short."""
+        drain = asyncio.create_task(scheduler.drain(grace))
+        forced = asyncio.create_task(self._forced.wait())
+        await asyncio.wait({drain, forced}, return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        if not drain.done():
+            _log.warning("daemon.stop_forced", in_flight=scheduler.in_flight)
+            scheduler.cancel_running()
+        return await drain
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
