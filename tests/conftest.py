@@ -90,6 +90,8 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield f"{postgres_base_url}?schema={schema}"
     with psycopg.connect(postgres_base_url, autocommit=True) as conn:
+        # A test that failed with a session still open must not hang the run here.
+        conn.execute("SET lock_timeout = '10s'")
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 

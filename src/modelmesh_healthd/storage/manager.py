@@ -43,6 +43,9 @@ __all__ = ["StateManager", "SyncPolicy"]
 
 _log = structlog.get_logger(LOGGER_NAME)
 
+_RESETS_BEFORE_BACKOFF = 3
+"""A store that reports a reset is rewritten at once; after this many in a row, with backoff."""
+
 
 class SyncPolicy(StrEnum):
     """When the manager writes (ModelMesh's policy names)."""
@@ -101,6 +104,7 @@ class StateManager:
         self._entered = False
         self._lock_lost = False
         self._failures = 0
+        self._resets = 0
         self._first_failure: float | None = None
         self._last_error: str | None = None
         self._retry_at: float | None = None
@@ -294,7 +298,8 @@ class StateManager:
 
     def _changed(self) -> None:
         self._idle.clear()
-        self._wake.set()
+        if self.policy is not SyncPolicy.SYNC_ON_BOUNDARY:  # it only writes when asked
+            self._wake.set()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -384,7 +389,11 @@ class StateManager:
         except StoreResetError as exc:
             self._pending.failed(taken, lost_data=True)
             _log.warning("store.reset", store=self.store.url, reason=str(exc))
-            self._wake.set()  # rewrite at once, no backoff: the backend is there
+            self._resets += 1
+            if self._resets > _RESETS_BEFORE_BACKOFF:  # resetting again and again: back off
+                self._failed(exc, len(taken.rows))
+            else:
+                self._wake.set()  # rewrite at once: the backend is there, only empty
             return False
         except Exception as exc:  # noqa: BLE001 - a backend fault must never reach the caller
             self._pending.failed(taken)
@@ -423,6 +432,7 @@ class StateManager:
                 outage_s=round(self._last_sync - (self._first_failure or self._last_sync), 3),
             )
         self._failures, self._first_failure, self._retry_at = 0, None, None
+        self._resets = 0
         self._last_error = None
         log = _log.info if taken.full else _log.debug
         log(
@@ -437,6 +447,15 @@ class StateManager:
             self._idle.set()
 
     # --- status ----------------------------------------------------------------------------
+
+    @property
+    def lock_lost(self) -> bool:
+        """True once another writer took the store over: this manager writes no more.
+
+        The daemon should treat it as fatal (exit and let its supervisor decide): its state is
+        no longer the one being persisted.
+        """
+        return self._lock_lost
 
     @property
     def ready(self) -> bool:
