@@ -149,13 +149,13 @@ class PostgresRaw:
 
     def get_row(self, kind: str, key: str) -> tuple[str, str] | None:
         rows = self._run(
-            "SELECT data::text, checksum FROM {s}.rows WHERE kind = %s AND key = %s", (kind, key)
+            "SELECT data, checksum FROM {s}.rows WHERE kind = %s AND key = %s", (kind, key)
         )
         return None if not rows else (str(rows[0][0]), str(rows[0][1]))
 
     def set_row(self, kind: str, key: str, data: str, checksum: str) -> None:
         self._run(
-            "UPDATE {s}.rows SET data = %s::jsonb, checksum = %s WHERE kind = %s AND key = %s",
+            "UPDATE {s}.rows SET data = %s, checksum = %s WHERE kind = %s AND key = %s",
             (data, checksum, kind, key),
         )
 
