@@ -34,7 +34,7 @@ from modelmesh_healthd.storage.errors import (
     StoreLockedError,
     StoreResetError,
 )
-from modelmesh_healthd.storage.log import LOGGER_NAME
+from modelmesh_healthd.storage.log import LOGGER_NAME, log_load, log_locked
 from modelmesh_healthd.storage.pending import PendingWrites, Taken
 from modelmesh_healthd.storage.rows import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
@@ -193,15 +193,7 @@ class StateManager:
         try:
             self._handle = await self.store.acquire_lock(owner)
         except StoreLockedError as exc:
-            held = exc.owner
-            _log.error(
-                "store.locked",
-                store=self.store.url,
-                owner_writer_id=held.writer_id if held else None,
-                owner_host=held.host if held else None,
-                owner_pid=held.pid if held else None,
-                owner_since=held.since if held else None,
-            )
+            log_locked(self.store.url, exc.owner)
             raise
         self._lock_lost = False
         _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
@@ -236,32 +228,12 @@ class StateManager:
         if self._handle is None:
             raise RuntimeError("StateManager.load() needs start() first (it takes the lock)")
         result = await self.store.load(repair=True)
-        for piece in result.set_aside:
-            _log.error(
-                "snapshot.corrupt",
-                store=self.store.url,
-                what=piece.what,
-                reason=piece.reason,
-                moved_to=piece.moved_to,
-            )
+        log_load(self.store.url, result, writer=True)
         self._epoch = max(self._epoch, result.epoch)
-        snap = result.snapshot
-        if snap is None:
-            _log.info("snapshot.empty", store=self.store.url)
+        if result.snapshot is None:
             return None
-        self._epoch = max(self._epoch, snap.epoch)
-        _log.info(
-            "snapshot.loaded",
-            store=self.store.url,
-            epoch=snap.epoch,
-            writer_id=snap.writer_id,
-            written_at=snap.written_at,
-            schema_version=snap.schema_version,
-            providers=len(snap.state.providers),
-            models=len(snap.state.models),
-            pools=len(snap.state.pools),
-        )
-        return snap.state
+        self._epoch = max(self._epoch, result.snapshot.epoch)
+        return result.snapshot.state
 
     def attach(self, state: SystemState, mesh: Mesh) -> None:
         """Hand over the live state to persist (again after a reload replaced it).
