@@ -1,4 +1,4 @@
-"""A writer whose lock was taken over stops writing: it never overwrites its successor."""
+"""A writer never writes over what it does not know: a successor's state, a rolled-back store."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from raw_access import RawStore
 from storage_support import probe_step, small_mesh
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import initial_state
-from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
+from modelmesh_healthd.storage import StateManager, open_store, read_snapshot, read_state
 
 
 def _steal(backend: str, url: str) -> None:
@@ -77,3 +78,32 @@ async def test_a_writer_that_lost_its_lock_stops_and_leaves_the_successors_state
     assert snap is not None
     assert snap.writer_id == "second"
     assert snap.state.to_dict() == second_state.to_dict()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis", "postgres"], indirect=True)
+async def test_a_store_rolled_back_behind_the_writers_back_is_rewritten_in_full(
+    backend: str, store_url: str, raw: RawStore
+) -> None:
+    mesh = small_mesh()
+    state = initial_state(mesh)
+    async with StateManager(open_store(store_url)) as manager:
+        await manager.load()
+        manager.attach(state, mesh)
+        assert await manager.sync()
+        old_meta, old_p0 = raw.get_meta(), raw.get_row("provider", "p0")
+        assert old_meta is not None
+        assert old_p0 is not None
+        for step in range(0, 8, 4):  # two writes that change p0
+            manager.record(probe_step(mesh, state, step, 100.0 + step))
+            assert await manager.sync()
+
+        # Restarted from an older snapshot (a Redis RDB file, a restored backup).
+        raw.set_meta(*old_meta)
+        raw.set_row("provider", "p0", *old_p0)
+        with capture_logs() as logs:
+            manager.record(probe_step(mesh, state, 1, 200.0))  # an incremental change of p1
+            await manager.wait_idle()
+    assert [e["event"] for e in logs if e["event"] == "store.reset"] == ["store.reset"]
+    back = await read_state(store_url)
+    assert back is not None
+    assert back.to_dict() == state.to_dict()

@@ -36,6 +36,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
+from modelmesh_healthd.storage.rows import check_follows
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
@@ -372,6 +373,10 @@ class PostgresStore:
             deletes = [(r.kind, r.key) for r in batch.rows if r.data is None]
             async with conn.transaction():
                 cur = conn.cursor()
+                if not batch.replace:
+                    await cur.execute(self._q("SELECT data FROM {s}.meta WHERE id = 1"))
+                    found = await cur.fetchone()
+                    check_follows(None if found is None else found[0], batch, self.url)
                 if batch.replace:
                     await cur.execute(self._q("DELETE FROM {s}.rows"))
                     copy_sql = self._q("COPY {s}.rows (kind, key, data, checksum) FROM STDIN")

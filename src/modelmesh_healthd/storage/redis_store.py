@@ -36,7 +36,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
-from modelmesh_healthd.storage.rows import KINDS
+from modelmesh_healthd.storage.rows import KINDS, check_follows
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
@@ -321,7 +321,7 @@ class RedisStore:
         if mine is None:
             raise LockLostError(f"redis {self.url}: the writer lease is not held")
         async with self._redis().pipeline(transaction=True) as pipe:
-            await pipe.watch(self._lock)
+            await pipe.watch(self._lock, self._meta)
             current = await pipe.get(self._lock)
             if current is None:
                 await pipe.unwatch()  # type: ignore[no-untyped-call]  # unannotated in redis-py
@@ -335,6 +335,9 @@ class RedisStore:
                 self._owner_value = None
                 owner = LockOwner.from_dict(json.loads(current))
                 raise LockLostError(str(StoreLockedError(self.url, owner)))
+            if not batch.replace:  # Redis may have restarted from an older RDB snapshot
+                stored = await pipe.hget(self._meta, "data")
+                check_follows(None if stored is None else _text(stored), batch, f"redis {self.url}")
             pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             self._queue(pipe, batch)
             await pipe.execute()

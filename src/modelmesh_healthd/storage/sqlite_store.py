@@ -40,6 +40,7 @@ from modelmesh_healthd.storage.errors import (
     StoreURLError,
 )
 from modelmesh_healthd.storage.filelock import FileLock
+from modelmesh_healthd.storage.rows import check_follows
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, split_options
 
@@ -367,6 +368,9 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if not batch.replace:
+                    found = conn.execute("SELECT data FROM meta WHERE id = 1").fetchone()
+                    check_follows(None if found is None else found[0], batch, str(self.path))
                 if batch.replace:
                     conn.execute("DELETE FROM rows")
                     conn.executemany(
