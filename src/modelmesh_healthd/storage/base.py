@@ -268,7 +268,9 @@ class StateStore(Protocol):
 
         Raises:
             StoreUnavailableError: Nothing was written; retry later.
-            StoreResetError: The backend lost its data; write everything again.
+            StoreResetError: The backend lost its data, or (row backends) an incremental
+                batch does not follow the store's last write (its meta row must hold the
+                batch's epoch minus one): write everything again.
             LockLostError: Another writer took the lock over.
         """
         ...
