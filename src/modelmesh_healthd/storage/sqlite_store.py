@@ -35,6 +35,7 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
+    StoreError,
     StoreResetError,
     StoreUnavailableError,
     StoreURLError,
@@ -95,14 +96,18 @@ class SQLiteStore:
             raise StoreURLError(f"{url}: busy_timeout must be milliseconds") from None
         self._synchronous = sync
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), url)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="healthd-sqlite")
+        self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
 
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        if self._executor is None:
+            raise StoreError(f"{self.url}: the store is not open (use `async with`)")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def __aenter__(self) -> Self:
+        # One thread for the store's life: a sqlite3 connection belongs to its thread.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="healthd-sqlite")
         return self
 
     async def __aexit__(
@@ -111,8 +116,12 @@ class SQLiteStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)
+        try:
+            await self._run(self._close)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
