@@ -78,6 +78,7 @@ class StateManager:
         clock: Callable[[], float] = time.time,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        min_gap: float = 0.0,
     ) -> None:
         """Args:
         store: The backend (from `open_store(url)`), not yet opened.
@@ -87,12 +88,19 @@ class StateManager:
         clock: Wall clock for the envelope's `written_at` and the lock's `since`.
         retry_initial: First delay after a failed write, in seconds; doubles per failure.
         retry_max: Cap of that delay.
+        min_gap: Under `immediate`, the least time between two scheduled writes, in seconds.
+            0 writes as soon as the previous write is done (changes recorded meanwhile are
+            coalesced); a few milliseconds bound the write rate of a large, busy fleet
+            without letting the store fall noticeably behind.
         """
         self.store = store
         self.policy = SyncPolicy(policy)
         if sync_interval <= 0:
             raise ValueError(f"sync_interval must be positive, got {sync_interval}")
         self.sync_interval = sync_interval
+        if min_gap < 0:
+            raise ValueError(f"min_gap must not be negative, got {min_gap}")
+        self.min_gap = min_gap
         self.writer_id = writer_id or f"{socket.gethostname()}:{os.getpid()}"
         self._clock = clock
         self._retry_initial, self._retry_max = retry_initial, retry_max
@@ -109,6 +117,7 @@ class StateManager:
         self._last_error: str | None = None
         self._retry_at: float | None = None
         self._next_tick: float | None = None
+        self._last_write: float | None = None
         self._last_sync: float | None = None
         self._io = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -308,7 +317,7 @@ class StateManager:
         if self._lock_lost or not self._owed():
             return None
         if self.policy is SyncPolicy.IMMEDIATE:
-            due = now
+            due = now if self._last_write is None else max(now, self._last_write + self.min_gap)
         elif self.policy is SyncPolicy.PERIODIC and self._next_tick is not None:
             due = self._next_tick
         else:
@@ -329,6 +338,7 @@ class StateManager:
                 continue
             if self.policy is SyncPolicy.PERIODIC:
                 self._next_tick = now + self.sync_interval
+            self._last_write = now
             await self.sync()
 
     async def _flush(self) -> bool:
