@@ -175,13 +175,15 @@ class RedisStore:
         return False
 
     async def _renew(self) -> None:
-        from redis.exceptions import RedisError
-
         while self._owner_value is not None:
             await asyncio.sleep(self._ttl_ms / 3000.0)
-            # A failed renewal is not fatal here: every write checks the lease itself.
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis().eval(_RENEW, 1, self._lock, self._owner_value, self._ttl_ms)
+            value = self._owner_value
+            if value is None or self._client is None:
+                return
+            # A failed renewal is not fatal here (every write checks the lease itself), and
+            # this task must never die of one: it would stop renewing a healthy lease.
+            with contextlib.suppress(Exception):
+                await self._client.eval(_RENEW, 1, self._lock, value, self._ttl_ms)
 
     async def _stop_renewing(self) -> None:
         task, self._renewer = self._renewer, None
