@@ -80,3 +80,36 @@ async def test_a_redis_outage_under_the_daemon_loses_nothing(
         assert state.providers["c"].down_reason == "auth_failure"
         assert "c.flash" in state.pools["chat"].standby_models
         assert await run.stop() == 0
+
+
+async def test_the_daemon_waits_for_a_store_that_is_down_at_start(
+    tmp_path: Path, redis_server_factory: RedisServerFactory
+) -> None:
+    redis = redis_server_factory()
+    redis.kill()
+    store = f"{redis.url}?prefix=healthd-late"
+    async with running_daemon(tmp_path, store_url=store) as run:
+        waiting = await run.wait_for("daemon.store_unavailable")
+        assert waiting["retry_in_s"] >= 1.0
+        assert not run.daemon.ready
+        redis.start()
+        await run.wait_for("daemon.started", within=30)
+        await run.probes_of("a", 1)
+        assert run.daemon.ready
+
+
+async def test_a_daemon_whose_store_is_taken_over_stops_with_exit_1(
+    tmp_path: Path, redis_server_factory: RedisServerFactory
+) -> None:
+    import redis as redis_client
+
+    redis = redis_server_factory()
+    store = f"{redis.url}?prefix=healthd-takeover:&lock_ttl=2"
+    async with running_daemon(tmp_path, store_url=store) as run:
+        await run.wait_for("daemon.started")
+        client = redis_client.Redis.from_url(redis.url)
+        client.set("healthd-takeover:lock", b'{"writer_id": "another"}')  # a successor's lease
+        client.close()
+        code = await asyncio.wait_for(run.task, 30)
+        assert code == 1
+        assert run.events("daemon.lock_lost")

@@ -38,6 +38,18 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "At stop, the final save did not finish in time; the store keeps its previous write.",
     ),
     LogEventSpec(
+        "daemon.store_unavailable",
+        "warning",
+        ("store", "reason", "retry_in_s"),
+        "At start, the state store cannot be reached; the daemon waits for it (not ready).",
+    ),
+    LogEventSpec(
+        "daemon.lock_lost",
+        "error",
+        ("store",),
+        "Another writer took the store over: the daemon stops and exits 1.",
+    ),
+    LogEventSpec(
         "daemon.startup_failed",
         "error",
         ("reason",),

@@ -47,6 +47,7 @@ from modelmesh_healthd.state import (
 from modelmesh_healthd.storage import (
     StateManager,
     StoreError,
+    StoreUnavailableError,
     default_store_url,
     open_store,
     redact_url,
@@ -111,6 +112,8 @@ class Daemon:
         """Extra consumers of every batch of state events (metrics)."""
         self.ready = False
         """State restored and the scheduler running (for /readyz and READY=1)."""
+        self.exit_code = 0
+        """What `run()` returns after a stop (1 when the store was taken over)."""
         self.manager: StateManager | None = None
         self.scheduler: Scheduler | None = None
         self.client: httpx.AsyncClient | None = None
@@ -155,7 +158,7 @@ class Daemon:
                 return 1
             await self._main_loop()
             await self._shutdown()
-            return 0
+            return self.exit_code
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -183,11 +186,8 @@ class Daemon:
             sync_interval=self.config.storage.sync_interval,
             writer_id=self.writer_id,
         )
-        try:
-            await manager.start()
-            restored = await manager.load()
-        except StoreError as exc:
-            _log.error("daemon.startup_failed", reason=str(exc))
+        opened, restored = await self._open_store(manager)
+        if not opened:
             await _quietly(manager.stop())
             return False
         self.manager = manager
@@ -200,6 +200,7 @@ class Daemon:
         self.scheduler = Scheduler(self._job, concurrency=self.config.daemon.concurrency)
         self._apply_targets(probe_targets(self.config), stagger=True)
         self._spawn(self.scheduler.run(), "scheduler")
+        self._spawn(self._watch_lock(manager), "lock-watch")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
         self.ready = True
@@ -215,6 +216,44 @@ class Daemon:
             version=__version__,
         )
         return True
+
+    async def _open_store(self, manager: StateManager) -> tuple[bool, SystemState | None]:
+        """Take the store's lock and load its state, waiting while the backend is down.
+
+        Returns:
+            Whether the daemon may run (False: another writer holds the lock, a bad URL, or a
+            stop while waiting), and the restored state (None: nothing stored).
+        """
+        wait = 1.0
+        while True:
+            try:
+                await manager.start()
+                return True, await manager.load()
+            except StoreUnavailableError as exc:
+                _log.warning(
+                    "daemon.store_unavailable",
+                    store=redact_url(self.store_url),
+                    reason=str(exc),
+                    retry_in_s=wait,
+                )
+            except StoreError as exc:
+                _log.error("daemon.startup_failed", reason=str(exc))
+                return False, None
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
+            except TimeoutError:
+                wait = min(wait * 2.0, 30.0)
+                continue
+            _log.error("daemon.startup_failed", reason="stopped while waiting for the store")
+            return False, None
+
+    async def _watch_lock(self, manager: StateManager) -> None:
+        """Stop (exit 1) if another writer takes the store over: we must not keep writing."""
+        while not manager.lock_lost:  # noqa: ASYNC110 - the manager offers a flag, not an event
+            await asyncio.sleep(1.0)
+        _log.error("daemon.lock_lost", store=redact_url(self.store_url))
+        self.exit_code = 1
+        self.request_stop("store lock lost")
 
     async def _main_loop(self) -> None:
         while True:

@@ -131,8 +131,10 @@ class ProviderState:
         if effect is Effect.LOADING:
             if self.loading_since is None:
                 self.loading_since = now
-            effect = Effect.NEUTRAL if now - self.loading_since < policy.loading_grace else (
-                Effect.FAILURE
+            effect = (
+                Effect.NEUTRAL
+                if now - self.loading_since < policy.loading_grace
+                else (Effect.FAILURE)
             )
         else:
             self.loading_since = None

@@ -197,9 +197,7 @@ class Snapshot:
             system = SystemState.from_dict(state)
         except ValueError as exc:
             raise SnapshotError(str(exc)) from None
-        return cls(
-            state=system, written_at=float(written_at), writer_id=writer_id, epoch=epoch
-        )
+        return cls(state=system, written_at=float(written_at), writer_id=writer_id, epoch=epoch)
 
     @classmethod
     def _from_modelmesh(cls, data: dict[str, Any]) -> Snapshot:
