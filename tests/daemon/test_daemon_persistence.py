@@ -113,3 +113,34 @@ async def test_a_daemon_whose_store_is_taken_over_stops_with_exit_1(
         code = await asyncio.wait_for(run.task, 30)
         assert code == 1
         assert run.events("daemon.lock_lost")
+
+
+async def test_a_bad_store_url_is_a_configuration_error_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    code, _ = await status("--store", "bogus://x")
+    assert code == 2
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelmesh_healthd",
+        "run",
+        "-c",
+        "config/demo.yaml",
+        "--store",
+        "bogus://x",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert err.decode().strip() == (
+        "config/demo.yaml: storage.url: unknown state store URL scheme 'bogus' in 'bogus://x'; "
+        "known: file, memory, postgres, postgresql, redis, rediss, sqlite"
+    )
+
+
+async def test_an_unreachable_store_names_it_without_its_password() -> None:
+    code, _ = await status("--store", "redis://:hunter2-secret@127.0.0.1:1/0")
+    assert code == 1

@@ -179,7 +179,11 @@ class Daemon:
         return installed
 
     async def _startup(self) -> bool:
-        store = open_store(self.store_url)
+        try:
+            store = open_store(self.store_url)
+        except StoreError as exc:
+            _log.error("daemon.startup_failed", reason=str(exc))
+            return False
         manager = StateManager(
             store,
             policy=self.config.storage.sync_policy,
