@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from modelmesh_healthd.storage.urls import redact_url
 from service_fixtures import (
     PostgresServer,
     RedisServerFactory,
@@ -49,7 +50,7 @@ def redis_base_url() -> str:
     """The shared Redis server's URL, checked to answer PING."""
     parts = urlsplit(REDIS_URL)
     if not redis_ping(parts.hostname or "127.0.0.1", parts.port or 6379):
-        service_unavailable(f"no Redis answering at {REDIS_URL}")
+        service_unavailable(f"no Redis answering at {redact_url(REDIS_URL)}")
     return REDIS_URL
 
 
@@ -78,7 +79,9 @@ def postgres_base_url() -> str:
         with psycopg.connect(POSTGRES_URL, connect_timeout=2) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        service_unavailable(f"no PostgreSQL accepting connections at {POSTGRES_URL}: {exc}")
+        service_unavailable(
+            f"no PostgreSQL accepting connections at {redact_url(POSTGRES_URL)}: {exc}"
+        )
     return POSTGRES_URL
 
 
@@ -90,6 +93,8 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield f"{postgres_base_url}?schema={schema}"
     with psycopg.connect(postgres_base_url, autocommit=True) as conn:
+        # A test that failed with a session still open must not hang the run here.
+        conn.execute("SET lock_timeout = '10s'")
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 

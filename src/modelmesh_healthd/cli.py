@@ -179,9 +179,25 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_BAD_CONFIG
+    if not _store_url_ok(args.store or config.storage.url, args.config):
+        return EXIT_BAD_CONFIG
     log = config.daemon.log
     configure_logging(args.log_level or log.level, args.log_format or log.format)
     return asyncio.run(Daemon(config, store_url=args.store).run())
+
+
+def _store_url_ok(url: str | None, source: str) -> bool:
+    """A store URL that names no backend is a configuration error: say so before starting."""
+    from modelmesh_healthd.storage import StoreURLError, open_store
+
+    if url is None:
+        return True
+    try:
+        open_store(url)  # builds the store object only: no I/O
+    except StoreURLError as exc:
+        print(f"{source}: storage.url: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -192,8 +208,10 @@ def _demo(args: argparse.Namespace) -> int:
     config = _load(args.config)  # validated here first, so a bad file exits 2 with its lines
     if config is None:
         return EXIT_BAD_CONFIG
-    configure_logging(args.log_level or "info", args.log_format or "auto")
     store = args.store or DEMO_STORE
+    if not _store_url_ok(store, "--store"):
+        return EXIT_BAD_CONFIG
+    configure_logging(args.log_level or "info", args.log_format or "auto")
     try:
         code = asyncio.run(run_demo(Path(args.config), Path(args.scenario), args.duration, store))
     except (ScenarioError, ConfigError) as exc:
@@ -244,6 +262,7 @@ def _status(args: argparse.Namespace) -> int:
     from modelmesh_healthd.state import DEFAULT_POLICY
     from modelmesh_healthd.storage import (
         StoreError,
+        StoreURLError,
         default_store_url,
         read_snapshot,
         redact_url,
@@ -264,7 +283,7 @@ def _status(args: argparse.Namespace) -> int:
         snapshot = asyncio.run(read_snapshot(url))
     except StoreError as exc:
         print(f"status: {exc}", file=sys.stderr)
-        return EXIT_UNHEALTHY
+        return EXIT_BAD_CONFIG if isinstance(exc, StoreURLError) else EXIT_UNHEALTHY
     if snapshot is None:
         print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
         return EXIT_UNHEALTHY

@@ -115,8 +115,10 @@ def test_a_secret_never_appears_in_repr_dump_or_errors() -> None:
 
 def test_a_config_is_immutable() -> None:
     config = load_config_text(BASE.format(key="sk"), environ={})
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(AttributeError, match="cannot assign"):
         config.providers["openai"].kind = "anthropic"  # type: ignore[misc]  # the point of the test
+    with pytest.raises(ValueError, match="frozen"):
+        config.schedule.interval = 1.0  # type: ignore[misc]  # the point of the test
 
 
 def test_defaults_match_the_health_policy_and_the_schedule() -> None:

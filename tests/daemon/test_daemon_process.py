@@ -168,3 +168,28 @@ async def test_a_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> No
     assert proc.returncode == 2
     assert b"providers.x.base_ur: unknown key" in err
     assert b"Traceback" not in err
+
+
+async def test_a_second_sigint_cuts_the_drain_short(tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path}/state.db"
+    config = tmp_path / "healthd.yaml"
+    async with Simulator(fleet()) as sim:
+        text = config_text(sim.base_url, store).replace("drain_timeout: 2s", "drain_timeout: 60s")
+        config.write_text(text.replace("timeout: 1s", "timeout: 60s"))
+        async with daemon_process(config) as daemon:
+            await daemon.wait_for("daemon.started")
+            sim.set_behaviour("a", "hang")  # its next probe waits 60 s for an answer
+            before = sim.requests("a")
+            deadline = time.monotonic() + 30
+            while sim.requests("a") == before:  # a probe of a is now hanging
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            daemon.proc.send_signal(signal.SIGINT)
+            stopping = await daemon.wait_for("daemon.stopping")
+            assert stopping["drain_timeout_s"] == 60.0
+            daemon.proc.send_signal(signal.SIGINT)
+            assert await daemon.finish(within=15) == 0
+            assert daemon.named("daemon.stop_forced")[0]["in_flight"] >= 1
+            stopped = daemon.named("daemon.stopped")[0]
+            assert stopped["cancelled_probes"] >= 1
+            assert stopped["saved"] is True

@@ -18,6 +18,8 @@ class RawStore(Protocol):
 
     def set_row(self, kind: str, key: str, data: str, checksum: str) -> None: ...
 
+    def get_meta(self) -> tuple[str, str] | None: ...
+
     def set_meta(self, data: str, checksum: str) -> None: ...
 
     def quarantined(self) -> list[tuple[str, str]]: ...
@@ -34,6 +36,9 @@ class MemoryRaw:
 
     def set_row(self, kind: str, key: str, data: str, checksum: str) -> None:
         self.store.raw_rows()[(kind, key)] = (data, checksum)
+
+    def get_meta(self) -> tuple[str, str] | None:
+        return self.store.raw_meta()
 
     def set_meta(self, data: str, checksum: str) -> None:
         self.store.replace_meta(data, checksum)
@@ -71,6 +76,14 @@ class SQLiteRaw:
             )
         finally:
             conn.close()
+
+    def get_meta(self) -> tuple[str, str] | None:
+        conn = self._conn()
+        try:
+            row = conn.execute("SELECT data, checksum FROM meta").fetchone()
+        finally:
+            conn.close()
+        return None if row is None else (row[0], row[1])
 
     def set_meta(self, data: str, checksum: str) -> None:
         conn = self._conn()
@@ -113,6 +126,10 @@ class RedisRaw:
     def set_row(self, kind: str, key: str, data: str, checksum: str) -> None:
         self.client.hset(f"{self.prefix}rows:{kind}", key, f"{checksum}\n{data}")
 
+    def get_meta(self) -> tuple[str, str] | None:
+        meta = self.client.hgetall(f"{self.prefix}meta")
+        return (meta["data"], meta["checksum"]) if meta else None
+
     def set_meta(self, data: str, checksum: str) -> None:
         self.client.hset(f"{self.prefix}meta", mapping={"data": data, "checksum": checksum})
 
@@ -149,15 +166,19 @@ class PostgresRaw:
 
     def get_row(self, kind: str, key: str) -> tuple[str, str] | None:
         rows = self._run(
-            "SELECT data::text, checksum FROM {s}.rows WHERE kind = %s AND key = %s", (kind, key)
+            "SELECT data, checksum FROM {s}.rows WHERE kind = %s AND key = %s", (kind, key)
         )
         return None if not rows else (str(rows[0][0]), str(rows[0][1]))
 
     def set_row(self, kind: str, key: str, data: str, checksum: str) -> None:
         self._run(
-            "UPDATE {s}.rows SET data = %s::jsonb, checksum = %s WHERE kind = %s AND key = %s",
+            "UPDATE {s}.rows SET data = %s, checksum = %s WHERE kind = %s AND key = %s",
             (data, checksum, kind, key),
         )
+
+    def get_meta(self) -> tuple[str, str] | None:
+        rows = self._run("SELECT data, checksum FROM {s}.meta")
+        return None if not rows else (str(rows[0][0]), str(rows[0][1]))
 
     def set_meta(self, data: str, checksum: str) -> None:
         self._run("UPDATE {s}.meta SET data = %s, checksum = %s", (data, checksum))

@@ -37,16 +37,6 @@ def small_mesh(providers: int = 4, models_per: int = 3) -> Mesh:
     return Mesh.build(names, models, pools)
 
 
-def fleet_mesh(providers: int, models_per: int = 10, pools: int = 3) -> Mesh:
-    """A fleet for benchmarks: each model in one of `pools` pools, round robin."""
-    names = [f"provider-{i:05d}" for i in range(providers)]
-    models = {f"{p}/model-{j}": p for p in names for j in range(models_per)}
-    members: dict[str, list[str]] = {f"pool-{k}": [] for k in range(pools)}
-    for n, model in enumerate(models):
-        members[f"pool-{n % pools}"].append(model)
-    return Mesh.build(names, models, members)
-
-
 def probe_step(mesh: Mesh, state: SystemState, step: int, now: float) -> list[Event]:
     """One deterministic probe: providers in turn, each cycling through outages and recoveries.
 

@@ -20,6 +20,7 @@ from modelmesh_healthd.state import (
     Outcome,
     ProviderRemoved,
     apply_probe,
+    canonical_json,
     initial_state,
     reconcile,
 )
@@ -249,3 +250,23 @@ async def test_readers_see_only_complete_snapshots_while_the_writer_writes(store
     final = await read_state(store_url)
     assert final is not None
     assert final.to_dict() == state.to_dict()
+
+
+async def test_ids_and_numbers_of_any_shape_come_back_exactly(store_url: str) -> None:
+    mesh = Mesh.build(
+        ["モデル社", "p/with:odd chars"],
+        {"モデル社/π-1": "モデル社", 'p/with:odd chars/"quoted"': "p/with:odd chars"},
+        {"chat ☕": ["モデル社/π-1", 'p/with:odd chars/"quoted"']},
+    )
+    state = initial_state(mesh)
+    model = state.models["モデル社/π-1"]
+    model.cost_accumulated, model.error_rate = 1e20, -0.0
+    model.latency_history = [5e-324, 1.5e-07, 0.30000000000000004, 1e16]
+    state.providers["モデル社"].last_detail = 'über \\ "quoted" \n newline'
+    async with manager_for(store_url) as manager:
+        await manager.load()
+        manager.attach(state, mesh)
+        assert await manager.sync()
+    back = await read_state(store_url)
+    assert back is not None
+    assert canonical_json(back.to_dict()) == canonical_json(state.to_dict())

@@ -161,7 +161,7 @@ def _damage(raw: RawStore, backend: str, case: str) -> None:
         (backend, case)
         for backend in ROW_BACKENDS
         for case in ("checksum mismatch", "row that does not parse", "row that is not JSON")
-        # A JSONB column cannot hold text that is not JSON: no such row can exist there.
+        # The generated JSONB column refuses text that is not JSON: no such row exists there.
         if (backend, case) != ("postgres", "row that is not JSON")
     ],
     indirect=["backend"],

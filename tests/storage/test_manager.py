@@ -41,6 +41,7 @@ from modelmesh_healthd.storage import (
     status_table,
 )
 from modelmesh_healthd.storage.dirty import DirtySet
+from modelmesh_healthd.storage.memory_store import MemoryStore
 
 SOURCE = Path(__file__).parents[2] / "src" / "modelmesh_healthd" / "storage"
 
@@ -112,6 +113,32 @@ async def test_immediate_coalesces_changes_recorded_during_a_write() -> None:
                 manager.record(probe_step(mesh, state, step, 300.0 + step))
             await manager.wait_idle()
     assert len(_saved(logs)) == 1
+
+
+async def test_immediate_with_a_min_gap_holds_changes_until_the_gap_has_passed() -> None:
+    mesh = small_mesh()
+    state = initial_state(mesh)
+    url = "memory://min-gap"
+    try:
+        async with StateManager(open_store(url), min_gap=3600.0) as manager:
+            await manager.load()
+            manager.attach(state, mesh)
+            await manager.wait_idle()  # the first write is not held
+            first = await read_snapshot(url)
+            manager.record(probe_step(mesh, state, 0, 500.0))
+            for _ in range(20):
+                await asyncio.sleep(0)
+            held = await read_snapshot(url)
+            assert manager.get_sync_status().pending_changes == 1
+            assert await manager.sync()  # explicit: not held
+            written = await read_snapshot(url)
+    finally:
+        MemoryStore.drop("min-gap")
+    assert first is not None
+    assert held is not None
+    assert written is not None
+    assert held.epoch == first.epoch
+    assert written.epoch == first.epoch + 1
 
 
 async def test_the_sync_status_tells_what_is_pending_and_who_holds_the_lock() -> None:

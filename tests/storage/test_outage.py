@@ -19,7 +19,13 @@ from storage_support import probe_step, small_mesh
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import SystemState, initial_state
-from modelmesh_healthd.storage import StateManager, open_store, read_state
+from modelmesh_healthd.storage import (
+    StateManager,
+    StoreLockedError,
+    StoreUnavailableError,
+    open_store,
+    read_state,
+)
 from service_fixtures import PostgresServer, RedisServerFactory
 
 
@@ -236,3 +242,34 @@ async def test_a_read_only_state_directory_fails_saves_until_it_is_writable(
             await prober.keeps_going()
             await asyncio.to_thread(_thaw, [directory, *directory.iterdir()])
             await _outlives_outage(prober, logs, store_url)
+
+
+async def test_a_manager_that_could_not_start_can_start_once_the_backend_is_up(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    server = redis_server_factory()
+    await asyncio.to_thread(server.kill)
+    manager = StateManager(open_store(f"{server.url}?timeout=0.5"))
+    with pytest.raises(StoreUnavailableError, match="ConnectionError"):
+        await manager.start()
+    assert not manager.ready
+    await asyncio.to_thread(server.start)
+    await manager.start()
+    try:
+        assert manager.ready
+        assert await manager.load() is None
+    finally:
+        await manager.stop()
+
+
+async def test_a_sqlite_manager_can_be_started_again_after_a_failed_start(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/state.db"
+    async with StateManager(open_store(url), writer_id="holder"):
+        manager = StateManager(open_store(url))
+        with pytest.raises(StoreLockedError):
+            await manager.start()
+    await manager.start()  # the same manager, and the same store object, once the lock is free
+    try:
+        assert manager.get_sync_status().locked
+    finally:
+        await manager.stop()

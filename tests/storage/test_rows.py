@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from storage_support import probe_step, small_mesh
 
 from modelmesh_healthd.state import (
+    Mesh,
     Observation,
     Outcome,
     SystemState,
@@ -64,3 +67,51 @@ def test_a_row_under_another_key_fails_its_checksum() -> None:
     raw = [r for r in raw if r[:2] != ("provider", "p1")] + [("provider", "p1", p0[2], p0[3])]
     decoded = decode_store((batch.meta_data, batch.meta_checksum), raw)
     assert decoded.bad_rows == [("provider", "p1", "checksum mismatch: altered or torn")]
+
+
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+_maybe_floats = st.none() | _floats
+_texts = st.text(max_size=20)
+
+
+@given(
+    score=st.floats(min_value=0.0, max_value=1.0),
+    last_probe=_maybe_floats,
+    detail=st.none() | _texts,
+    cost=_floats,
+    latencies=st.lists(_floats, max_size=5),
+    reason=st.none() | _texts,
+    model_id=st.text(min_size=1, max_size=12),
+)
+def test_any_entity_values_round_trip_through_rows(
+    *,
+    score: float,
+    last_probe: float | None,
+    detail: str | None,
+    cost: float,
+    latencies: list[float],
+    reason: str | None,
+    model_id: str,
+) -> None:
+    mesh = Mesh.build(["p"], {model_id: "p"}, {"pool": [model_id]})
+    state = initial_state(mesh)
+    provider = state.providers["p"]
+    provider.availability_score, provider.last_probe, provider.last_detail = (
+        score,
+        last_probe,
+        detail,
+    )
+    model = state.models[model_id]
+    model.cost_accumulated, model.latency_history, model.deactivation_reason = (
+        cost,
+        latencies,
+        reason,
+    )
+    batch = make_batch(Envelope(1, 1.0, "w", 1, None), all_rows(state, mesh), replace=True)
+    decoded = decode_store(
+        (batch.meta_data, batch.meta_checksum),
+        [(r.kind, r.key, r.data or "", r.checksum or "") for r in batch.rows],
+    )
+    assert decoded.bad_rows == []
+    assert decoded.snapshot is not None
+    assert canonical_json(decoded.snapshot.state.to_dict()) == canonical_json(state.to_dict())

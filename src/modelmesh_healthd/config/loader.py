@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue, describe_type, did_you_mean
 from modelmesh_healthd.config.interpolate import interpolate
 from modelmesh_healthd.config.modelmesh import is_modelmesh, normalize_modelmesh
 from modelmesh_healthd.config.root import Config
-from modelmesh_healthd.config.source import Lines, parse_yaml
+from modelmesh_healthd.config.source import Lines, line_index, parse_yaml
 
 __all__ = ["load_config", "load_config_text"]
 
@@ -62,7 +63,9 @@ def load_config_text(
         ConfigError: Every problem found.
     """
     env = os.environ if environ is None else environ
-    data, lines = parse_yaml(text, source)
+    data = parse_yaml(text, source)
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigIssue((), f"the document must be a mapping, got {describe_type(data)}", 1)],
@@ -74,15 +77,16 @@ def load_config_text(
         data, origin, shape_issues = normalize_modelmesh(data)
         issues += shape_issues
     if issues:
-        raise ConfigError(issues, source).with_lines(lines, source)
+        raise ConfigError(issues, source).with_lines(line_index(text, source), source)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         found = [_issue(err, origin) for err in exc.errors()]
-        raise ConfigError(found, source).with_lines(lines, source) from None
+        raise ConfigError(found, source).with_lines(line_index(text, source), source) from None
     cross = _cross_check(config)
     if cross:
-        raise ConfigError(cross, source).with_lines(_remap(lines, origin), source)
+        lines = _remap(line_index(text, source), origin)
+        raise ConfigError(cross, source).with_lines(lines, source)
     config._source = source
     return config
 
@@ -99,7 +103,7 @@ def _issue(err: Any, origin: dict[PathT, PathT]) -> ConfigIssue:
     loc: PathT = tuple(p for p in err["loc"] if not _is_union_tag(p))
     loc = origin.get(loc, loc)
     kind = err["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         key = str(loc[-1]) if loc else ""
         allowed = _allowed_keys(loc[:-1])
         return ConfigIssue(loc, "unknown key" + did_you_mean(key, allowed))
@@ -130,21 +134,25 @@ def _allowed_keys(loc: PathT) -> list[str]:
     """The field names (and aliases) accepted at `loc`, walking the Config model."""
     annotation: Any = Config
     for part in loc:
-        annotation = _unwrap(annotation)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
-            if field is None:
-                field = next((f for f in annotation.model_fields.values() if f.alias == part), None)
-            if field is None:
-                return []
-            annotation = field.annotation
-        else:
-            args = typing.get_args(annotation)
+        fields = _fields_of(_unwrap(annotation))
+        if fields is None:
+            args = typing.get_args(_unwrap(annotation))
             annotation = args[-1] if args else None
-    annotation = _unwrap(annotation)
+            continue
+        field = fields.get(str(part)) or next((f for f in fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        annotation = field.annotation
+    fields = _fields_of(_unwrap(annotation))
+    return [f.alias or name for name, f in (fields or {}).items()]
+
+
+def _fields_of(annotation: Any) -> dict[str, FieldInfo] | None:
+    """The pydantic fields of a model or pydantic dataclass, None for anything else."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [f.alias or name for name, f in annotation.model_fields.items()]
-    return []
+        return annotation.model_fields
+    fields: dict[str, FieldInfo] | None = getattr(annotation, "__pydantic_fields__", None)
+    return fields
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from modelmesh_healthd.config import models
 from modelmesh_healthd.config.root import Config
@@ -38,8 +39,10 @@ def _section(
     path: str,
     defs: dict[str, Any],
     out: list[str],
-    model: type[BaseModel],
+    model: type[Any],
 ) -> None:
+    # BaseModel sections and the pydantic dataclasses of per-provider entities alike.
+    fields: dict[str, FieldInfo] = model.__pydantic_fields__
     rows: list[str] = []
     nested: list[tuple[str, dict[str, Any]]] = []
     for key, prop in node.get("properties", {}).items():
@@ -55,7 +58,7 @@ def _section(
         if listed is not None:
             nested.append((f"{path}.{key}[]", listed))
             continue
-        field = model.model_fields[key]
+        field = fields[key]
         default = (
             "*required*"
             if field.is_required()

@@ -20,10 +20,34 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "A stop was requested; in-flight probes get the drain deadline.",
     ),
     LogEventSpec(
+        "daemon.stop_forced",
+        "warning",
+        ("in_flight",),
+        "A second SIGINT during the drain: in-flight probes are cancelled, the state saved.",
+    ),
+    LogEventSpec(
         "daemon.stopped",
         "info",
         ("reason", "cancelled_probes", "saved"),
         "Shutdown finished: probes drained, final state saved, lock released.",
+    ),
+    LogEventSpec(
+        "daemon.save_timeout",
+        "error",
+        ("store", "timeout_s"),
+        "At stop, the final save did not finish in time; the store keeps its previous write.",
+    ),
+    LogEventSpec(
+        "daemon.store_unavailable",
+        "warning",
+        ("store", "reason", "retry_in_s"),
+        "At start, the state store cannot be reached; the daemon waits for it (not ready).",
+    ),
+    LogEventSpec(
+        "daemon.lock_lost",
+        "error",
+        ("store",),
+        "Another writer took the store over: the daemon stops and exits 1.",
     ),
     LogEventSpec(
         "daemon.startup_failed",

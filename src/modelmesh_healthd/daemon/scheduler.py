@@ -67,6 +67,8 @@ class Scheduler:
         self._limit = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._on_start = on_start
+        self.start_observers: list[Callable[[str, float, float], None]] = []
+        """More (name, due, started) callbacks, e.g. a benchmark's lateness recorder."""
         self._heap: list[tuple[float, int, str]] = []
         self._entries: dict[str, _Entry] = {}
         self._seq = itertools.count()
@@ -180,6 +182,8 @@ class Scheduler:
         self.stats.max_lateness = max(self.stats.max_lateness, lateness)
         if self._on_start is not None:
             self._on_start(name, entry.due, started)
+        for observe in self.start_observers:
+            observe(name, entry.due, started)
         limit = self._limit
         task = asyncio.create_task(self._run_job(name, entry, limit), name=f"probe:{name}")
         self._tasks[name] = task
@@ -229,6 +233,11 @@ class Scheduler:
         self._stopping = True
         self._wake()
 
+    def cancel_running(self) -> None:
+        """Cancel every running job now (a forced stop)."""
+        for task in self._tasks.values():
+            task.cancel()
+
     async def drain(self, grace: float) -> int:
         """Wait up to `grace` seconds for running jobs, then cancel the rest.
 
@@ -243,7 +252,7 @@ class Scheduler:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-        return len(pending)
+        return sum(1 for t in tasks if t.cancelled())
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

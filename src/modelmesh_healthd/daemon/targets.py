@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from modelmesh_healthd.config import Config, ProviderConfig
 from modelmesh_healthd.config.models import HttpCheckConfig
 from modelmesh_healthd.daemon.timing import Timing
@@ -17,6 +21,8 @@ from modelmesh_healthd.probes import (
 )
 
 __all__ = ["client_options", "probe_target", "probe_targets", "timing_for"]
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 def probe_targets(config: Config) -> dict[str, ProbeTarget]:
@@ -37,7 +43,9 @@ def probe_target(config: Config, name: str) -> ProbeTarget:
         kind=cfg.kind,
         base_url=cfg.url,
         api_key=cfg.api_key,
-        headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
+        headers={k: v.get_secret_value() for k, v in cfg.headers.items()}
+        if cfg.headers
+        else _NO_HEADERS,
         models=models,
         timeout=config.schedule_for(name).timeout,
         degraded_after=cfg.degraded_after,
@@ -83,16 +91,16 @@ def _http_options(check: HttpCheckConfig) -> HttpOptions:
 
 
 def timing_for(config: Config, name: str) -> Timing:
-    """Provider `name`'s schedule as the scheduler's Timing."""
+    """Provider `name`'s schedule as the scheduler's Timing (one object per distinct schedule)."""
     s = config.schedule_for(name)
-    return Timing(
-        interval=s.interval,
-        fast_interval=s.fast_interval,
-        down_interval=s.down_interval,
-        down_interval_max=s.down_interval_max,
-        jitter=s.jitter,
-        timeout=s.timeout,
+    return _timing(
+        s.interval, s.fast_interval, s.down_interval, s.down_interval_max, s.jitter, s.timeout
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _timing(*values: float) -> Timing:
+    return Timing(*values)
 
 
 def client_options(config: Config) -> ClientOptions:

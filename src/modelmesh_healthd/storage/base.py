@@ -190,10 +190,11 @@ class LoadResult:
 class StateStore(Protocol):
     """A place to persist the daemon's state, chosen by URL (see `open_store`).
 
-    Lifecycle: `async with store:` opens connections, pools or files and closes them on exit; a
-    store is single-use. A writer then takes the lock (`acquire_lock`), loads with `repair=True`
-    (corrupt data is set aside), and writes batches (`write`). A reader in another process only
-    loads with `repair=False`, takes no lock and changes nothing.
+    Lifecycle: `async with store:` opens connections, pools or files and closes them on exit
+    (it can be opened again, so a failed start can be retried). A writer then takes the lock
+    (`acquire_lock`), loads with `repair=True` (corrupt data is set aside), and writes batches
+    (`write`). A reader in another process only loads with `repair=False`, takes no lock and
+    changes nothing.
 
     The first `write` of a writer's session is a full one (`replace=True`); later ones may carry
     only the changed rows. Each `write` is atomic: after a crash at any moment the store loads
@@ -268,7 +269,9 @@ class StateStore(Protocol):
 
         Raises:
             StoreUnavailableError: Nothing was written; retry later.
-            StoreResetError: The backend lost its data; write everything again.
+            StoreResetError: The backend lost its data, or (row backends) an incremental
+                batch does not follow the store's last write (its meta row must hold the
+                batch's epoch minus one): write everything again.
             LockLostError: Another writer took the lock over.
         """
         ...

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from modelmesh_healthd.state.events import LogEventSpec
+import structlog
 
-__all__ = ["LOGGER_NAME", "LOG_EVENTS"]
+from modelmesh_healthd.state.events import LogEventSpec
+from modelmesh_healthd.storage.base import LoadResult, LockOwner
+
+__all__ = ["LOGGER_NAME", "LOG_EVENTS", "log_load", "log_locked"]
 
 LOGGER_NAME = "modelmesh_healthd.storage"
+
+_log = structlog.get_logger(LOGGER_NAME)
 
 LOG_EVENTS: tuple[LogEventSpec, ...] = (
     LogEventSpec(
@@ -94,3 +99,45 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
     ),
 )
 """Every log event the storage package emits."""
+
+
+def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
+    """Report what a load found: `snapshot.corrupt` per piece set aside (or skipped, for a
+    reader), then, for a writer, `snapshot.loaded` or `snapshot.empty`."""
+    for piece in result.set_aside:
+        _log.error(
+            "snapshot.corrupt",
+            store=store,
+            what=piece.what,
+            reason=piece.reason,
+            moved_to=piece.moved_to,
+        )
+    if not writer:
+        return
+    snap = result.snapshot
+    if snap is None:
+        _log.info("snapshot.empty", store=store)
+        return
+    _log.info(
+        "snapshot.loaded",
+        store=store,
+        epoch=snap.epoch,
+        writer_id=snap.writer_id,
+        written_at=snap.written_at,
+        schema_version=snap.schema_version,
+        providers=len(snap.state.providers),
+        models=len(snap.state.models),
+        pools=len(snap.state.pools),
+    )
+
+
+def log_locked(store: str, owner: LockOwner | None) -> None:
+    """Report a refused lock (`store.locked`), naming the holder when known."""
+    _log.error(
+        "store.locked",
+        store=store,
+        owner_writer_id=owner.writer_id if owner else None,
+        owner_host=owner.host if owner else None,
+        owner_pid=owner.pid if owner else None,
+        owner_since=owner.since if owner else None,
+    )

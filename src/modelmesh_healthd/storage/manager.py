@@ -35,7 +35,7 @@ from modelmesh_healthd.storage.errors import (
     StoreLockedError,
     StoreResetError,
 )
-from modelmesh_healthd.storage.log import LOGGER_NAME
+from modelmesh_healthd.storage.log import LOGGER_NAME, log_load, log_locked
 from modelmesh_healthd.storage.pending import PendingWrites, Taken
 from modelmesh_healthd.storage.rows import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
@@ -43,6 +43,9 @@ from modelmesh_healthd.storage.status import SyncStatus
 __all__ = ["SaveCounts", "StateManager", "SyncPolicy"]
 
 _log = structlog.get_logger(LOGGER_NAME)
+
+_RESETS_BEFORE_BACKOFF = 3
+"""A store that reports a reset is rewritten at once; after this many in a row, with backoff."""
 
 
 class SyncPolicy(StrEnum):
@@ -85,6 +88,7 @@ class StateManager:
         clock: Callable[[], float] = time.time,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        min_gap: float = 0.0,
     ) -> None:
         """Args:
         store: The backend (from `open_store(url)`), not yet opened.
@@ -94,12 +98,19 @@ class StateManager:
         clock: Wall clock for the envelope's `written_at` and the lock's `since`.
         retry_initial: First delay after a failed write, in seconds; doubles per failure.
         retry_max: Cap of that delay.
+        min_gap: Under `immediate`, the least time between two scheduled writes, in seconds.
+            0 writes as soon as the previous write is done (changes recorded meanwhile are
+            coalesced); a few milliseconds bound the write rate of a large, busy fleet
+            without letting the store fall noticeably behind.
         """
         self.store = store
         self.policy = SyncPolicy(policy)
         if sync_interval <= 0:
             raise ValueError(f"sync_interval must be positive, got {sync_interval}")
         self.sync_interval = sync_interval
+        if min_gap < 0:
+            raise ValueError(f"min_gap must not be negative, got {min_gap}")
+        self.min_gap = min_gap
         self.writer_id = writer_id or f"{socket.gethostname()}:{os.getpid()}"
         self._clock = clock
         self._retry_initial, self._retry_max = retry_initial, retry_max
@@ -111,10 +122,12 @@ class StateManager:
         self._entered = False
         self._lock_lost = False
         self._failures = 0
+        self._resets = 0
         self._first_failure: float | None = None
         self._last_error: str | None = None
         self._retry_at: float | None = None
         self._next_tick: float | None = None
+        self._last_write: float | None = None
         self._last_sync: float | None = None
         self._io = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -201,15 +214,7 @@ class StateManager:
         try:
             self._handle = await self.store.acquire_lock(owner)
         except StoreLockedError as exc:
-            held = exc.owner
-            _log.error(
-                "store.locked",
-                store=self.store.url,
-                owner_writer_id=held.writer_id if held else None,
-                owner_host=held.host if held else None,
-                owner_pid=held.pid if held else None,
-                owner_since=held.since if held else None,
-            )
+            log_locked(self.store.url, exc.owner)
             raise
         self._lock_lost = False
         _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
@@ -244,32 +249,12 @@ class StateManager:
         if self._handle is None:
             raise RuntimeError("StateManager.load() needs start() first (it takes the lock)")
         result = await self.store.load(repair=True)
-        for piece in result.set_aside:
-            _log.error(
-                "snapshot.corrupt",
-                store=self.store.url,
-                what=piece.what,
-                reason=piece.reason,
-                moved_to=piece.moved_to,
-            )
+        log_load(self.store.url, result, writer=True)
         self._epoch = max(self._epoch, result.epoch)
-        snap = result.snapshot
-        if snap is None:
-            _log.info("snapshot.empty", store=self.store.url)
+        if result.snapshot is None:
             return None
-        self._epoch = max(self._epoch, snap.epoch)
-        _log.info(
-            "snapshot.loaded",
-            store=self.store.url,
-            epoch=snap.epoch,
-            writer_id=snap.writer_id,
-            written_at=snap.written_at,
-            schema_version=snap.schema_version,
-            providers=len(snap.state.providers),
-            models=len(snap.state.models),
-            pools=len(snap.state.pools),
-        )
-        return snap.state
+        self._epoch = max(self._epoch, result.snapshot.epoch)
+        return result.snapshot.state
 
     def attach(self, state: SystemState, mesh: Mesh) -> None:
         """Hand over the live state to persist (again after a reload replaced it).
@@ -306,7 +291,8 @@ class StateManager:
 
     def _changed(self) -> None:
         self._idle.clear()
-        self._wake.set()
+        if self.policy is not SyncPolicy.SYNC_ON_BOUNDARY:  # it only writes when asked
+            self._wake.set()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -343,7 +329,7 @@ class StateManager:
         if self._lock_lost or not self._owed():
             return None
         if self.policy is SyncPolicy.IMMEDIATE:
-            due = now
+            due = now if self._last_write is None else max(now, self._last_write + self.min_gap)
         elif self.policy is SyncPolicy.PERIODIC and self._next_tick is not None:
             due = self._next_tick
         else:
@@ -364,6 +350,7 @@ class StateManager:
                 continue
             if self.policy is SyncPolicy.PERIODIC:
                 self._next_tick = now + self.sync_interval
+            self._last_write = now
             await self.sync()
 
     async def _flush(self) -> bool:
@@ -395,10 +382,14 @@ class StateManager:
             _log.error("store.lock_lost", store=self.store.url, reason=str(exc))
             return False
         except StoreResetError as exc:
-            self.save_counts.failed += 1
             self._pending.failed(taken, lost_data=True)
             _log.warning("store.reset", store=self.store.url, reason=str(exc))
-            self._wake.set()  # rewrite at once, no backoff: the backend is there
+            self._resets += 1
+            if self._resets > _RESETS_BEFORE_BACKOFF:  # resetting again and again: back off
+                self._failed(exc, len(taken.rows))  # counts the failed attempt
+            else:
+                self.save_counts.failed += 1
+                self._wake.set()  # rewrite at once: the backend is there, only empty
             return False
         except Exception as exc:  # noqa: BLE001 - a backend fault must never reach the caller
             self._pending.failed(taken)
@@ -439,6 +430,7 @@ class StateManager:
                 outage_s=round(self._last_sync - (self._first_failure or self._last_sync), 3),
             )
         self._failures, self._first_failure, self._retry_at = 0, None, None
+        self._resets = 0
         self._last_error = None
         log = _log.info if taken.full else _log.debug
         log(
@@ -453,6 +445,15 @@ class StateManager:
             self._idle.set()
 
     # --- status ----------------------------------------------------------------------------
+
+    @property
+    def lock_lost(self) -> bool:
+        """True once another writer took the store over: this manager writes no more.
+
+        The daemon should treat it as fatal (exit and let its supervisor decide): its state is
+        no longer the one being persisted.
+        """
+        return self._lock_lost
 
     @property
     def ready(self) -> bool:

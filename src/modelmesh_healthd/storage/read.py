@@ -7,15 +7,11 @@ not even corrupt data, which it skips and reports.
 
 from __future__ import annotations
 
-import structlog
-
 from modelmesh_healthd.state.system import Snapshot, SystemState
-from modelmesh_healthd.storage.log import LOGGER_NAME
+from modelmesh_healthd.storage.log import log_load
 from modelmesh_healthd.storage.urls import open_store
 
 __all__ = ["read_snapshot", "read_state"]
-
-_log = structlog.get_logger(LOGGER_NAME)
 
 
 async def read_snapshot(url: str) -> Snapshot | None:
@@ -34,14 +30,7 @@ async def read_snapshot(url: str) -> Snapshot | None:
     """
     async with open_store(url) as store:
         result = await store.load(repair=False)
-    for piece in result.set_aside:
-        _log.error(
-            "snapshot.corrupt",
-            store=store.url,
-            what=piece.what,
-            reason=piece.reason,
-            moved_to=None,
-        )
+    log_load(store.url, result, writer=False)
     return result.snapshot
 
 

@@ -36,7 +36,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
-from modelmesh_healthd.storage.rows import KINDS
+from modelmesh_healthd.storage.rows import KINDS, check_follows
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
@@ -175,13 +175,15 @@ class RedisStore:
         return False
 
     async def _renew(self) -> None:
-        from redis.exceptions import RedisError
-
         while self._owner_value is not None:
             await asyncio.sleep(self._ttl_ms / 3000.0)
-            # A failed renewal is not fatal here: every write checks the lease itself.
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis().eval(_RENEW, 1, self._lock, self._owner_value, self._ttl_ms)
+            value = self._owner_value
+            if value is None or self._client is None:
+                return
+            # A failed renewal is not fatal here (every write checks the lease itself), and
+            # this task must never die of one: it would stop renewing a healthy lease.
+            with contextlib.suppress(Exception):
+                await self._client.eval(_RENEW, 1, self._lock, value, self._ttl_ms)
 
     async def _stop_renewing(self) -> None:
         task, self._renewer = self._renewer, None
@@ -321,7 +323,7 @@ class RedisStore:
         if mine is None:
             raise LockLostError(f"redis {self.url}: the writer lease is not held")
         async with self._redis().pipeline(transaction=True) as pipe:
-            await pipe.watch(self._lock)
+            await pipe.watch(self._lock, self._meta)
             current = await pipe.get(self._lock)
             if current is None:
                 await pipe.unwatch()  # type: ignore[no-untyped-call]  # unannotated in redis-py
@@ -335,6 +337,9 @@ class RedisStore:
                 self._owner_value = None
                 owner = LockOwner.from_dict(json.loads(current))
                 raise LockLostError(str(StoreLockedError(self.url, owner)))
+            if not batch.replace:  # Redis may have restarted from an older RDB snapshot
+                stored = await pipe.hget(self._meta, "data")
+                check_follows(None if stored is None else _text(stored), batch, f"redis {self.url}")
             pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
             self._queue(pipe, batch)
             await pipe.execute()

@@ -32,6 +32,7 @@ from modelmesh_healthd.state.model import ModelState, PoolState
 from modelmesh_healthd.state.provider import ProviderState
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.storage.base import Envelope, Row, WriteBatch
+from modelmesh_healthd.storage.errors import StoreResetError
 
 __all__ = [
     "KINDS",
@@ -41,6 +42,7 @@ __all__ = [
     "PROVIDER",
     "ROW_LAYOUT",
     "all_rows",
+    "check_follows",
     "encode_json",
     "make_batch",
     "row_checksum",
@@ -227,3 +229,29 @@ def stray_models(state: SystemState, mesh: Mesh) -> list[str]:
     """Models of `state` that no provider row would hold (their provider is not in the state
     or the mesh does not know them): a state not reconciled to `mesh`."""
     return sorted(m for m in state.models if mesh.model_provider.get(m) not in state.providers)
+
+
+def check_follows(stored_meta: str | None, batch: WriteBatch, store: str) -> None:
+    """Refuse an incremental batch unless the store holds exactly the write before it.
+
+    An incremental batch only carries what changed since the writer's previous write; applied
+    to anything else (a Redis restarted from an older RDB snapshot, a restored backup, a write
+    of another writer in between, a commit that landed although it reported a failure) it
+    would leave the store a mix. Epochs of one writer's successful writes are consecutive, so
+    the meta row must hold the batch's epoch minus one.
+
+    Raises:
+        StoreResetError: It does not: the writer must rewrite everything.
+    """
+    if batch.replace:
+        return
+    expected = batch.envelope.epoch - 1
+    try:
+        found = None if stored_meta is None else json.loads(stored_meta).get("epoch")
+    except (ValueError, AttributeError):
+        found = None
+    if found != expected:
+        raise StoreResetError(
+            f"{store} holds epoch {found}, not {expected} as last written: it was rolled back "
+            "or written by someone else; rewriting in full"
+        )

@@ -35,11 +35,13 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
+    StoreError,
     StoreResetError,
     StoreUnavailableError,
     StoreURLError,
 )
 from modelmesh_healthd.storage.filelock import FileLock
+from modelmesh_healthd.storage.rows import check_follows
 from modelmesh_healthd.storage.rowstore import load_result
 from modelmesh_healthd.storage.urls import redact_url, split_options
 
@@ -94,14 +96,18 @@ class SQLiteStore:
             raise StoreURLError(f"{url}: busy_timeout must be milliseconds") from None
         self._synchronous = sync
         self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), url)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="healthd-sqlite")
+        self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
 
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        if self._executor is None:
+            raise StoreError(f"{self.url}: the store is not open (use `async with`)")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def __aenter__(self) -> Self:
+        # One thread for the store's life: a sqlite3 connection belongs to its thread.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="healthd-sqlite")
         return self
 
     async def __aexit__(
@@ -110,8 +116,12 @@ class SQLiteStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._run(self._close)
-        self._executor.shutdown(wait=True)
+        try:
+            await self._run(self._close)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -367,6 +377,9 @@ class SQLiteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if not batch.replace:
+                    found = conn.execute("SELECT data FROM meta WHERE id = 1").fetchone()
+                    check_follows(None if found is None else found[0], batch, str(self.path))
                 if batch.replace:
                     conn.execute("DELETE FROM rows")
                     conn.executemany(
