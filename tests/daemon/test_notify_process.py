@@ -11,6 +11,7 @@ from harness import fleet
 from ops_support import admin_config, daemon_process, notify_socket
 
 from modelmesh_healthd.simulator import Simulator
+from service_fixtures import free_port
 
 
 def _monotonic_usec() -> int:
@@ -99,3 +100,21 @@ async def test_a_stalled_scheduler_stops_the_watchdog_pings(tmp_path: Path) -> N
                 assert await daemon.finish() == 0
                 stopped = daemon.named("daemon.stopped")[0]
                 assert stopped["cancelled_probes"] == 1  # the hung probe, after the drain
+
+
+async def test_waiting_for_a_store_that_is_down_asks_systemd_for_more_time(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "healthd.yaml"
+    async with Simulator(fleet()) as sim:
+        nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+        config.write_text(admin_config(sim.base_url, nowhere))
+        with notify_socket() as sock:
+            async with daemon_process(config, {"NOTIFY_SOCKET": sock.address}) as daemon:
+                waiting = await sock.wait_for("EXTEND_TIMEOUT_USEC")
+                assert waiting["STATUS"].startswith("waiting for the state store")
+                assert int(waiting["EXTEND_TIMEOUT_USEC"]) > 30_000_000
+                await daemon.wait_for("daemon.store_unavailable")
+                assert sock.with_key("READY") == []
+                daemon.signal(signal.SIGTERM)
+                assert await daemon.finish() == 1

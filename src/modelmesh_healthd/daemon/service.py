@@ -251,6 +251,7 @@ class Daemon:
                     reason=str(exc),
                     retry_in_s=wait,
                 )
+                self.supervision.waiting_for_store(wait)
             except StoreError as exc:
                 _log.error("daemon.startup_failed", reason=str(exc))
                 return False, None

@@ -1,8 +1,9 @@
 """The daemon's face to what runs and watches it: systemd, a container runtime, Prometheus.
 
 The Daemon calls a handful of hooks at the points of its lifecycle (`start_admin` first in
-startup, `started` once ready, `reloading`/`reloaded` around a SIGHUP, `stopping` and `close` in
-shutdown); everything else happens here, in one background task that once per tick:
+startup, `waiting_for_store` while the store is down at start, `started` once ready,
+`reloading`/`reloaded` around a SIGHUP, `stopping` and `close` in shutdown); everything else
+happens here, in one background task that once per tick:
 
 * judges the scheduler's progress (`liveness.judge`) and logs `scheduler.stalled` /
   `scheduler.resumed` when the verdict changes;
@@ -40,6 +41,9 @@ HEARTBEAT_EVERY = 5.0
 STATUS_REFRESH = 30.0
 """Seconds between `STATUS=` messages when nothing changed (counts of pending providers move
 without transition events)."""
+STORE_ATTEMPT_ALLOWANCE = 30.0
+"""Seconds one attempt to open the store may take, on top of the wait before it, when asking
+systemd to extend the start timeout (`EXTEND_TIMEOUT_USEC=`)."""
 _STATUS_POOLS = 3
 """Empty pools named in the status line; more are counted."""
 
@@ -89,6 +93,19 @@ class Supervision:
         self.admin = server
         _log.info("admin.started", listen=server.listen)
         return True
+
+    def waiting_for_store(self, retry_in: float) -> None:
+        """Startup waits for a store that is down: say so, and ask systemd for more time.
+
+        Args:
+            retry_in: Seconds until the next attempt.
+        """
+        # The next attempt may itself take a while (a connect timeout): allow for it too.
+        extend = int((retry_in + STORE_ATTEMPT_ALLOWANCE) * 1_000_000)
+        self.notifier.notify(
+            f"STATUS=waiting for the state store (next attempt in {retry_in:g}s)",
+            f"EXTEND_TIMEOUT_USEC={extend}",
+        )
 
     def started(self) -> None:
         """State restored and the scheduler running: tell systemd, start the periodic work."""
