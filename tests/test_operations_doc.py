@@ -119,12 +119,12 @@ def test_every_command_in_the_shell_examples_exists() -> None:
     assert used <= commands
 
 
-def test_every_event_the_logs_section_names_exists() -> None:
-    known = {cls.name for cls in STATE_EVENTS}
-    known |= {spec.name for spec in (*daemon_events.LOG_EVENTS, *storage.LOG_EVENTS)}
-    known |= {spec.name for spec in probes.LOG_EVENTS}
+def test_every_event_the_logs_section_names_exists_and_every_error_is_named() -> None:
+    specs = [*daemon_events.LOG_EVENTS, *storage.LOG_EVENTS, *probes.LOG_EVENTS]
+    levels = {cls.name: cls.level for cls in STATE_EVENTS} | {s.name: s.level for s in specs}
     named = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", _section("Logs")))
-    assert named
-    assert named <= known, named - known
+    assert named <= set(levels), named - set(levels)
+    errors = {name for name, level in levels.items() if level == "error"}
+    assert errors <= named, f"errors the Logs section does not list: {errors - named}"
     supervision = {"admin.started", "admin.failed", "scheduler.stalled", "systemd.notify_failed"}
     assert supervision <= named
