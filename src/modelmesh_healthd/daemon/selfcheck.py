@@ -40,7 +40,7 @@ def admin_settings(path: str | None, environ: Mapping[str, str]) -> AdminConfig:
         return AdminConfig()
     try:
         text = Path(path).read_text(encoding="utf-8")
-        data, _ = parse_yaml(text, path)
+        data = parse_yaml(text, path)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, ConfigError) as exc:
