@@ -23,7 +23,8 @@ from modelmesh_healthd.daemon.liveness import heartbeat_path, read_heartbeat
 
 __all__ = ["admin_settings", "check_admin", "check_daemon"]
 
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - mapped away
+# A daemon listening on every interface is asked on loopback (nothing is bound here).
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - see above
 
 
 def admin_settings(path: str | None, environ: Mapping[str, str]) -> AdminConfig:
