@@ -153,3 +153,15 @@ async def test_an_unreadable_config_falls_back_to_the_heartbeat_when_there_is_on
         code, out = await health("-c", str(tmp_path / "not-there.yaml"), env=env)
     assert code == 0
     assert out.startswith("healthy: probes on schedule (heartbeat file; no admin settings: ")
+
+
+async def test_a_daemon_listening_on_every_interface_is_asked_on_loopback(
+    tmp_path: Path,
+) -> None:
+    listen = _listen()
+    async with admin_daemon(tmp_path, listen=listen) as run:  # really bound to 127.0.0.1
+        await run.wait_for("daemon.started")
+        as_deployed = tmp_path / "container.yaml"
+        as_deployed.write_text(f'admin: {{listen: "0.0.0.0:{listen.rpartition(":")[2]}"}}\n')
+        code, out = await health("-c", str(as_deployed))
+    assert (code, out) == (0, "healthy: probes on schedule\n")
