@@ -14,21 +14,20 @@ doc's table is checked against it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import platform
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from modelmesh_healthd import __version__
@@ -57,9 +56,6 @@ PROBE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Probe latency: a models-list answer takes tens of ms on a LAN, up to seconds over the world."""
 LATENESS_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
 """Scheduler lateness: milliseconds when all is well, seconds when concurrency is saturated."""
-
-_OUTCOMES = frozenset(str(o) for o in Outcome)
-_M = TypeVar("_M", bound=MetricWrapperBase)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,25 +187,14 @@ class Metrics:
     def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.probes = Counter(PROBES.name, PROBES.help, PROBES.labels, registry=reg)
-        self.probe_duration = Histogram(
-            PROBE_DURATION.name,
-            PROBE_DURATION.help,
-            PROBE_DURATION.labels,
-            buckets=PROBE_BUCKETS,
-            registry=reg,
-        )
-        self.transitions = Counter(
-            TRANSITIONS.name, TRANSITIONS.help, TRANSITIONS.labels, registry=reg
-        )
         self.lateness = Histogram(
             LATENESS.name, LATENESS.help, buckets=LATENESS_BUCKETS, registry=reg
         )
         build = Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=reg)
         build.labels(__version__, platform.python_version()).set(1)
+        self._per_provider: dict[str, _ProviderSeries] = {}
+        reg.register(_ProviderCollector(self._per_provider))
         reg.register(_StateCollector(daemon, liveness))
-        self._series: defaultdict[str, set[tuple[MetricWrapperBase, tuple[str, ...]]]]
-        self._series = defaultdict(set)
 
     def observe(self, events: list[Event]) -> None:
         """Count one batch of state events (a daemon event sink).
@@ -219,18 +204,18 @@ class Metrics:
         """
         for event in events:
             if isinstance(event, ProbeCompleted):
-                outcome = event.outcome if event.outcome in _OUTCOMES else "unknown"
-                self._child(self.probes, event.provider, outcome).inc()
+                series = self._series(event.provider)
+                series.outcomes[_OUTCOME_INDEX.get(event.outcome, _UNKNOWN)] += 1
                 if event.latency_ms is not None:
-                    child = self._child(self.probe_duration, event.provider)
-                    child.observe(event.latency_ms / 1000.0)
+                    seconds = event.latency_ms / 1000.0
+                    series.buckets[bisect.bisect_left(PROBE_BUCKETS, seconds)] += 1
+                    series.latency_sum += seconds
             elif isinstance(event, ProviderDown):
-                self._child(self.transitions, event.provider, "down").inc()
+                self._series(event.provider).downs += 1
             elif isinstance(event, ProviderUp):
-                self._child(self.transitions, event.provider, "up").inc()
+                self._series(event.provider).ups += 1
             elif isinstance(event, ProviderRemoved):
-                for metric, labels in self._series.pop(event.provider, set()):
-                    metric.remove(*labels)
+                self._per_provider.pop(event.provider, None)
 
     def on_probe_start(self, name: str, due: float, started: float) -> None:
         """The scheduler's start callback: record how late the probe started.
@@ -246,10 +231,80 @@ class Metrics:
         """The metrics in Prometheus text format (see `CONTENT_TYPE`)."""
         return generate_latest(_WithoutCreated(self.registry))
 
-    def _child(self, metric: _M, provider: str, *rest: str) -> _M:
-        labels = (provider, *rest)
-        self._series[provider].add((metric, labels))
-        return metric.labels(*labels)
+    def _series(self, provider: str) -> _ProviderSeries:
+        series = self._per_provider.get(provider)
+        if series is None:
+            series = self._per_provider[provider] = _ProviderSeries()
+        return series
+
+
+_OUTCOME_NAMES: tuple[str, ...] = (*(str(o) for o in Outcome), "unknown")
+_OUTCOME_INDEX = {name: i for i, name in enumerate(_OUTCOME_NAMES)}
+_UNKNOWN = _OUTCOME_INDEX["unknown"]
+
+
+class _ProviderSeries:
+    """One provider's probe counters and latency histogram, as plain numbers.
+
+    prometheus-client's labelled children cost kilobytes each (a lock per bucket); a fleet of
+    10,000 providers keeps these instead and renders them at scrape time.
+    """
+
+    __slots__ = ("buckets", "downs", "latency_sum", "outcomes", "ups")
+
+    def __init__(self) -> None:
+        self.outcomes = [0] * len(_OUTCOME_NAMES)
+        self.buckets = [0] * (len(PROBE_BUCKETS) + 1)  # the last one is +Inf
+        self.latency_sum = 0.0
+        self.downs = 0
+        self.ups = 0
+
+
+class _ProviderCollector(Collector):
+    """Probe counts, latency histograms and transitions per provider, from `_ProviderSeries`."""
+
+    def __init__(self, series: dict[str, _ProviderSeries]) -> None:
+        self._series = series
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        probes, durations, transitions = self._families()
+        bounds = [*(_le(b) for b in PROBE_BUCKETS), "+Inf"]
+        for provider, s in self._series.items():
+            for name, count in zip(_OUTCOME_NAMES, s.outcomes, strict=True):
+                if count:
+                    probes.add_metric([provider, name], count)
+            cumulative = list(itertools.accumulate(s.buckets))
+            if cumulative[-1]:
+                durations.add_metric(
+                    [provider], list(zip(bounds, cumulative, strict=True)), s.latency_sum
+                )
+            if s.downs:
+                transitions.add_metric([provider, "down"], s.downs)
+            if s.ups:
+                transitions.add_metric([provider, "up"], s.ups)
+        return iter((probes, durations, transitions))
+
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, HistogramMetricFamily, CounterMetricFamily]:
+        return (
+            CounterMetricFamily(
+                PROBES.name.removesuffix("_total"), PROBES.help, labels=PROBES.labels
+            ),
+            HistogramMetricFamily(
+                PROBE_DURATION.name, PROBE_DURATION.help, labels=PROBE_DURATION.labels
+            ),
+            CounterMetricFamily(
+                TRANSITIONS.name.removesuffix("_total"), TRANSITIONS.help, labels=TRANSITIONS.labels
+            ),
+        )
+
+
+def _le(bound: float) -> str:
+    # The `le` label as prometheus-client writes it for its own histograms (0.025, 1.0, 30.0).
+    return repr(float(bound))
 
 
 class _WithoutCreated(Collector):
