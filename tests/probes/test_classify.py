@@ -163,6 +163,39 @@ def test_gemini_rate_limit_takes_its_delay_from_retry_info_when_no_header() -> N
     assert (got.outcome, got.retry_after) == (Outcome.RATE_LIMITED, 37.0)
 
 
+def gemini_quota_failure(quota_id: str) -> bytes:
+    return j(
+        {
+            "error": {
+                "code": 429,
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [{"quotaMetric": "m", "quotaId": quota_id}],
+                    },
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "21s"},
+                ],
+            }
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("quota_id", "outcome"),
+    [
+        ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", Outcome.RATE_LIMITED),
+        ("GenerateRequestsPerDayPerProjectPerModel-FreeTier", Outcome.QUOTA_EXHAUSTED),
+        ("GenerateContentInputTokensPerModelPerDay-FreeTier", Outcome.QUOTA_EXHAUSTED),
+    ],
+)
+def test_gemini_resource_exhausted_is_a_quota_only_when_a_daily_quota_ran_out(
+    quota_id: str, outcome: Outcome
+) -> None:
+    got = judge_error(Reply(429, {}, gemini_quota_failure(quota_id)), "gemini", NOW)
+    assert got.outcome is outcome
+
+
 def test_a_404_on_a_model_url_is_that_model_missing() -> None:
     body = openai_err("model_not_found", "invalid_request_error")
     got = judge_error(Reply(404, {}, body), "openai", NOW, model="gpt-x")

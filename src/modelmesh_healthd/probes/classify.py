@@ -206,6 +206,7 @@ class ErrorInfo:
         reasons: `error.details[].reason` (Google `API_KEY_INVALID`).
         retry_delay: Google `RetryInfo.retryDelay` in seconds.
         loading: The body says a model is loading (llama.cpp).
+        quota_ids: Google `QuotaFailure.violations[].quotaId` (which quota ran out).
     """
 
     code: str | None = None
@@ -214,6 +215,7 @@ class ErrorInfo:
     reasons: tuple[str, ...] = ()
     retry_delay: float | None = None
     loading: bool = False
+    quota_ids: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> frozenset[str]:
@@ -263,6 +265,7 @@ def error_info(body: bytes) -> ErrorInfo:
     if not isinstance(err, dict):
         return ErrorInfo(loading=loading)
     reasons: list[str] = []
+    quota_ids: list[str] = []
     retry_delay: float | None = None
     details = err.get("details")
     if isinstance(details, list):
@@ -272,6 +275,13 @@ def error_info(body: bytes) -> ErrorInfo:
             reason = _ident(item.get("reason"))
             if reason:
                 reasons.append(reason)
+            violations = item.get("violations")
+            if isinstance(violations, list):
+                quota_ids.extend(
+                    q
+                    for v in violations
+                    if isinstance(v, dict) and (q := _ident(v.get("quotaId")))
+                )
             delay = item.get("retryDelay")
             if isinstance(delay, str) and delay.endswith("s"):
                 try:
@@ -285,6 +295,7 @@ def error_info(body: bytes) -> ErrorInfo:
         reasons=tuple(reasons),
         retry_delay=retry_delay,
         loading=loading,
+        quota_ids=tuple(quota_ids),
     )
 
 
@@ -336,6 +347,11 @@ def judge_error(  # noqa: PLR0912 - one branch per status class, in the order of
         # waiting; `rate_limit_exceeded` will.
         if _QUOTA_CODES.intersection(info.tokens):
             return Judgement(Outcome.QUOTA_EXHAUSTED, label)
+        if any("PerDay" in q for q in info.quota_ids):
+            # Gemini says RESOURCE_EXHAUSTED for a per-minute rate limit and for the daily
+            # quota alike; only its QuotaFailure says which. A daily quota will not pass by
+            # waiting seconds: the models go to standby until it resets.
+            return Judgement(Outcome.QUOTA_EXHAUSTED, f"{label} (daily quota)")
         if retry is None:
             retry = info.retry_delay
         headroom = rate_limit_headroom(reply.headers, kind)

@@ -181,6 +181,27 @@ def error_answer(  # noqa: PLR0912 - one branch per behaviour: a table
         e = _generic_error(kind, 429, "Rate limit exceeded")
         return Answer(429, e.body, retry)
     if b is Behaviour.INSUFFICIENT_QUOTA:
+        if kind == "gemini":
+            # Gemini's daily quota: the same 429 RESOURCE_EXHAUSTED as its rate limit, told
+            # apart only by the QuotaFailure's per-day quota id.
+            return _google_error(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, please check your plan and billing details.",
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [
+                            {
+                                "quotaMetric": "generativelanguage.googleapis.com/"
+                                "generate_content_free_tier_requests",
+                                "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                            }
+                        ],
+                    },
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "46s"},
+                ],
+            )
         return _openai_error(
             429,
             "You exceeded your current quota, please check your plan and billing details.",
