@@ -206,7 +206,7 @@ async def test_state_and_provider_pages_are_json_without_any_key(tmp_path: Path)
     assert missing.json() == {"error": "unknown provider", "provider": "nope"}
 
 
-async def test_a_taken_admin_port_stops_startup_before_the_store_is_touched(
+async def test_a_taken_admin_port_stops_startup_and_gives_the_store_back(
     tmp_path: Path,
 ) -> None:
     with socket.socket() as taken:
@@ -226,8 +226,9 @@ providers:
     assert len(failed) == 1
     assert failed[0]["listen"] == f"127.0.0.1:{port}"
     assert "in use" in failed[0]["reason"]
-    assert not any(e["event"].startswith(("store.", "daemon.started")) for e in logs)
-    assert not (tmp_path / "state.db").exists()
+    assert not any(e["event"] in ("daemon.started", "probe.completed") for e in logs)
+    names = [e["event"] for e in logs]
+    assert names.index("store.lock_released") > names.index("admin.failed")
 
 
 async def test_admin_disabled_listens_nowhere(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -193,3 +194,29 @@ async def test_a_second_sigint_cuts_the_drain_short(tmp_path: Path) -> None:
             stopped = daemon.named("daemon.stopped")[0]
             assert stopped["cancelled_probes"] >= 1
             assert stopped["saved"] is True
+
+
+async def test_a_second_daemon_with_the_same_configuration_names_the_lock_owner(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe_port:
+        probe_port.bind(("127.0.0.1", 0))
+        port = probe_port.getsockname()[1]
+    store = f"sqlite://{tmp_path}/state.db"
+    config = tmp_path / "healthd.yaml"
+    async with Simulator(fleet()) as sim:
+        text = config_text(sim.base_url, store).replace(
+            "admin: {enabled: false}", f'admin: {{listen: "127.0.0.1:{port}"}}'
+        )
+        config.write_text(text)
+        async with daemon_process(config) as first:
+            started = await first.wait_for("daemon.started")
+            async with daemon_process(config) as second:
+                assert await second.finish() == 1
+                locked = second.named("store.locked")[0]
+                assert locked["owner_pid"] == first.proc.pid
+                assert not second.named("admin.failed")  # the lock is what it reports
+            assert first.proc.returncode is None
+            assert started["store"] == store
+            first.proc.send_signal(signal.SIGTERM)
+            assert await first.finish() == 0

@@ -124,8 +124,8 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "admin.failed",
         "error",
         ("listen", "reason"),
-        "The admin endpoint could not listen (port in use, bad address): the daemon exits 1 "
-        "before touching the store.",
+        "The admin endpoint could not listen (port in use, bad address): the daemon gives the "
+        "store's lock back and exits 1.",
     ),
     LogEventSpec(
         "admin.stopped",

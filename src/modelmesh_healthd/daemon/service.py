@@ -183,8 +183,8 @@ class Daemon:
         return installed
 
     async def _startup(self) -> bool:
-        if not await self.supervision.start_admin():
-            return False
+        # The store's lock comes first: a second daemon started with the same configuration
+        # must be told who holds the store, not that the admin port is taken.
         try:
             store = open_store(self.store_url)
         except StoreError as exc:
@@ -199,6 +199,9 @@ class Daemon:
         opened, restored = await self._open_store(manager)
         if not opened:
             await _quietly(manager.stop())
+            return False
+        if not await self.supervision.start_admin():
+            await _quietly(manager.stop())  # release the lock: this daemon will not run
             return False
         self.manager = manager
         now = self.wall_clock()

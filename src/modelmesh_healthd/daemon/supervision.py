@@ -75,8 +75,8 @@ class Supervision:
     # --- hooks the daemon calls -------------------------------------------------------
 
     async def start_admin(self) -> bool:
-        """Bind the admin endpoint (first in startup: a taken port fails before the store's lock
-        is taken or a provider probed).
+        """Bind the admin endpoint (in startup once the store is ours, before any probe: a taken
+        port fails the start and the store's lock is given back).
 
         Returns:
             False if it is enabled but cannot listen (logged as `admin.failed`).
