@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import running_daemon
 
-from modelmesh_healthd.storage import read_state
+from modelmesh_healthd import read_state  # the public read API for routers
 from service_fixtures import RedisServerFactory
 
 
