@@ -1,0 +1,74 @@
+"""The layers of ARCHITECTURE.md, checked on the imports: each package uses only those below it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "modelmesh_healthd"
+
+ALLOWED = {
+    "state": set(),
+    "config": {"state"},
+    "probes": {"state", "config"},
+    "storage": {"state", "config"},
+    "simulator": {"state"},
+    "daemon": {"state", "config", "probes", "storage", "simulator"},
+}
+
+IO_MODULES = {"asyncio", "socket", "os", "pathlib", "subprocess", "threading", "httpx", "sqlite3"}
+
+
+def project_imports(path: Path) -> set[tuple[str, int]]:
+    """(top-level project package or module, line) for every project import in `path`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "modelmesh_healthd" and len(parts) > 1:
+                found.add((parts[1], node.lineno))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_a_package_imports_only_the_layers_below_it(package: str) -> None:
+    for path in sorted((SRC / package).rglob("*.py")):
+        for imported, line in project_imports(path):
+            if imported in (package, "__init__"):
+                continue
+            assert imported in ALLOWED[package], (
+                f"{path.relative_to(SRC)}:{line} imports {imported}"
+            )
+
+
+def test_the_state_package_does_no_io() -> None:
+    for path in sorted((SRC / "state").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = {node.module.split(".")[0]}
+            else:
+                continue
+            assert not modules & IO_MODULES, f"{path.name}:{node.lineno} imports {modules}"
+
+
+def test_the_only_clock_read_in_state_is_the_seed_form_of_record_probe() -> None:
+    readers = [
+        (path.name, [alias.name for alias in node.names])
+        for path in sorted((SRC / "state").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and (
+            getattr(node, "module", None) in ("time", "datetime")
+            or any(a.name in ("time", "datetime") for a in node.names)
+        )
+    ]
+    assert readers == [("provider.py", ["time"])]
