@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import platform
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -205,15 +206,15 @@ class Metrics:
         for event in events:
             if isinstance(event, ProbeCompleted):
                 series = self._series(event.provider)
-                series.outcomes[_OUTCOME_INDEX.get(event.outcome, _UNKNOWN)] += 1
+                series.counts[_OUTCOME_INDEX.get(event.outcome, _UNKNOWN)] += 1
                 if event.latency_ms is not None:
                     seconds = event.latency_ms / 1000.0
-                    series.buckets[bisect.bisect_left(PROBE_BUCKETS, seconds)] += 1
+                    series.counts[_BUCKET0 + bisect.bisect_left(PROBE_BUCKETS, seconds)] += 1
                     series.latency_sum += seconds
             elif isinstance(event, ProviderDown):
-                self._series(event.provider).downs += 1
+                self._series(event.provider).counts[_DOWNS] += 1
             elif isinstance(event, ProviderUp):
-                self._series(event.provider).ups += 1
+                self._series(event.provider).counts[_UPS] += 1
             elif isinstance(event, ProviderRemoved):
                 self._per_provider.pop(event.provider, None)
 
@@ -243,21 +244,32 @@ _OUTCOME_INDEX = {name: i for i, name in enumerate(_OUTCOME_NAMES)}
 _UNKNOWN = _OUTCOME_INDEX["unknown"]
 
 
+_BUCKET0 = len(_OUTCOME_NAMES)
+_DOWNS = _BUCKET0 + len(PROBE_BUCKETS) + 1  # the bucket after the last bound is +Inf
+_UPS = _DOWNS + 1
+
+
 class _ProviderSeries:
     """One provider's probe counters and latency histogram, as plain numbers.
 
     prometheus-client's labelled children cost kilobytes each (a lock per bucket); a fleet of
-    10,000 providers keeps these instead and renders them at scrape time.
+    10,000 providers keeps these instead and renders them at scrape time. The counts live in
+    one unboxed array: outcomes, then latency buckets, then down and up transitions.
     """
 
-    __slots__ = ("buckets", "downs", "latency_sum", "outcomes", "ups")
+    __slots__ = ("counts", "latency_sum")
 
     def __init__(self) -> None:
-        self.outcomes = [0] * len(_OUTCOME_NAMES)
-        self.buckets = [0] * (len(PROBE_BUCKETS) + 1)  # the last one is +Inf
+        self.counts = array("Q", bytes(8 * (_UPS + 1)))
         self.latency_sum = 0.0
-        self.downs = 0
-        self.ups = 0
+
+    @property
+    def outcomes(self) -> array[int]:
+        return self.counts[:_BUCKET0]
+
+    @property
+    def buckets(self) -> array[int]:
+        return self.counts[_BUCKET0:_DOWNS]
 
 
 class _ProviderCollector(Collector):
@@ -281,10 +293,10 @@ class _ProviderCollector(Collector):
                 durations.add_metric(
                     [provider], list(zip(bounds, cumulative, strict=True)), s.latency_sum
                 )
-            if s.downs:
-                transitions.add_metric([provider, "down"], s.downs)
-            if s.ups:
-                transitions.add_metric([provider, "up"], s.ups)
+            if s.counts[_DOWNS]:
+                transitions.add_metric([provider, "down"], s.counts[_DOWNS])
+            if s.counts[_UPS]:
+                transitions.add_metric([provider, "up"], s.counts[_UPS])
         return iter((probes, durations, transitions))
 
     @staticmethod

@@ -278,9 +278,7 @@ def error_info(body: bytes) -> ErrorInfo:
             violations = item.get("violations")
             if isinstance(violations, list):
                 quota_ids.extend(
-                    q
-                    for v in violations
-                    if isinstance(v, dict) and (q := _ident(v.get("quotaId")))
+                    q for v in violations if isinstance(v, dict) and (q := _ident(v.get("quotaId")))
                 )
             delay = item.get("retryDelay")
             if isinstance(delay, str) and delay.endswith("s"):
