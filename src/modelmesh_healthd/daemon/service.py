@@ -2,14 +2,17 @@
 
 Signal handlers only set flags (uvicorn's pattern): SIGTERM/SIGINT request a graceful stop, a
 second SIGINT forces it, SIGHUP requests a reload. The main loop acts on the flags.
+
+This module is longer than most on purpose: `Daemon` is the one owner of the daemon's mutable
+runtime (state, mesh, providers, client, scheduler, store), and startup, one probe's result,
+reload and shutdown each change all of it. The parts that do not need that ownership live
+beside it: timing, the scheduler, the guard, targets, supervision, metrics, memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import dataclasses
-import gc
 import os
 import random
 import signal
@@ -24,6 +27,7 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
 from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
+from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.targets import client_options, probe_targets, timing_for
@@ -218,11 +222,11 @@ class Daemon:
         self._apply_targets(probe_targets(self.config), stagger=True)
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self._watch_lock(manager), "lock-watch")
-        self._spawn(self._trim_memory(), "memory-trim")
+        self._spawn(trim_periodically(), "memory-trim")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
         self.ready = True
-        _release_memory()
+        release_memory()
         _log.info(
             "daemon.started",
             providers=len(self.mesh.providers),
@@ -274,17 +278,6 @@ class Daemon:
         _log.error("daemon.lock_lost", store=redact_url(self.store_url))
         self.exit_code = 1
         self.request_stop("store lock lost")
-
-    async def _trim_memory(self, every: float = 60.0) -> None:
-        """Give the C heap's freed memory back to the OS now and then.
-
-        Probing, persistence and metrics free small buffers all the time; glibc keeps them. At
-        10,000 providers that is ~0.7 KiB per provider of resident memory held for nothing
-        (bench/scheduler_scale.py); one trim a minute costs a few milliseconds.
-        """
-        while True:
-            await asyncio.sleep(every)
-            _malloc_trim()
 
     async def _main_loop(self) -> None:
         while True:
@@ -515,7 +508,7 @@ class Daemon:
         if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
             await self._replace_client(config)
         added, removed, changed = self._apply_targets(probe_targets(config), stagger=True)
-        _release_memory()
+        release_memory()
         _log.info(
             "daemon.reloaded",
             source=source,
@@ -575,32 +568,6 @@ class Daemon:
             )
             self._probes_since_summary = 0
             stats.max_lateness = 0.0
-
-
-def _release_memory() -> None:
-    """Hand the memory that start-up or a reload used only briefly back to the OS.
-
-    Parsing and validating a large configuration leaves freed blocks in the C heap that glibc
-    keeps; for a fleet of 10,000 providers that is megabytes of resident memory for the life of
-    the process. `malloc_trim` returns them; elsewhere (musl, macOS) this does nothing.
-    """
-    gc.collect()
-    _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    if _TRIM is not None:
-        _TRIM(0)
-
-
-def _find_malloc_trim() -> Any:
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc only
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _find_malloc_trim()
 
 
 async def _close_later(client: httpx.AsyncClient, delay: float) -> None:
