@@ -173,15 +173,20 @@ class DaemonProcess:
     async def _read(self) -> None:
         assert self.proc.stdout is not None
         async for line in self.proc.stdout:
-            self.events.append(json.loads(line))
+            self.events.append(json.loads(line))  # every line must be one JSON object
 
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == name]
+    def named(self, name: str, **fields: Any) -> list[dict[str, Any]]:
+        """Events called `name` whose fields include `fields`."""
+        return [
+            e
+            for e in self.events
+            if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
+        ]
 
-    async def wait_for(self, name: str, within: float = 20.0) -> dict[str, Any]:
+    async def wait_for(self, name: str, within: float = 20.0, **fields: Any) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            found = self.named(name)
+            found = self.named(name, **fields)
             if found:
                 return found[0]
             if self.proc.returncode is not None:
@@ -199,7 +204,9 @@ class DaemonProcess:
 
 
 @asynccontextmanager
-async def daemon_process(config: Path, env: Mapping[str, str]) -> AsyncIterator[DaemonProcess]:
+async def daemon_process(
+    config: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[DaemonProcess]:
     """Run the daemon on `config` with `env` added to this process's environment."""
     environ = {
         k: v
@@ -215,7 +222,7 @@ async def daemon_process(config: Path, env: Mapping[str, str]) -> AsyncIterator[
         str(config),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        env={**environ, **env},
+        env={**environ, **(env or {})},
     )
     process = DaemonProcess(proc)
     try:

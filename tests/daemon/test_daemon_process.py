@@ -3,83 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from harness import config_text, fleet
+from ops_support import daemon_process
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state
-
-
-class Process:
-    """`modelmesh-healthd run` in a subprocess, its stdout read as JSON events."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.events: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        async for line in self.proc.stdout:
-            text = line.decode()
-            self.raw.append(text)
-            self.events.append(json.loads(text))  # every line must be one JSON object
-
-    def named(self, name: str, **fields: Any) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.events
-            if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
-        ]
-
-    async def wait_for(self, name: str, within: float = 20.0, **fields: Any) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            found = self.named(name, **fields)
-            if found:
-                return found[0]
-            if self.proc.returncode is not None:
-                raise AssertionError(f"exited {self.proc.returncode} before {name}: {self.raw}")
-            await asyncio.sleep(0.02)
-        raise AssertionError(
-            f"timed out waiting for {name}; got {[e['event'] for e in self.events]}"
-        )
-
-    async def finish(self, within: float = 20.0) -> int:
-        code = await asyncio.wait_for(self.proc.wait(), within)
-        await self._reader
-        return code
-
-
-@asynccontextmanager
-async def daemon_process(config: Path) -> AsyncIterator[Process]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "modelmesh_healthd",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    process = Process(proc)
-    try:
-        yield process
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_sigterm_stops_cleanly_with_the_final_state_saved(tmp_path: Path) -> None:
@@ -91,7 +25,7 @@ async def test_sigterm_stops_cleanly_with_the_final_state_saved(tmp_path: Path) 
             await daemon.wait_for("daemon.started")
             sim.set_behaviour("b", "key_revoked")
             await daemon.wait_for("provider.down", provider="b")
-            daemon.proc.send_signal(signal.SIGTERM)
+            daemon.signal(signal.SIGTERM)
             assert await daemon.finish() == 0
             stopped = daemon.named("daemon.stopped")[0]
             assert (stopped["reason"], stopped["saved"]) == ("SIGTERM", True)
@@ -116,7 +50,7 @@ async def test_sighup_with_a_broken_file_keeps_running_and_a_good_one_is_applied
             await daemon.wait_for("provider.down", provider="b")
 
             config.write_text(good.replace("interval: 0.3s", "interval: soon"))
-            daemon.proc.send_signal(signal.SIGHUP)
+            daemon.signal(signal.SIGHUP)
             invalid = await daemon.wait_for("config.invalid")
             assert any("schedule.interval" in line for line in invalid["errors"])
             before = sim.requests("a")
@@ -138,13 +72,13 @@ async def test_sighup_with_a_broken_file_keeps_running_and_a_good_one_is_applied
             )
             config.write_text(changed)
             sim.set_behaviour("d", api_key="gsk-rotated-d")
-            daemon.proc.send_signal(signal.SIGHUP)
+            daemon.signal(signal.SIGHUP)
             reloaded = await daemon.wait_for("daemon.reloaded")
             assert (reloaded["removed"], reloaded["changed"]) == (["c"], ["d"])
             assert (await daemon.wait_for("provider.removed"))["provider"] == "c"
             # b's state survived the reload: still down, not re-learned.
             assert not daemon.named("provider.up", provider="b")
-            daemon.proc.send_signal(signal.SIGTERM)
+            daemon.signal(signal.SIGTERM)
             assert await daemon.finish() == 0
     state = await read_state(store)
     assert state is not None
@@ -185,10 +119,10 @@ async def test_a_second_sigint_cuts_the_drain_short(tmp_path: Path) -> None:
             while sim.requests("a") == before:  # a probe of a is now hanging
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
-            daemon.proc.send_signal(signal.SIGINT)
+            daemon.signal(signal.SIGINT)
             stopping = await daemon.wait_for("daemon.stopping")
             assert stopping["drain_timeout_s"] == 60.0
-            daemon.proc.send_signal(signal.SIGINT)
+            daemon.signal(signal.SIGINT)
             assert await daemon.finish(within=15) == 0
             assert daemon.named("daemon.stop_forced")[0]["in_flight"] >= 1
             stopped = daemon.named("daemon.stopped")[0]
@@ -218,5 +152,5 @@ async def test_a_second_daemon_with_the_same_configuration_names_the_lock_owner(
                 assert not second.named("admin.failed")  # the lock is what it reports
             assert first.proc.returncode is None
             assert started["store"] == store
-            first.proc.send_signal(signal.SIGTERM)
+            first.signal(signal.SIGTERM)
             assert await first.finish() == 0
