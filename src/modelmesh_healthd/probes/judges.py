@@ -94,6 +94,33 @@ def _object_or_none(reply: Reply) -> dict[str, Any] | None:
     return parse_json_object(reply.body)
 
 
+def _judge_list(
+    reply: Reply,
+    kind: str,
+    models: tuple[str, ...],
+    now: float,
+    *,
+    field: str,
+    keys: tuple[str, ...],
+    normalize: Callable[[str], str],
+    complete: Callable[[dict[str, Any]], bool],
+) -> Judgement:
+    """A models list of any shape: `{field: [{key: name}, ...]}`, names compared after
+    `normalize`; `complete(obj)` says whether the page holds the whole list."""
+    if not 200 <= reply.status <= 299:
+        return judge_error(reply, kind, now)
+    if reply.truncated:
+        return _too_big(reply)
+    obj = _object_or_none(reply)
+    names = _listed(obj.get(field), *keys) if obj is not None else None
+    if obj is None or names is None:
+        return _unexpected(f"no `{field}` list")
+    if not models:
+        return _with_headroom(OK, reply, kind)
+    verdict = _check(names, models, normalize, complete=complete(obj))
+    return _with_headroom(verdict, reply, kind)
+
+
 # --- OpenAI and compatible (openai, azure-openai, local's /v1/models) -----------
 
 
@@ -133,18 +160,16 @@ def judge_single_model(reply: Reply, kind: str, models: tuple[str, ...], now: fl
 
 def judge_anthropic_list(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
     """`GET /v1/models`: `{"data": [{"id", "type": "model"}], "has_more": bool, ...}`."""
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    if reply.truncated:
-        return _too_big(reply)
-    obj = _object_or_none(reply)
-    names = _listed(obj.get("data"), "id") if obj is not None else None
-    if obj is None or names is None:
-        return _unexpected("no `data` list")
-    if not models:
-        return _with_headroom(OK, reply, kind)
-    complete = obj.get("has_more") is not True
-    return _with_headroom(_check(names, models, str, complete=complete), reply, kind)
+    return _judge_list(
+        reply,
+        kind,
+        models,
+        now,
+        field="data",
+        keys=("id",),
+        normalize=str,
+        complete=lambda obj: obj.get("has_more") is not True,
+    )
 
 
 # --- Gemini ------------------------------------------------------------------
@@ -157,18 +182,16 @@ def gemini_name(name: str) -> str:
 
 def judge_gemini_list(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
     """`GET /v1beta/models`: `{"models": [{"name": "models/..."}], "nextPageToken"?}`."""
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    if reply.truncated:
-        return _too_big(reply)
-    obj = _object_or_none(reply)
-    names = _listed(obj.get("models"), "name") if obj is not None else None
-    if obj is None or names is None:
-        return _unexpected("no `models` list")
-    if not models:
-        return OK
-    complete = not obj.get("nextPageToken")
-    return _check(names, models, gemini_name, complete=complete)
+    return _judge_list(
+        reply,
+        kind,
+        models,
+        now,
+        field="models",
+        keys=("name",),
+        normalize=gemini_name,
+        complete=lambda obj: not obj.get("nextPageToken"),
+    )
 
 
 # --- OpenRouter --------------------------------------------------------------
@@ -217,15 +240,16 @@ def judge_ollama_version(reply: Reply, kind: str, models: tuple[str, ...], now: 
 
 def judge_ollama_tags(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
     """`GET /api/tags`: `{"models": [{"name": "llama3.2:latest", "model": ...}]}`."""
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    if reply.truncated:
-        return _too_big(reply)
-    obj = _object_or_none(reply)
-    names = _listed(obj.get("models"), "name", "model") if obj is not None else None
-    if names is None:
-        return _unexpected("no `models` list")
-    return _check(names, models, ollama_name)
+    return _judge_list(
+        reply,
+        kind,
+        models,
+        now,
+        field="models",
+        keys=("name", "model"),
+        normalize=ollama_name,
+        complete=lambda obj: True,
+    )
 
 
 # --- local servers (vLLM, llama.cpp) --------------------------------------------

@@ -20,6 +20,7 @@ Options (URL query): `schema`, `pool_max` (default 4), `timeout` seconds to get 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -229,13 +230,12 @@ class PostgresStore:
         conn, self._conn, self._owner = self._conn, None, None
         if conn is None:
             return
-        try:
+        # A dead session has released its lock already: nothing to undo then.
+        with contextlib.suppress(*self._errors()):
             if not conn.broken:
                 await conn.execute(
                     "SELECT pg_advisory_unlock(%s, hashtext(%s))", (_LOCK_CLASS, self.schema)
                 )
-        except self._errors():
-            pass  # a dead session has released its lock already
         await self._put_back(conn)
 
     async def lock_owner(self) -> LockOwner | None:
