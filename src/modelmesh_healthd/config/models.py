@@ -60,9 +60,8 @@ _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 # Attribute docstrings become descriptions in `schema` (editors) and the docs reference.
-_STRICT = ConfigDict(
-    extra="forbid", frozen=True, str_strip_whitespace=True, use_attribute_docstrings=True
-)
+# Strings arrive stripped and shared (`loader.tidy_strings`): pydantic keeps them as they are.
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class _Section(BaseModel):
@@ -75,7 +74,7 @@ class _Section(BaseModel):
 _entity = pydantic_dataclass(
     frozen=True,
     slots=True,
-    config=ConfigDict(extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True),
+    config=ConfigDict(extra="forbid", use_attribute_docstrings=True),
 )
 
 
@@ -135,6 +134,10 @@ class ScheduleOverrides:
 
 NO_OVERRIDES = ScheduleOverrides()
 """Shared by every provider that keeps the global schedule."""
+
+NO_HEADERS: dict[str, SecretStr] = {}
+"""The headers of every provider that names none: one empty dict, not one apiece (64 bytes per
+provider). Configuration is read-only by convention: nothing may add to it."""
 
 
 class HealthConfig(_Section):
@@ -367,7 +370,7 @@ class ProviderConfig:
     """API root (default per kind; required for azure-openai, local and http)."""
     api_key: SecretStr | None = None
     """Usually `${ENV_VAR}` or `${file:/run/secrets/…}`; never printed or logged."""
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=lambda: NO_HEADERS)
     """Extra request headers (values are treated as secrets)."""
     enabled: bool = True
     """A disabled provider is not probed and its models stay in manual standby."""

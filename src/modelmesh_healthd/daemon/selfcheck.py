@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from modelmesh_healthd.config import AdminConfig, ConfigError
 from modelmesh_healthd.config.interpolate import interpolate
+from modelmesh_healthd.config.loader import tidy_strings
 from modelmesh_healthd.config.source import parse_yaml
 from modelmesh_healthd.daemon.liveness import heartbeat_path, read_heartbeat
 
@@ -51,7 +52,7 @@ def admin_settings(path: str | None, environ: Mapping[str, str]) -> AdminConfig:
     if issues:
         raise ValueError(f"{path}: admin: {issues[0].message}")
     try:
-        return AdminConfig.model_validate(section)
+        return AdminConfig.model_validate(tidy_strings(section))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("admin", *first["loc"]))

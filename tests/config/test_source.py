@@ -1,0 +1,152 @@
+"""Reading YAML: the event-stream reader gives exactly what `yaml.load` gives, or steps aside."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelmesh_healthd.config.errors import ConfigError
+from modelmesh_healthd.config.loader import load_config_text, tidy_strings
+from modelmesh_healthd.config.source import _load_plain, _NotPlainError, parse_yaml
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def reference(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
+PLAIN = [
+    "",
+    "---\n",
+    "a: 1\n",
+    "a: 1\nb: [x, 'y', \"z\"]\n",
+    "n: null\nt: true\nf: no\nx: 1.5\ne: 1e3\nh: 0x1F\no: 0o17\ninf: .inf\nneg: -3\n",
+    "d: 2026-11-25\nts: 2026-11-25T10:00:00Z\n",
+    "q: '1'\nr: \"true\"\ns: ~\nt: ''\n",
+    "bin: !!binary aGVsbG8=\nstr: !!str 12\nint: !!int '7'\n",
+    "1: one\n'2': two\ntrue: yes\n",
+    "list:\n  - a\n  - {b: c}\n  - [1, [2, [3]]]\n",
+    "multi: |\n  line one\n  line two\nfolded: >\n  a\n  b\n",
+    "%YAML 1.1\n---\nk: v\n...\n",
+    "key with spaces: value with spaces\n",
+    "- 1\n- two\n",
+    "just a scalar\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN)
+def test_plain_documents_read_as_yaml_load_reads_them(text: str) -> None:
+    assert _load_plain(text) == reference(text)
+    assert parse_yaml(text) == reference(text)
+
+
+UNUSUAL = [
+    "base: &b {x: 1}\nother: *b\n",
+    "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
+    "s: !!set {a, b}\n",
+    "o: !!omap [a: 1, b: 2]\n",
+    "? [a, b]\n: complex key\n",
+    "a: 1\n---\nb: 2\n",
+]
+
+
+@pytest.mark.parametrize("text", UNUSUAL)
+def test_anything_else_is_left_to_yaml_load(text: str) -> None:
+    with pytest.raises(_NotPlainError):
+        _load_plain(text)
+    try:
+        expected = reference(text)
+    except yaml.YAMLError:
+        with pytest.raises(ConfigError, match="not valid YAML"):
+            parse_yaml(text)
+    else:
+        assert parse_yaml(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: 1\nb: 2\na: 3\n", 3),
+        ("a: 1\n'a': 2\n", 2),
+        ("p:\n  x: 1\n  y: 2\n  x: 3\n", 4),
+        ("1: a\n'1': b\n", 2),  # the same key as written, whatever it resolves to
+    ],
+)
+def test_a_key_given_twice_is_reported_with_its_line(text: str, line: int) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml(text, "f.yaml")
+    assert f"f.yaml:{line}:" in str(caught.value)
+    assert "duplicate key" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["a: [1, 2\n", "a: b: c\n", "a:\n\t- x\n", "'unterminated\n", "a: *nowhere\n"]
+)
+def test_invalid_yaml_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_yaml(text, "f.yaml")
+
+
+def test_equal_strings_are_one_object() -> None:
+    data = _load_plain("a: {provider: p1}\nb: {provider: p1}\np1: x\n")
+    key = next(k for k in data if k == "p1")
+    assert data["a"]["provider"] is data["b"]["provider"] is key
+
+
+def test_a_loaded_config_names_each_provider_with_one_string() -> None:
+    config = load_config_text(
+        "providers:\n  p1: {kind: openai, api_key: k}\n"
+        "models:\n  p1.m: {provider: ' p1 '}\n"
+        "pools:\n  chat: {models: [p1.m]}\n",
+        environ={},
+    )
+    provider_key = next(iter(config.providers))
+    model_key = next(iter(config.models))
+    assert config.models["p1.m"].provider is provider_key  # stripped, then shared
+    assert config.pools["chat"].models[0] is model_key
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({" a ": [" x", "y ", 1, None]}, {"a": ["x", "y", 1, None]}),
+        ({"k": "\tv\n"}, {"k": "v"}),
+        ([{"a": "b"}, "c "], [{"a": "b"}, "c"]),
+        ("  ", ""),
+    ],
+)
+def test_tidy_strings_strips_keys_and_values(data: Any, expected: Any) -> None:
+    assert tidy_strings(data) == expected
+
+
+# Plain data as a configuration holds it: nested mappings and lists of scalars.
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.dates()
+    | st.datetimes(timezones=st.just(datetime.UTC))
+)
+_keys = st.text(max_size=12) | st.integers(-1000, 1000) | st.booleans()
+_plain = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain, st.sampled_from([None, False, True]), st.sampled_from([None, "'", '"', "|"]))
+def test_any_plain_document_reads_as_yaml_load_reads_it(
+    data: Any, flow: bool | None, style: str | None
+) -> None:
+    text = yaml.safe_dump(data, default_flow_style=flow, default_style=style, allow_unicode=True)
+    assert _load_plain(text) == reference(text)
