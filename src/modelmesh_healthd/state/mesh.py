@@ -79,11 +79,18 @@ class Mesh:
         stray = off - models.keys()
         if stray:
             raise MeshError(f"disabled models {sorted(stray)} are not configured")
+        # Most models share their few pool combinations: one tuple per combination, not per
+        # model (a fleet of 100,000 models in 3 pools keeps 3 tuples, not 100,000).
+        combos: dict[tuple[str, ...], tuple[str, ...]] = {}
+        shared_pools: dict[str, tuple[str, ...]] = {}
+        for model, in_pools in model_pools.items():
+            combo = tuple(in_pools)
+            shared_pools[model] = combos.setdefault(combo, combo)
         return cls(
             providers=provider_ids,
             model_provider=MappingProxyType(dict(models)),
             pools=MappingProxyType(pool_members),
             disabled=off,
             provider_models=MappingProxyType({p: tuple(m) for p, m in provider_models.items()}),
-            model_pools=MappingProxyType({m: tuple(p) for m, p in model_pools.items()}),
+            model_pools=MappingProxyType(shared_pools),
         )

@@ -125,7 +125,8 @@ class ProviderState:
         else:
             effect = Effect.SUCCESS if success else Effect.FAILURE
         self.last_probe = now
-        self.last_outcome = str(outcome) if outcome is not None else None
+        # `.value` is the member's own string; `str(outcome)` would be a new copy per probe.
+        self.last_outcome = outcome.value if outcome is not None else None
         self.last_latency = latency
 
         if effect is Effect.LOADING:

@@ -61,6 +61,21 @@ _SCHEMA = (
     "kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT, checksum TEXT, "
     "reason TEXT NOT NULL, set_aside_at REAL NOT NULL)",
 )
+_CACHE_KIB = 2000
+"""The writer's page cache between full saves (SQLite's default): an incremental write touches a
+handful of pages, and a cache as large as the database would keep a copy of it in memory."""
+_BULK_CACHE_KIB = 65536
+"""The page cache during a full save, handed back when it ends."""
+
+
+def _shrink_cache(conn: sqlite3.Connection) -> None:
+    """Back to the small cache, and free what the full save's pages held (about 600 bytes per
+    provider, for the life of the daemon, otherwise)."""
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("PRAGMA shrink_memory")
+
+
 _UPSERT = (
     "INSERT INTO rows (kind, key, data, checksum) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, checksum = excluded.checksum"
@@ -179,11 +194,12 @@ class SQLiteStore:
                 raise _CorruptFileError(
                     f"database layout {version} is newer than this daemon's {DB_LAYOUT}"
                 )
-            # Before anything is created: 16 KiB pages and a 64 MiB cache make a full save of
-            # a 10,000-provider fleet (30 MB of rows) about twice as fast (bench/persistence.py).
-            # page_size is a no-op on an existing WAL database, which keeps its pages.
+            # Before anything is created: 16 KiB pages (and a large cache while it runs, see
+            # `_write_sync`) make a full save of a 10,000-provider fleet (30 MB of rows) about
+            # twice as fast (bench/persistence.py). page_size is a no-op on an existing WAL
+            # database, which keeps its pages.
             conn.execute("PRAGMA page_size=16384")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
             if version < DB_LAYOUT:
@@ -381,6 +397,7 @@ class SQLiteStore:
                     found = conn.execute("SELECT data FROM meta WHERE id = 1").fetchone()
                     check_follows(None if found is None else found[0], batch, str(self.path))
                 if batch.replace:
+                    conn.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
                     conn.execute("DELETE FROM rows")
                     conn.executemany(
                         "INSERT INTO rows (kind, key, data, checksum) VALUES (?, ?, ?, ?)", upserts
@@ -394,5 +411,8 @@ class SQLiteStore:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                if batch.replace:
+                    _shrink_cache(conn)
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot write {self.path}: {exc}") from None
