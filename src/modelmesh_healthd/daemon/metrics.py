@@ -193,7 +193,7 @@ class Metrics:
         )
         build = Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=reg)
         build.labels(__version__, platform.python_version()).set(1)
-        self._per_provider: dict[str, _ProviderSeries] = {}
+        self._per_provider = _ProviderCounts()
         reg.register(_ProviderCollector(self._per_provider))
         reg.register(_StateCollector(daemon, liveness))
 
@@ -203,20 +203,21 @@ class Metrics:
         Args:
             events: What one transition returned.
         """
+        table = self._per_provider
         for event in events:
             if isinstance(event, ProbeCompleted):
-                series = self._series(event.provider)
-                series.counts[_OUTCOME_INDEX.get(event.outcome, _UNKNOWN)] += 1
+                row = table.row(event.provider)
+                table.count(row, _OUTCOME_INDEX.get(event.outcome, _UNKNOWN))
                 if event.latency_ms is not None:
                     seconds = event.latency_ms / 1000.0
-                    series.counts[_BUCKET0 + bisect.bisect_left(PROBE_BUCKETS, seconds)] += 1
-                    series.latency_sum += seconds
+                    table.count(row, _BUCKET0 + bisect.bisect_left(PROBE_BUCKETS, seconds))
+                    table.sums[row] += seconds
             elif isinstance(event, ProviderDown):
-                self._series(event.provider).counts[_DOWNS] += 1
+                table.count(table.row(event.provider), _DOWNS)
             elif isinstance(event, ProviderUp):
-                self._series(event.provider).counts[_UPS] += 1
+                table.count(table.row(event.provider), _UPS)
             elif isinstance(event, ProviderRemoved):
-                self._per_provider.pop(event.provider, None)
+                table.remove(event.provider)
 
     def on_probe_start(self, name: str, due: float, started: float) -> None:
         """The scheduler's start callback: record how late the probe started.
@@ -232,12 +233,6 @@ class Metrics:
         """The metrics in Prometheus text format (see `CONTENT_TYPE`)."""
         return generate_latest(_WithoutCreated(self.registry))
 
-    def _series(self, provider: str) -> _ProviderSeries:
-        series = self._per_provider.get(provider)
-        if series is None:
-            series = self._per_provider[provider] = _ProviderSeries()
-        return series
-
 
 _OUTCOME_NAMES: tuple[str, ...] = (*(str(o) for o in Outcome), "unknown")
 _OUTCOME_INDEX = {name: i for i, name in enumerate(_OUTCOME_NAMES)}
@@ -249,34 +244,70 @@ _DOWNS = _BUCKET0 + len(PROBE_BUCKETS) + 1  # the bucket after the last bound is
 _UPS = _DOWNS + 1
 
 
-class _ProviderSeries:
-    """One provider's probe counters and latency histogram, as plain numbers.
+_WIDTH = _UPS + 1
+_MASK = 0xFFFFFFFF
 
-    prometheus-client's labelled children cost kilobytes each (a lock per bucket); a fleet of
-    10,000 providers keeps these instead and renders them at scrape time. The counts live in
-    one unboxed array: outcomes, then latency buckets, then down and up transitions.
+
+class _ProviderCounts:
+    """Every provider's probe counters and latency histogram, as rows of two flat arrays.
+
+    prometheus-client's labelled children cost kilobytes each (a lock per bucket), and even an
+    array object per provider costs more in object headers than in counts. A provider is a row
+    number: its `_WIDTH` counters (outcomes, then latency buckets, then down and up transitions)
+    sit at `row * _WIDTH` in `counts`, its latency sum at `sums[row]`. A removed provider's row
+    is reused. Counters are 32 bits and wrap (a counter reset to Prometheus): 136 years of one
+    probe a second.
     """
 
-    __slots__ = ("counts", "latency_sum")
+    __slots__ = ("_free", "counts", "rows", "sums")
 
     def __init__(self) -> None:
-        self.counts = array("Q", bytes(8 * (_UPS + 1)))
-        self.latency_sum = 0.0
+        self.rows: dict[str, int] = {}
+        self.counts = array("I")
+        self.sums = array("d")
+        self._free: list[int] = []
 
-    @property
-    def outcomes(self) -> array[int]:
-        return self.counts[:_BUCKET0]
+    def row(self, provider: str) -> int:
+        """The provider's row, made (zeroed) on first use."""
+        row = self.rows.get(provider)
+        if row is None:
+            if self._free:
+                row = self._free.pop()
+                self.counts[row * _WIDTH : (row + 1) * _WIDTH] = _ZEROS
+                self.sums[row] = 0.0
+            else:
+                row = len(self.sums)
+                self.counts.extend(_ZEROS)
+                self.sums.append(0.0)
+            self.rows[provider] = row
+        return row
 
-    @property
-    def buckets(self) -> array[int]:
-        return self.counts[_BUCKET0:_DOWNS]
+    def count(self, row: int, column: int) -> None:
+        """Add one to a counter of a row."""
+        i = row * _WIDTH + column
+        self.counts[i] = (self.counts[i] + 1) & _MASK
+
+    def remove(self, provider: str) -> None:
+        """Forget a provider (its series vanish from the next scrape)."""
+        row = self.rows.pop(provider, None)
+        if row is not None:
+            self._free.append(row)
+
+    def series(self) -> Iterator[tuple[str, array[int], float]]:
+        """(provider, its counters, its latency sum), for each provider counted."""
+        counts, sums = self.counts, self.sums
+        for provider, row in self.rows.items():
+            yield provider, counts[row * _WIDTH : (row + 1) * _WIDTH], sums[row]
+
+
+_ZEROS = array("I", bytes(4 * _WIDTH))
 
 
 class _ProviderCollector(Collector):
-    """Probe counts, latency histograms and transitions per provider, from `_ProviderSeries`."""
+    """Probe counts, latency histograms and transitions per provider, from `_ProviderCounts`."""
 
-    def __init__(self, series: dict[str, _ProviderSeries]) -> None:
-        self._series = series
+    def __init__(self, table: _ProviderCounts) -> None:
+        self._table = table
 
     def describe(self) -> Iterator[Metric]:
         return iter(self._families())
@@ -284,19 +315,19 @@ class _ProviderCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         probes, durations, transitions = self._families()
         bounds = [*(_le(b) for b in PROBE_BUCKETS), "+Inf"]
-        for provider, s in self._series.items():
-            for name, count in zip(_OUTCOME_NAMES, s.outcomes, strict=True):
+        for provider, counts, latency_sum in self._table.series():
+            for name, count in zip(_OUTCOME_NAMES, counts[:_BUCKET0], strict=True):
                 if count:
                     probes.add_metric([provider, name], count)
-            cumulative = list(itertools.accumulate(s.buckets))
+            cumulative = list(itertools.accumulate(counts[_BUCKET0:_DOWNS]))
             if cumulative[-1]:
                 durations.add_metric(
-                    [provider], list(zip(bounds, cumulative, strict=True)), s.latency_sum
+                    [provider], list(zip(bounds, cumulative, strict=True)), latency_sum
                 )
-            if s.counts[_DOWNS]:
-                transitions.add_metric([provider, "down"], s.counts[_DOWNS])
-            if s.counts[_UPS]:
-                transitions.add_metric([provider, "up"], s.counts[_UPS])
+            if counts[_DOWNS]:
+                transitions.add_metric([provider, "down"], counts[_DOWNS])
+            if counts[_UPS]:
+                transitions.add_metric([provider, "up"], counts[_UPS])
         return iter((probes, durations, transitions))
 
     @staticmethod
