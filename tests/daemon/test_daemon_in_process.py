@@ -159,3 +159,24 @@ async def test_no_log_event_carries_an_api_key(tmp_path: Path) -> None:
         text = repr(run.logs)
         for key in KEYS.values():
             assert key not in text
+
+
+async def test_a_key_changed_while_its_probe_runs_is_probed_again_at_once(tmp_path: Path) -> None:
+    async with running_daemon(tmp_path) as run:
+        await run.probes_of("d", 1)
+        run.sim.set_behaviour("d", "hang")  # the old key's probe will wait for its 1 s timeout
+        before = run.sim.requests("d")
+        await run.wait_until(lambda: run.sim.requests("d") > before, what="a probe of d")
+
+        path = tmp_path / "healthd.yaml"
+        path.write_text(path.read_text().replace(KEYS["d"], "gsk-rotated-d"))
+        run.sim.set_behaviour("d", "healthy", api_key="gsk-rotated-d")
+        assert await run.daemon.reload()
+        assert run.events("daemon.reloaded")[-1]["changed"] == ["d"]
+        seen = len(run.events("probe.completed", provider="d"))
+
+        # The hanging probe's result (old key) is dropped; the new key is probed when it ends,
+        # and d stays scheduled after that.
+        await run.probes_of("d", 3)
+        after = run.events("probe.completed", provider="d")[seen:]
+        assert [e["outcome"] for e in after[:3]] == ["ok", "ok", "ok"]

@@ -144,3 +144,53 @@ async def test_overdue_reports_how_late_the_most_overdue_provider_is() -> None:
     sched.add("b", sched.now() + 60.0)
     sched.remove("a")
     assert sched.overdue() == 0.0
+
+
+async def test_removed_and_added_again_while_running_never_overlaps_and_carries_on() -> None:
+    rec = Recorder({"a": 0.05}, every=0.01)
+    sched = Scheduler(rec.job, concurrency=4)
+    rec.scheduler = sched
+    sched.add("a", sched.now())
+    task = asyncio.create_task(sched.run())
+    await asyncio.sleep(0.02)  # its first job is running
+    assert sched.due_of("a") is None
+    sched.remove("a")
+    sched.add("a", sched.now())  # a reload that drops the provider and brings it back
+    await asyncio.sleep(0.3)
+    sched.stop()
+    await sched.drain(1.0)
+    await task
+    assert rec.max_parallel_per_provider == 1
+    assert rec.runs["a"] >= 3  # the running job's answer scheduled it again
+
+
+async def test_expedited_while_running_runs_again_when_it_finishes() -> None:
+    rec = Recorder({"a": 0.05}, every=3600.0)
+    sched = Scheduler(rec.job, concurrency=1)
+    rec.scheduler = sched
+    sched.add("a", sched.now())
+    task = asyncio.create_task(sched.run())
+    await asyncio.sleep(0.02)
+    sched.expedite("a")  # e.g. its key changed while the old key's probe ran
+    await asyncio.sleep(0.2)
+    sched.stop()
+    await sched.drain(1.0)
+    await task
+    assert rec.runs["a"] == 2
+    due = sched.due_of("a")
+    assert due is not None
+    assert due > sched.now() + 3000  # then back to its interval
+
+
+async def test_many_moves_leave_one_live_schedule_per_provider() -> None:
+    rec = Recorder({}, every=3600.0)
+    sched = Scheduler(rec.job, concurrency=8)
+    rec.scheduler = sched
+    now = sched.now()
+    for i in range(50):
+        for name in ("a", "b"):
+            sched.add(name, now + 10 + i)  # each move leaves a stale heap item behind
+    sched.add("a", now)
+    sched.add("b", now)
+    await run_for(sched, 0.1)
+    assert rec.runs == Counter({"a": 1, "b": 1})

@@ -1,16 +1,20 @@
 """The probe scheduler: one timer heap, a global concurrency bound, one probe per provider.
 
 It knows nothing of HTTP or health. It runs `job(name, due)` for each provider when it is due,
-and the job answers when that provider is due next (see `timing.next_due`). A provider's entry
-leaves the heap while its job runs and returns with the job's answer, so two probes of one
-provider never overlap. Jobs run as separate tasks: a slow probe delays only itself.
+and the job answers when that provider is due next (see `timing.next_due`). A provider leaves
+the heap while its job runs and returns with the job's answer, so two probes of one provider
+never overlap. Jobs run as separate tasks: a slow probe delays only itself.
+
+Per provider it keeps one float (when it is due) and one `(due, name)` heap item: a fleet of
+10,000 costs about 100 bytes a provider here. A heap item is current only while it matches the
+provider's due time and the provider is idle; moved or removed providers leave stale items
+behind, dropped when they reach the top.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,16 +41,6 @@ class SchedulerStats:
     """When a job last finished, on the scheduler's clock (liveness: probes completing)."""
 
 
-class _Entry:
-    __slots__ = ("again", "due", "running", "seq")
-
-    def __init__(self, due: float, seq: int) -> None:
-        self.due = due
-        self.seq = seq
-        self.running = False
-        self.again = False  # expedited while running: run once more as soon as it finishes
-
-
 class Scheduler:
     """Runs each provider's job when it is due.
 
@@ -69,10 +63,13 @@ class Scheduler:
         self._on_start = on_start
         self.start_observers: list[Callable[[str, float, float], None]] = []
         """More (name, due, started) callbacks, e.g. a benchmark's lateness recorder."""
-        self._heap: list[tuple[float, int, str]] = []
-        self._entries: dict[str, _Entry] = {}
-        self._seq = itertools.count()
+        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, float] = {}
+        """Every scheduled provider: when it is due (while its job runs: the run's due time)."""
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        """The providers whose job runs now."""
+        self._again: set[str] = set()
+        """Expedited while running: run once more as soon as it finishes."""
         self._waiter: asyncio.Future[None] | None = None
         self._stopping = False
         self.stats = SchedulerStats()
@@ -81,10 +78,10 @@ class Scheduler:
     # --- what runs when ---------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._due)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._due
 
     def now(self) -> float:
         """The scheduler's clock (the event loop's monotonic time)."""
@@ -92,34 +89,35 @@ class Scheduler:
 
     def add(self, name: str, due: float) -> None:
         """Schedule a new provider, or move an idle one, to `due`."""
-        entry = self._entries.get(name)
-        if entry is None:
-            entry = self._entries[name] = _Entry(due, next(self._seq))
-        elif entry.running:
-            return  # its job will answer when it is due next
-        else:
-            entry.due, entry.seq = due, next(self._seq)
-        heapq.heappush(self._heap, (due, entry.seq, name))
+        if name in self._tasks:
+            self._due.setdefault(name, due)  # its job will answer when it is due next
+            return
+        self._due[name] = due
+        heapq.heappush(self._heap, (due, name))
         self._wake()
 
     def expedite(self, name: str) -> None:
         """Probe `name` as soon as possible (after its running probe, if one is running)."""
-        entry = self._entries.get(name)
-        if entry is None:
+        due = self._due.get(name)
+        if due is None:
             return
-        if entry.running:
-            entry.again = True
-        elif entry.due > self.now():
+        if name in self._tasks:
+            self._again.add(name)
+        elif due > self.now():
             self.add(name, self.now())
 
     def remove(self, name: str) -> None:
         """Stop scheduling `name`; a running probe finishes but is not scheduled again."""
-        self._entries.pop(name, None)  # heap entries are dropped lazily when popped
+        self._due.pop(name, None)  # heap items are dropped lazily when popped
+        self._again.discard(name)
 
     def due_of(self, name: str) -> float | None:
         """When `name` is due next (None while its probe runs or if unknown)."""
-        entry = self._entries.get(name)
-        return None if entry is None or entry.running else entry.due
+        return None if name in self._tasks else self._due.get(name)
+
+    def _current(self, due: float, name: str) -> bool:
+        """Whether a heap item is the provider's live schedule (not moved, removed, running)."""
+        return self._due.get(name) == due and name not in self._tasks
 
     @property
     def in_flight(self) -> int:
@@ -132,14 +130,8 @@ class Scheduler:
 
     def overdue(self) -> float:
         """How late the most overdue idle provider is, in seconds (0 if none is due)."""
-        while self._heap:
-            due, seq, name = self._heap[0]
-            entry = self._entries.get(name)
-            if entry is None or entry.seq != seq or entry.running:
-                heapq.heappop(self._heap)  # stale
-                continue
-            return max(0.0, self.now() - due)
-        return 0.0
+        head = self._next_head()
+        return 0.0 if head is None else max(0.0, self.now() - head[0])
 
     # --- the loop ---------------------------------------------------------
 
@@ -157,41 +149,39 @@ class Scheduler:
                 continue
             heapq.heappop(self._heap)
             await self._limit.acquire()
-            entry = self._entries.get(name)
-            if self._stopping or entry is None or entry.running:
+            if self._stopping or not self._current(due, name):
                 self._limit.release()
                 continue
-            self._start(name, entry)
+            self._start(name, due)
 
     def _next_head(self) -> tuple[float, str] | None:
-        while self._heap:
-            due, seq, name = self._heap[0]
-            entry = self._entries.get(name)
-            if entry is not None and entry.seq == seq and not entry.running:
+        heap = self._heap
+        while heap:
+            due, name = heap[0]
+            if self._current(due, name):
                 return due, name
-            heapq.heappop(self._heap)
+            heapq.heappop(heap)  # stale
         return None
 
-    def _start(self, name: str, entry: _Entry) -> None:
-        entry.running = True
-        entry.again = False
+    def _start(self, name: str, due: float) -> None:
+        self._again.discard(name)
         started = self.now()
-        lateness = max(0.0, started - entry.due)
+        lateness = max(0.0, started - due)
         self.stats.started += 1
         self.stats.last_lateness = lateness
         self.stats.max_lateness = max(self.stats.max_lateness, lateness)
         if self._on_start is not None:
-            self._on_start(name, entry.due, started)
+            self._on_start(name, due, started)
         for observe in self.start_observers:
-            observe(name, entry.due, started)
+            observe(name, due, started)
         limit = self._limit
-        task = asyncio.create_task(self._run_job(name, entry, limit), name=f"probe:{name}")
+        task = asyncio.create_task(self._run_job(name, due, limit), name=f"probe:{name}")
         self._tasks[name] = task
 
-    async def _run_job(self, name: str, entry: _Entry, limit: asyncio.Semaphore) -> None:
+    async def _run_job(self, name: str, due: float, limit: asyncio.Semaphore) -> None:
         next_due: float | None = None
         try:
-            next_due = await self._job(name, entry.due)
+            next_due = await self._job(name, due)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a bug in one provider's job must not stop the others
@@ -201,14 +191,14 @@ class Scheduler:
         finally:
             limit.release()
             self._tasks.pop(name, None)
-            entry.running = False
             self.stats.completed += 1
             self.stats.last_completed_at = self.now()
-        if self._entries.get(name) is entry and next_due is not None and not self._stopping:
-            if entry.again:
+        if name in self._due and next_due is not None and not self._stopping:
+            if name in self._again:
+                self._again.discard(name)
                 next_due = self.now()
-            entry.due, entry.seq = next_due, next(self._seq)
-            heapq.heappush(self._heap, (next_due, entry.seq, name))
+            self._due[name] = next_due
+            heapq.heappush(self._heap, (next_due, name))
             self._wake()
 
     async def _sleep(self, delay: float | None) -> None:

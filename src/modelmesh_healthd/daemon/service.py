@@ -30,7 +30,7 @@ from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
-from modelmesh_healthd.daemon.targets import client_options, probe_targets, timing_for
+from modelmesh_healthd.daemon.targets import client_options, probe_target, timing_for
 from modelmesh_healthd.daemon.timing import (
     Phase,
     Timing,
@@ -69,14 +69,18 @@ EventSink = Callable[[list[Event]], None]
 
 
 class _Provider:
-    """What the daemon keeps per probed provider besides its ProviderState."""
+    """What the daemon keeps per probed provider besides its ProviderState.
 
-    __slots__ = ("down_probes", "target", "timing")
+    Not its ProbeTarget: that is built from the configuration for each probe (see `_target`).
+    A reload that changes a provider's target replaces this object, so a probe still running
+    with the old target can tell that its result is stale.
+    """
 
-    def __init__(self, target: ProbeTarget, timing: Timing) -> None:
-        self.target = target
+    __slots__ = ("down_probes", "timing")
+
+    def __init__(self, timing: Timing, down_probes: int = 0) -> None:
         self.timing = timing
-        self.down_probes = 0
+        self.down_probes = down_probes
 
 
 class Daemon:
@@ -219,7 +223,7 @@ class Daemon:
             concurrency=self.config.daemon.concurrency,
             on_start=self.supervision.metrics.on_probe_start,
         )
-        self._apply_targets(probe_targets(self.config), stagger=True)
+        self._apply_config()
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(trim_periodically(), "memory-trim")
@@ -345,10 +349,25 @@ class Daemon:
         client = self.client
         if entry is None or client is None:
             return None
-        result = await probe(client, entry.target)
+        result = await probe(client, self._target(name, entry))
         if self.providers.get(name) is not entry:
-            return None  # removed or replaced by a reload while it ran
+            # A reload removed it (the scheduler forgets it) or changed its target while this
+            # probe ran: the result is stale, so probe the new target at once.
+            return (
+                None
+                if name not in self.providers or self.scheduler is None
+                else self.scheduler.now()
+            )
         return self._record(name, entry, result, due)
+
+    def _target(
+        self, name: str, entry: _Provider, topology: tuple[Config, Mesh] | None = None
+    ) -> ProbeTarget:
+        """What to probe for `name`, as the configuration says now (or as `topology` said)."""
+        config, mesh = topology or (self.config, self.mesh)
+        return probe_target(
+            config, name, models=mesh.provider_models.get(name, ()), timeout=entry.timing.timeout
+        )
 
     def _record(self, name: str, entry: _Provider, result: ProbeResult, due: float) -> float:
         assert self.scheduler is not None
@@ -435,35 +454,41 @@ class Daemon:
 
     # --- the fleet --------------------------------------------------------
 
-    def _apply_targets(
-        self, targets: Mapping[str, ProbeTarget], *, stagger: bool
+    def _apply_config(
+        self, before: tuple[Config, Mesh] | None = None
     ) -> tuple[list[str], list[str], list[str]]:
-        """Make the scheduled providers those of `targets`; probe changed ones at once.
+        """Schedule exactly the configuration's enabled providers; probe changed ones at once.
+
+        Args:
+            before: The configuration and mesh a reload replaced (None at start-up).
 
         Returns:
             The providers added, removed and changed.
         """
         assert self.scheduler is not None
+        config = self.config
+        enabled = [name for name, cfg in config.providers.items() if cfg.enabled]
+        keep = set(enabled)
         added, removed, changed = [], [], []
         for name in list(self.providers):
-            if name not in targets:
+            if name not in keep:
                 del self.providers[name]
                 self.scheduler.remove(name)
                 self.guard.forget(name)
                 removed.append(name)
         mono = self.scheduler.now()
-        for name, target in targets.items():
-            timing = timing_for(self.config, name)
+        for name in enabled:
+            timing = timing_for(config, name)
             current = self.providers.get(name)
             if current is None:
-                self.providers[name] = _Provider(target, timing)
+                self.providers[name] = _Provider(timing)
                 phase = phase_of(self.state.providers[name], self.policy)
-                spread = self.rng.random() if stagger else 0.0
-                self.scheduler.add(name, first_due(timing, phase, mono, spread))
+                self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
                 added.append(name)
-            elif current.target != target:
-                self.providers[name] = replacement = _Provider(target, timing)
-                replacement.down_probes = current.down_probes
+            elif before is not None and self._target(name, current, before) != self._target(
+                name, _Provider(timing)
+            ):
+                self.providers[name] = _Provider(timing, current.down_probes)
                 self.scheduler.expedite(name)
                 changed.append(name)
             else:
@@ -494,6 +519,7 @@ class Daemon:
                 _log.warning("config.restart_required", key=key)
         config = config.model_copy(update={"storage": old.storage, "admin": old.admin})
         config._source = source
+        previous = (self.config, self.mesh)
         self.config = config
         self.mesh = config.mesh()
         self.policy = config.policy()
@@ -507,7 +533,7 @@ class Daemon:
         self.guard.min_providers = config.daemon.network_guard.min_providers
         if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
             await self._replace_client(config)
-        added, removed, changed = self._apply_targets(probe_targets(config), stagger=True)
+        added, removed, changed = self._apply_config(previous)
         release_memory()
         _log.info(
             "daemon.reloaded",
