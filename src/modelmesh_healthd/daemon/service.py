@@ -349,7 +349,7 @@ class Daemon:
         client = self.client
         if entry is None or client is None:
             return None
-        result = await probe(client, self._target(name, entry))
+        result = await probe(client, self._target(name, entry.timing.timeout))
         if self.providers.get(name) is not entry:
             # A reload removed it (the scheduler forgets it) or changed its target while this
             # probe ran: the result is stale, so probe the new target at once.
@@ -361,13 +361,17 @@ class Daemon:
         return self._record(name, entry, result, due)
 
     def _target(
-        self, name: str, entry: _Provider, topology: tuple[Config, Mesh] | None = None
+        self, name: str, timeout: float, topology: tuple[Config, Mesh] | None = None
     ) -> ProbeTarget:
         """What to probe for `name`, as the configuration says now (or as `topology` said)."""
         config, mesh = topology or (self.config, self.mesh)
         return probe_target(
-            config, name, models=mesh.provider_models.get(name, ()), timeout=entry.timing.timeout
+            config, name, models=mesh.provider_models.get(name, ()), timeout=timeout
         )
+
+    def _retargeted(self, name: str, was: Timing, now: Timing, before: tuple[Config, Mesh]) -> bool:
+        """Whether a reload changed what a probe of `name` sends (URL, key, models, timeout...)."""
+        return self._target(name, was.timeout, before) != self._target(name, now.timeout)
 
     def _record(self, name: str, entry: _Provider, result: ProbeResult, due: float) -> float:
         assert self.scheduler is not None
@@ -485,9 +489,7 @@ class Daemon:
                 phase = phase_of(self.state.providers[name], self.policy)
                 self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
                 added.append(name)
-            elif before is not None and self._target(name, current, before) != self._target(
-                name, _Provider(timing)
-            ):
+            elif before is not None and self._retargeted(name, current.timing, timing, before):
                 self.providers[name] = _Provider(timing, current.down_probes)
                 self.scheduler.expedite(name)
                 changed.append(name)
