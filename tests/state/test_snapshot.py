@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from modelmesh_healthd.state import (
     Outcome,
     Snapshot,
     SnapshotError,
+    SystemState,
     apply_probe,
     initial_state,
 )
@@ -80,3 +83,24 @@ def test_modelmesh_bare_camel_case_state_is_migrated() -> None:
     assert snap.state.pools["chat"].rotation_count == 4
     assert snap.writer_id == "modelmesh"
     assert snap.state.providers["a"].availability_score == 0.9
+
+
+def test_a_restored_state_shares_its_common_values_like_a_fresh_one() -> None:
+    mesh = Mesh.build(["p", "q"], {"p.a": "p", "p.b": "p", "q.c": "q"}, {"chat": ["p.a", "q.c"]})
+    fresh = initial_state(mesh)
+    fresh.providers["q"].last_outcome = "rate_limited"
+    restored = SystemState.from_dict(json.loads(json.dumps(fresh.to_dict())))
+    a, b, c = (restored.models[m] for m in ("p.a", "p.b", "q.c"))
+    assert a.status is b.status is c.status  # one "active", not one per model
+    assert a.error_rate is b.cost_accumulated is c.cooldown_remaining  # one 0.0
+    assert restored.providers["p"].availability_score is restored.providers["q"].availability_score
+    assert restored.providers["q"].last_outcome == "rate_limited"
+    assert restored.to_dict() == fresh.to_dict()
+
+
+def test_negative_zero_survives_a_round_trip() -> None:
+    mesh = Mesh.build(["p"], {"p.a": "p"})
+    state = initial_state(mesh)
+    state.models["p.a"].cost_accumulated = -0.0
+    restored = SystemState.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert math.copysign(1.0, restored.models["p.a"].cost_accumulated) == -1.0
