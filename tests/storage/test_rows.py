@@ -17,7 +17,7 @@ from modelmesh_healthd.state import (
 )
 from modelmesh_healthd.storage.base import Envelope
 from modelmesh_healthd.storage.decode import decode_store
-from modelmesh_healthd.storage.rows import all_rows, make_batch
+from modelmesh_healthd.storage.rows import all_rows, make_batch, row_for
 
 
 def _busy_state() -> SystemState:
@@ -115,3 +115,36 @@ def test_any_entity_values_round_trip_through_rows(
     assert decoded.bad_rows == []
     assert decoded.snapshot is not None
     assert canonical_json(decoded.snapshot.state.to_dict()) == canonical_json(state.to_dict())
+
+
+_values = st.sampled_from([0.0, -0.0, 0, 1.0, 2.5, 1e-05, None])
+
+
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 11),
+            st.sampled_from(["error_rate", "cost_accumulated", "deactivated_at", "last_request"]),
+            _values,
+        ),
+        max_size=20,
+    ),
+    latencies=st.lists(st.integers(0, 11), max_size=3),
+)
+def test_a_full_save_writes_each_row_as_a_single_row_write_would(
+    changes: list[tuple[int, str, float | None]], latencies: list[int]
+) -> None:
+    # Models holding the same value objects share their JSON in a full save; values that are
+    # equal but not the same (0 and 0.0, 0.0 and -0.0) must still be written as they are.
+    ids = [f"p{i // 4}.m{i % 4}" for i in range(12)]
+    mesh = Mesh.build(["p0", "p1", "p2"], {m: m.split(".")[0] for m in ids}, {"pool": ids})
+    state = initial_state(mesh)
+    for index, name, value in changes:
+        if value is None and name in ("error_rate", "cost_accumulated"):
+            continue
+        setattr(state.models[ids[index]], name, value)
+    for index in latencies:
+        state.models[ids[index]].latency_history.append(0.5)
+    full = {(r.kind, r.key): r for r in all_rows(state, mesh)}
+    for provider in mesh.providers:
+        assert full[("provider", provider)] == row_for(state, mesh, "provider", provider)

@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
@@ -202,27 +203,48 @@ def all_rows(state: SystemState, mesh: Mesh) -> list[Row]:
     """Every row of `state` (a full save); `state` must be reconciled to `mesh`.
 
     The provider-row loop is `_provider_group` and `row_checksum` inlined: at 10,000 providers
-    and 100,000 models, per-object Python calls are a visible share of the whole save.
+    and 100,000 models, per-object Python calls are a visible share of the whole save. Most
+    models of a fleet hold the very same value objects (a healthy model's zeros, `None`s and
+    `"active"`; the decoder shares them too), so a model whose fields are the same objects as an
+    earlier one's reuses its JSON instead of encoding it again. Same objects, same text: the
+    rows are exactly `_provider_group`'s.
     """
-    sha256, encode = hashlib.sha256, _encode_sorted
-    model_dict, provider_dict = _model_dict, _provider_dict
+    sha256, encode, quote = hashlib.sha256, _encode_sorted, _quote
+    model_dict, provider_dict, model_key = _model_dict, _provider_dict, _model_key
     models, groups = state.models, _sorted_groups(mesh)
+    seen: dict[tuple[int, ...], str] = {}
     rows: list[Row] = []
     for provider, ps in state.providers.items():
-        data = encode(
-            {
-                "models": {
-                    m: model_dict(models[m]) for m in groups.get(provider, ()) if m in models
-                },
-                "provider": provider_dict(ps),
-            }
-        )
+        parts = []
+        for m in groups.get(provider, ()):
+            model = models.get(m)
+            if model is None:
+                continue
+            if model.latency_history:  # a list of its own: nothing to share
+                text = encode(model_dict(model))
+            else:
+                key = tuple(map(id, model_key(model)))
+                found = seen.get(key)
+                if found is None:
+                    text = encode(model_dict(model))
+                    if len(seen) < _SEEN_MAX:
+                        seen[key] = text
+                else:
+                    text = found
+            parts.append(f"{quote(m)}:{text}")
+        data = f'{{"models":{{{",".join(parts)}}},"provider":{encode(provider_dict(ps))}}}'
         digest = sha256(f"{PROVIDER}\x00{provider}\x00{data}".encode()).hexdigest()
         rows.append(Row(PROVIDER, provider, data, f"sha256:{digest}"))
     for name, pool in state.pools.items():
         rows.append(_row(POOL, name, _pool_header(pool)))
         rows.append(_row(MEMBERS, name, _pool_members(pool)))
     return rows
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # the encoders' own key quoting
+_model_key = attrgetter(*(f.name for f in fields(ModelState) if f.name != "latency_history"))
+_SEEN_MAX = 64
+"""Distinct models remembered per full save: the few shapes most models share, not all."""
 
 
 def make_batch(envelope: Envelope, rows: list[Row], *, replace: bool) -> WriteBatch:
