@@ -14,6 +14,7 @@ worker threads), which would otherwise be spread over the providers.
 
     .venv/bin/python bench/scheduler_scale.py                      # 10,000 providers, 30 s, 60 s
     .venv/bin/python bench/scheduler_scale.py --providers 2000 --seconds 20
+    .venv/bin/python bench/scheduler_scale.py --restart            # on a saved state
 
 Targets (issue 4): p99 lateness under 250 ms, no probe skipped, under 2 KiB per provider.
 """
@@ -152,6 +153,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--store", default=None, help="state store URL (default: SQLite, temp)")
     parser.add_argument("--baseline", type=int, default=100, help="the small fleet (0: none)")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="measure a daemon started on a store a previous daemon left (restored state)",
+    )
     parser.add_argument("--rss-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging("warning", "json", stream=sys.stderr)
@@ -160,6 +166,10 @@ def main() -> None:
         sim, base_url = start_simulator(args.providers, workdir)
         try:
             store = args.store or f"sqlite://{workdir}/state.db"
+            if args.restart:  # a short-lived daemon in another process leaves its state there
+                populate = [sys.executable, __file__, "--providers", str(args.providers)]
+                populate += ["--seconds", "3", "--baseline", "0", "--rss-only", "--store", store]
+                subprocess.run(populate, capture_output=True, check=True)
             config_path = write_config(args.providers, base_url, args.interval, workdir, store)
             gc.collect()
             rss_before = rss_kib()
@@ -185,6 +195,7 @@ def main() -> None:
                 str(min(args.seconds, 20.0)),
                 "--rss-only",
                 *(["--store", args.store] if args.store else []),
+                *(["--restart"] if args.restart else []),
             ],
             capture_output=True,
             text=True,
@@ -196,6 +207,7 @@ def main() -> None:
     print(
         f"scheduler scale: {args.providers} providers every {args.interval:g} s, "
         f"{r['window']:.0f} s measured, store {args.store or 'sqlite (immediate)'}"
+        + (", restarted on the state a previous daemon saved" if args.restart else "")
     )
     print()
     rows = [

@@ -83,47 +83,23 @@ def _decode_meta(data: str, checksum: str) -> Envelope:
     return Envelope(version, float(written_at), writer_id, epoch, timestamp)
 
 
-def _verify_rows(
-    rows: list[tuple[str, str, str, str]],
-) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
-    """Checksum and JSON-parse every row: (kind -> key -> value, (kind, key) -> why bad)."""
-    bad: dict[tuple[str, str], str] = {}
-    parsed: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
-    for kind, key, data, checksum in rows:
-        if kind not in parsed:
-            bad[(kind, key)] = f"unknown row kind {kind!r}"
-        elif row_checksum(kind, key, data) != checksum:
-            bad[(kind, key)] = "checksum mismatch: altered or torn"
-        else:
-            try:
-                parsed[kind][key] = json.loads(data)
-            except ValueError as exc:
-                bad[(kind, key)] = f"not JSON: {exc}"
-    return parsed, bad
+_NOT_PARSED = object()
 
 
-def _split_groups(
-    groups: dict[str, Any], bad: dict[tuple[str, str], str]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Provider rows -> (providers, models, model -> owning provider)."""
-    providers: dict[str, Any] = {}
-    models: dict[str, Any] = {}
-    owner: dict[str, str] = {}
-    for provider, value in groups.items():
-        inner = value.get("models") if isinstance(value, dict) else None
-        head = value.get("provider") if isinstance(value, dict) else None
-        if not isinstance(inner, dict) or not isinstance(head, dict):
-            bad[(PROVIDER, provider)] = "provider row must hold 'provider' and 'models' objects"
-            continue
-        twice = sorted(m for m in inner if m in owner)
-        if twice:
-            bad[(PROVIDER, provider)] = f"models {twice} are also in another provider row"
-            continue
-        providers[provider] = head
-        for model_id, model in inner.items():
-            models[model_id] = model
-            owner[model_id] = provider
-    return providers, models, owner
+def _parse_row(
+    kind: str, key: str, data: str, checksum: str, bad: dict[tuple[str, str], str]
+) -> Any:
+    """Checksum and JSON-parse one row (`_NOT_PARSED`, with the reason in `bad`, if it fails)."""
+    if kind not in KINDS:
+        bad[(kind, key)] = f"unknown row kind {kind!r}"
+    elif row_checksum(kind, key, data) != checksum:
+        bad[(kind, key)] = "checksum mismatch: altered or torn"
+    else:
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            bad[(kind, key)] = f"not JSON: {exc}"
+    return _NOT_PARSED
 
 
 def decode_store(
@@ -151,15 +127,28 @@ def decode_store(
     except SnapshotError as exc:
         return Decoded(None, whole_reason=str(exc))
 
-    parsed, bad = _verify_rows(rows)
-    providers, models, owner = _split_groups(parsed[PROVIDER], bad)
-    state_dict = migrate(
-        {"providers": providers, "models": models, "pools": parsed[POOL]},
-        envelope.schema_version,
-    )
+    # One provider row at a time, parsed and dropped before the next: what the state keeps is
+    # not left scattered among the parser's garbage of a whole store (see `_codec._fresh`).
     state = SystemState(timestamp=envelope.timestamp)
-    _parse_groups(state, state_dict, owner, bad)
-    _parse_pools(state, state_dict["pools"], parsed[MEMBERS], bad)
+    bad: dict[tuple[str, str], str] = {}
+    owner: dict[str, str] = {}
+    pools: dict[str, dict[str, Any]] = {POOL: {}, MEMBERS: {}}
+    version = envelope.schema_version
+    for kind, key, data, checksum in rows:
+        value = _parse_row(kind, key, data, checksum, bad)
+        if value is _NOT_PARSED:
+            continue
+        if kind == PROVIDER:
+            _load_group(state, key, value, version=version, owner=owner, bad=bad)
+        else:
+            pools[kind][key] = value
+    for kind, provider in list(bad):  # a group with any bad part is left out whole
+        if kind == PROVIDER:
+            state.providers.pop(provider, None)
+            for model_id in [m for m, p in owner.items() if p == provider]:
+                state.models.pop(model_id, None)
+    headers = migrate({"providers": {}, "models": {}, "pools": pools[POOL]}, version)["pools"]
+    _parse_pools(state, headers, pools[MEMBERS], bad)
     snapshot = Snapshot(
         state=state,
         written_at=envelope.written_at,
@@ -170,28 +159,45 @@ def decode_store(
     return Decoded(snapshot, bad_rows=bad_rows, epoch=envelope.epoch)
 
 
-def _parse_groups(
+def _load_group(
     state: SystemState,
-    state_dict: dict[str, Any],
+    provider: str,
+    value: Any,
+    *,
+    version: int,
     owner: dict[str, str],
     bad: dict[tuple[str, str], str],
 ) -> None:
-    """Providers and models into `state`; a group with any bad part is left out whole."""
-    for provider, value in state_dict["providers"].items():
+    """One provider row (the provider and its models) into `state`, or its reason into `bad`.
+
+    Migrations run on the row alone: they must change providers and models one by one.
+    """
+    inner = value.get("models") if isinstance(value, dict) else None
+    head = value.get("provider") if isinstance(value, dict) else None
+    if not isinstance(inner, dict) or not isinstance(head, dict):
+        bad[(PROVIDER, provider)] = "provider row must hold 'provider' and 'models' objects"
+        return
+    twice = sorted(m for m in inner if m in owner)
+    if twice:
+        bad[(PROVIDER, provider)] = f"models {twice} are also in another provider row"
+        return
+    for model_id in inner:
+        owner[model_id] = provider
+    group = migrate({"providers": {provider: head}, "models": inner, "pools": {}}, version)
+    try:
+        ps = ProviderState.from_dict(group["providers"][provider])
+    except ValueError as exc:
+        bad[(PROVIDER, provider)] = f"provider: {exc}"
+        return
+    models: dict[str, ModelState] = {}
+    for model_id, model in group["models"].items():
         try:
-            state.providers[provider] = ProviderState.from_dict(value)
+            models[model_id] = ModelState.from_dict(model)
         except ValueError as exc:
-            bad[(PROVIDER, provider)] = f"provider: {exc}"
-    for model_id, value in state_dict["models"].items():
-        try:
-            state.models[model_id] = ModelState.from_dict(value)
-        except ValueError as exc:
-            bad.setdefault((PROVIDER, owner[model_id]), f"model {model_id!r}: {exc}")
-    for kind, provider in list(bad):
-        if kind == PROVIDER:
-            state.providers.pop(provider, None)
-            for model_id in [m for m, p in owner.items() if p == provider]:
-                state.models.pop(model_id, None)
+            bad[(PROVIDER, provider)] = f"model {model_id!r}: {exc}"
+            return
+    state.providers[provider] = ps
+    state.models.update(models)
 
 
 def _parse_pools(
