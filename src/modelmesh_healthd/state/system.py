@@ -103,7 +103,11 @@ class SnapshotError(ValueError):
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 MIGRATIONS: dict[int, Migration] = {}
-"""`MIGRATIONS[v]` turns a version-`v` state dict into a version `v + 1` one."""
+"""`MIGRATIONS[v]` turns a version-`v` state dict into a version `v + 1` one.
+
+Row stores migrate one provider row at a time (`{"providers": {one}, "models": {its models},
+"pools": {}}`) and the pools apart, so a migration must change providers and models one by one,
+never from what other providers or the pools hold."""
 
 
 _POOL_CAMEL = {
