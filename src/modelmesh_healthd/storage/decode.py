@@ -127,8 +127,10 @@ def decode_store(
     except SnapshotError as exc:
         return Decoded(None, whole_reason=str(exc))
 
-    # One provider row at a time, parsed and dropped before the next: what the state keeps is
-    # not left scattered among the parser's garbage of a whole store (see `_codec._fresh`).
+    # One provider row at a time, parsed, built and dropped before the next. Parsing every row
+    # first left the state's objects scattered among the parser's garbage of the whole store,
+    # and CPython returns an arena only when nothing in it is alive: a daemon restarted on
+    # 10,000 providers kept ~3.7 KiB per provider more than a fresh one.
     state = SystemState(timestamp=envelope.timestamp)
     bad: dict[tuple[str, str], str] = {}
     owner: dict[str, str] = {}
@@ -142,7 +144,7 @@ def decode_store(
             _load_group(state, key, value, version=version, owner=owner, bad=bad)
         else:
             pools[kind][key] = value
-    for kind, provider in list(bad):  # a group with any bad part is left out whole
+    for kind, provider in list(bad):  # a later row under a good one's key spoils both
         if kind == PROVIDER:
             state.providers.pop(provider, None)
             for model_id in [m for m, p in owner.items() if p == provider]:
