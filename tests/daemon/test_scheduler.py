@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from modelmesh_healthd.daemon.scheduler import Scheduler
 
@@ -32,6 +34,28 @@ class Recorder:
         assert self.scheduler is not None
         # As timing.next_due does: anchored on the due time, never before the probe finished.
         return max(due + self.every, self.scheduler.now())
+
+
+def recorded(
+    durations: dict[str, float], *, every: float, concurrency: int
+) -> tuple[Recorder, Scheduler]:
+    """A Recorder and the Scheduler that runs its jobs."""
+    rec = Recorder(durations, every=every)
+    sched = Scheduler(rec.job, concurrency=concurrency)
+    rec.scheduler = sched
+    return rec, sched
+
+
+@asynccontextmanager
+async def running(scheduler: Scheduler) -> AsyncIterator[None]:
+    """The scheduler's loop for the duration of the block, stopped and drained after it."""
+    task = asyncio.create_task(scheduler.run())
+    try:
+        yield
+    finally:
+        scheduler.stop()
+        await scheduler.drain(1.0)
+        await task
 
 
 async def run_for(scheduler: Scheduler, seconds: float) -> None:
@@ -147,35 +171,25 @@ async def test_overdue_reports_how_late_the_most_overdue_provider_is() -> None:
 
 
 async def test_removed_and_added_again_while_running_never_overlaps_and_carries_on() -> None:
-    rec = Recorder({"a": 0.05}, every=0.01)
-    sched = Scheduler(rec.job, concurrency=4)
-    rec.scheduler = sched
+    rec, sched = recorded({"a": 0.05}, every=0.01, concurrency=4)
     sched.add("a", sched.now())
-    task = asyncio.create_task(sched.run())
-    await asyncio.sleep(0.02)  # its first job is running
-    assert sched.due_of("a") is None
-    sched.remove("a")
-    sched.add("a", sched.now())  # a reload that drops the provider and brings it back
-    await asyncio.sleep(0.3)
-    sched.stop()
-    await sched.drain(1.0)
-    await task
+    async with running(sched):
+        await asyncio.sleep(0.02)  # its first job is running
+        assert sched.due_of("a") is None
+        sched.remove("a")
+        sched.add("a", sched.now())  # a reload that drops the provider and brings it back
+        await asyncio.sleep(0.3)
     assert rec.max_parallel_per_provider == 1
     assert rec.runs["a"] >= 3  # the running job's answer scheduled it again
 
 
 async def test_expedited_while_running_runs_again_when_it_finishes() -> None:
-    rec = Recorder({"a": 0.05}, every=3600.0)
-    sched = Scheduler(rec.job, concurrency=1)
-    rec.scheduler = sched
+    rec, sched = recorded({"a": 0.05}, every=3600.0, concurrency=1)
     sched.add("a", sched.now())
-    task = asyncio.create_task(sched.run())
-    await asyncio.sleep(0.02)
-    sched.expedite("a")  # e.g. its key changed while the old key's probe ran
-    await asyncio.sleep(0.2)
-    sched.stop()
-    await sched.drain(1.0)
-    await task
+    async with running(sched):
+        await asyncio.sleep(0.02)
+        sched.expedite("a")  # e.g. its key changed while the old key's probe ran
+        await asyncio.sleep(0.2)
     assert rec.runs["a"] == 2
     due = sched.due_of("a")
     assert due is not None
@@ -183,9 +197,7 @@ async def test_expedited_while_running_runs_again_when_it_finishes() -> None:
 
 
 async def test_many_moves_leave_one_live_schedule_per_provider() -> None:
-    rec = Recorder({}, every=3600.0)
-    sched = Scheduler(rec.job, concurrency=8)
-    rec.scheduler = sched
+    rec, sched = recorded({}, every=3600.0, concurrency=8)
     now = sched.now()
     for i in range(50):
         for name in ("a", "b"):
