@@ -1,61 +1,63 @@
-"""The per-kind judges: one pure function per kind of answer a probe asks for.
+"""The shared judges: pure functions for the answers many kinds share (model lists, objects).
 
-Every judge has the signature `(reply, kind, models, now) -> Judgement`: `kind` is the probe kind
-(it picks kind-specific traps and headroom headers), `models` the upstream model names this
-answer is to be checked for, `now` the wall time for Retry-After dates. Non-2xx answers all go
-through `classify.judge_error`; a judge only knows what a correct 2xx answer looks like.
+Every judge has the signature `(reply, dialect, models, now) -> Finding`: `dialect` is the
+kind's error traps and headroom headers, `models` the upstream model names this answer is to be
+checked for, `now` the wall time for Retry-After dates. Non-2xx answers all go through
+`judge_error`; a judge only knows what a correct 2xx answer looks like. Judges of one kind's
+own answers live in that kind's module (`probes/kinds/`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from modelmesh_healthd.probes.classify import (
+from modelmesh_healthd.probes.classifier.errors import Dialect, judge_error, rate_limit_headroom
+from modelmesh_healthd.probes.classifier.replies import (
     OK,
-    Judgement,
+    Finding,
     Reply,
-    judge_error,
     looks_like_json_object,
-    models_judgement,
+    models_finding,
     parse_json_object,
-    rate_limit_headroom,
 )
 from modelmesh_healthd.state.outcome import Outcome
 
 __all__ = [
     "Judge",
-    "gemini_name",
-    "judge_anthropic_list",
-    "judge_gemini_list",
-    "judge_local_health",
-    "judge_ollama_tags",
-    "judge_ollama_version",
+    "judge_json_answer",
+    "judge_list",
     "judge_openai_list",
-    "judge_openrouter_key",
     "judge_single_model",
-    "ollama_name",
+    "listed",
+    "too_big",
+    "unexpected",
+    "with_headroom",
 ]
 
-Judge = Callable[[Reply, str, tuple[str, ...], float], Judgement]
-"""(reply, kind, upstream models to check, wall time) -> Judgement."""
+Judge = Callable[[Reply, Dialect, tuple[str, ...], float], Finding]
+"""(reply, dialect, upstream models to check, wall time) -> Finding."""
 
 
-def _unexpected(what: str) -> Judgement:
-    return Judgement(Outcome.PROTOCOL_ERROR, f"unexpected body: {what}")
+def unexpected(what: str) -> Finding:
+    """A 2xx answer whose body is not what the endpoint documents."""
+    return Finding(Outcome.PROTOCOL_ERROR, f"unexpected body: {what}")
 
 
-def _too_big(reply: Reply) -> Judgement:
-    return Judgement(Outcome.PROTOCOL_ERROR, f"body over the {len(reply.body)}-byte cap")
+def too_big(reply: Reply) -> Finding:
+    """A 2xx answer cut at the body cap (it cannot be judged)."""
+    return Finding(Outcome.PROTOCOL_ERROR, f"body over the {len(reply.body)}-byte cap")
 
 
-def _with_headroom(j: Judgement, reply: Reply, kind: str) -> Judgement:
-    headroom = rate_limit_headroom(reply.headers, kind)
+def with_headroom(j: Finding, reply: Reply, dialect: Dialect) -> Finding:
+    """`j` with the rate-limit headroom the answer's headers report, if any."""
+    headroom = rate_limit_headroom(reply.headers, dialect.headroom)
     return replace(j, headroom=headroom) if headroom else j
 
 
-def _listed(items: object, *keys: str) -> frozenset[str] | None:
+def listed(items: object, *keys: str) -> frozenset[str] | None:
     """The string values under `keys` of each object in a JSON list; None if not a list."""
     if not isinstance(items, list):
         return None
@@ -75,14 +77,12 @@ def _check(
     normalize: Callable[[str], str],
     *,
     complete: bool = True,
-) -> Judgement:
-    """models_judgement with names compared after `normalize`, reported as configured."""
+) -> Finding:
+    """models_finding with names compared after `normalize`, reported as configured."""
     by_norm: dict[str, list[str]] = {}
     for w in wanted:
         by_norm.setdefault(normalize(w), []).append(w)
-    norm = models_judgement(
-        frozenset(normalize(n) for n in names), tuple(by_norm), complete=complete
-    )
+    norm = models_finding(frozenset(normalize(n) for n in names), tuple(by_norm), complete=complete)
 
     def back(xs: Iterable[str]) -> frozenset[str]:
         return frozenset(w for x in xs for w in by_norm[x])
@@ -94,177 +94,96 @@ def _object_or_none(reply: Reply) -> dict[str, Any] | None:
     return parse_json_object(reply.body)
 
 
-def _judge_list(
+def _array_or_none(reply: Reply) -> list[Any] | None:
+    try:
+        value = json.loads(reply.body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return value if isinstance(value, list) else None
+
+
+def judge_list(
     reply: Reply,
-    kind: str,
+    dialect: Dialect,
     models: tuple[str, ...],
     now: float,
     *,
-    field: str,
+    field: str | None,
     keys: tuple[str, ...],
-    normalize: Callable[[str], str],
-    complete: Callable[[dict[str, Any]], bool],
-) -> Judgement:
-    """A models list of any shape: `{field: [{key: name}, ...]}`, names compared after
-    `normalize`; `complete(obj)` says whether the page holds the whole list."""
+    normalize: Callable[[str], str] = str,
+    complete: Callable[[dict[str, Any]], bool] = lambda obj: True,
+) -> Finding:
+    """A models list of any shape: `{field: [{key: name}, ...]}`, or with `field` None a bare
+    JSON array `[{key: name}, ...]`; names compared after `normalize`; `complete(obj)` says
+    whether the page holds the whole list."""
     if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
+        return judge_error(reply, dialect, now)
     if reply.truncated:
-        return _too_big(reply)
-    obj = _object_or_none(reply)
-    names = _listed(obj.get(field), *keys) if obj is not None else None
+        return too_big(reply)
+    obj: dict[str, Any] | None
+    if field is None:
+        obj, names = {}, listed(_array_or_none(reply), *keys)
+    else:
+        obj = _object_or_none(reply)
+        names = listed(obj.get(field), *keys) if obj is not None else None
     if obj is None or names is None:
-        return _unexpected(f"no `{field}` list")
+        return unexpected(f"no `{field}` list" if field else "not a JSON list")
     if not models:
-        return _with_headroom(OK, reply, kind)
+        return with_headroom(OK, reply, dialect)
     verdict = _check(names, models, normalize, complete=complete(obj))
-    return _with_headroom(verdict, reply, kind)
+    return with_headroom(verdict, reply, dialect)
+
+
+def judge_json_answer(
+    reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float
+) -> Finding:
+    """An authenticated endpoint whose 2xx answer only needs to be JSON (an object or a list).
+
+    For key checks whose content says nothing more (a list of jobs, of voices).
+    """
+    if not 200 <= reply.status <= 299:
+        return judge_error(reply, dialect, now)
+    if reply.truncated:
+        return too_big(reply)
+    stripped = reply.body.strip()
+    if not (looks_like_json_object(stripped) or (stripped[:1] == b"[" and stripped[-1:] == b"]")):
+        return unexpected("not JSON")
+    return with_headroom(OK, reply, dialect)
 
 
 # --- OpenAI and compatible (openai, azure-openai, local's /v1/models) -----------
 
 
-def judge_openai_list(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
+def judge_openai_list(
+    reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float
+) -> Finding:
     """`GET /models`: `{"object": "list", "data": [{"id": ...}, ...]}`."""
     if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
+        return judge_error(reply, dialect, now)
     if reply.truncated:
-        return _too_big(reply)
+        return too_big(reply)
     if not models:
         # Nothing to look up: a cheap shape check instead of a parse (this is the hot path).
         if not looks_like_json_object(reply.body):
-            return _unexpected("not a JSON object")
-        return _with_headroom(OK, reply, kind)
+            return unexpected("not a JSON object")
+        return with_headroom(OK, reply, dialect)
     obj = _object_or_none(reply)
-    names = _listed(obj.get("data"), "id") if obj is not None else None
+    names = listed(obj.get("data"), "id") if obj is not None else None
     if names is None:
-        return _unexpected("no `data` list")
-    return _with_headroom(models_judgement(names, models), reply, kind)
+        return unexpected("no `data` list")
+    return with_headroom(models_finding(names, models), reply, dialect)
 
 
-def judge_single_model(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
+def judge_single_model(
+    reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float
+) -> Finding:
     """`GET /models/{id}` (OpenAI, Azure, Anthropic, Gemini): one model object, or 404."""
     model = models[0]
     if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now, model=model)
+        return judge_error(reply, dialect, now, model=model)
     if reply.truncated:
-        return _too_big(reply)
+        return too_big(reply)
     obj = _object_or_none(reply)
     if obj is None or not isinstance(obj.get("id", obj.get("name")), str):
-        return _unexpected("not a model object")
-    return _with_headroom(Judgement(Outcome.OK, found=frozenset((model,))), reply, kind)
-
-
-# --- Anthropic ---------------------------------------------------------------
-
-
-def judge_anthropic_list(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /v1/models`: `{"data": [{"id", "type": "model"}], "has_more": bool, ...}`."""
-    return _judge_list(
-        reply,
-        kind,
-        models,
-        now,
-        field="data",
-        keys=("id",),
-        normalize=str,
-        complete=lambda obj: obj.get("has_more") is not True,
-    )
-
-
-# --- Gemini ------------------------------------------------------------------
-
-
-def gemini_name(name: str) -> str:
-    """`models/gemini-2.0-flash` and `gemini-2.0-flash` name the same model."""
-    return name.removeprefix("models/")
-
-
-def judge_gemini_list(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /v1beta/models`: `{"models": [{"name": "models/..."}], "nextPageToken"?}`."""
-    return _judge_list(
-        reply,
-        kind,
-        models,
-        now,
-        field="models",
-        keys=("name",),
-        normalize=gemini_name,
-        complete=lambda obj: not obj.get("nextPageToken"),
-    )
-
-
-# --- OpenRouter --------------------------------------------------------------
-
-
-def judge_openrouter_key(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /api/v1/key`: `{"data": {"limit": n|null, "limit_remaining": n|null, "usage": n}}`.
-
-    A key whose credit limit is used up (`limit_remaining` <= 0) is `quota_exhausted` even
-    though this endpoint still answers 200: inference would answer 402.
-    """
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    if reply.truncated:
-        return _too_big(reply)
-    obj = _object_or_none(reply)
-    data = obj.get("data") if obj is not None else None
-    if not isinstance(data, dict):
-        return _unexpected("no `data` object")
-    remaining = data.get("limit_remaining")
-    if isinstance(remaining, int | float) and not isinstance(remaining, bool):
-        headroom = {"credits": float(remaining)}
-        if remaining <= 0:
-            return Judgement(Outcome.QUOTA_EXHAUSTED, "credit limit reached", headroom=headroom)
-        return Judgement(Outcome.OK, headroom=headroom)
-    return OK
-
-
-# --- Ollama ------------------------------------------------------------------
-
-
-def ollama_name(name: str) -> str:
-    """Ollama's default tag: `llama3.2` is `llama3.2:latest`."""
-    return name if ":" in name else f"{name}:latest"
-
-
-def judge_ollama_version(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /api/version`: `{"version": "0.5.7"}`."""
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    obj = None if reply.truncated else _object_or_none(reply)
-    if obj is None or not isinstance(obj.get("version"), str):
-        return _unexpected("no `version`")
-    return OK
-
-
-def judge_ollama_tags(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /api/tags`: `{"models": [{"name": "llama3.2:latest", "model": ...}]}`."""
-    return _judge_list(
-        reply,
-        kind,
-        models,
-        now,
-        field="models",
-        keys=("name", "model"),
-        normalize=ollama_name,
-        complete=lambda obj: True,
-    )
-
-
-# --- local servers (vLLM, llama.cpp) --------------------------------------------
-
-
-def judge_local_health(reply: Reply, kind: str, models: tuple[str, ...], now: float) -> Judgement:
-    """`GET /health`: vLLM answers 200 with an empty body, llama.cpp `{"status": "ok"}`.
-
-    llama.cpp answers 503 `Loading model` while it loads (`loading`, see `judge_error`); some
-    versions said so with a 200, which is read the same way.
-    """
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, kind, now)
-    if reply.truncated:
-        return _too_big(reply)
-    if reply.body and b"loading model" in reply.body[:512].lower():
-        return Judgement(Outcome.LOADING, f"HTTP {reply.status} loading model")
-    return OK
+        return unexpected("not a model object")
+    return with_headroom(Finding(Outcome.OK, found=frozenset((model,))), reply, dialect)
