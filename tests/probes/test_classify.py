@@ -27,18 +27,18 @@ from modelmesh_healthd.probes.classifier import (
     judge_single_model,
     rate_limit_headroom,
 )
+from modelmesh_healthd.probes.kinds.anthropic import judge_anthropic_list
 from modelmesh_healthd.probes.kinds.cohere import judge_cohere_models
 from modelmesh_healthd.probes.kinds.elevenlabs import judge_elevenlabs_models
 from modelmesh_healthd.probes.kinds.firecrawl import judge_firecrawl_credits
-from modelmesh_healthd.probes.kinds.tavily import judge_tavily_usage
-from modelmesh_healthd.probes.kinds.together import judge_together_models
-from modelmesh_healthd.probes.kinds.anthropic import judge_anthropic_list
 from modelmesh_healthd.probes.kinds.gemini import judge_gemini_list
 from modelmesh_healthd.probes.kinds.local import judge_local_health
 from modelmesh_healthd.probes.kinds.ollama import judge_ollama_tags, judge_ollama_version
 from modelmesh_healthd.probes.kinds.openrouter import (
     judge_openrouter_key,
 )
+from modelmesh_healthd.probes.kinds.tavily import judge_tavily_usage
+from modelmesh_healthd.probes.kinds.together import judge_together_models
 from modelmesh_healthd.state import Outcome
 
 NOW = 1_750_000_000.0
@@ -164,8 +164,13 @@ def test_openai_429_rate_limit_carries_retry_after_and_headroom() -> None:
 
 def test_gemini_bad_key_as_400_is_auth_invalid_but_a_plain_400_elsewhere_is_not() -> None:
     body = google_err(400, "INVALID_ARGUMENT", "API_KEY_INVALID")
-    assert judge_error(Reply(400, {}, body), dialect_of("gemini"), NOW).outcome is Outcome.AUTH_INVALID
-    assert judge_error(Reply(400, {}, body), dialect_of("openai"), NOW).outcome is Outcome.PROTOCOL_ERROR
+    assert (
+        judge_error(Reply(400, {}, body), dialect_of("gemini"), NOW).outcome is Outcome.AUTH_INVALID
+    )
+    assert (
+        judge_error(Reply(400, {}, body), dialect_of("openai"), NOW).outcome
+        is Outcome.PROTOCOL_ERROR
+    )
 
 
 def test_gemini_rate_limit_takes_its_delay_from_retry_info_when_no_header() -> None:
@@ -404,7 +409,9 @@ def test_anthropic_headroom_headers_are_read_on_a_success() -> None:
         "anthropic-ratelimit-requests-remaining": "49",
         "anthropic-ratelimit-tokens-remaining": "x",
     }
-    got = judge_anthropic_list(Reply(200, headers, j({"data": []})), dialect_of("anthropic"), (), NOW)
+    got = judge_anthropic_list(
+        Reply(200, headers, j({"data": []})), dialect_of("anthropic"), (), NOW
+    )
     assert dict(got.headroom) == {"requests": 49.0}
 
 

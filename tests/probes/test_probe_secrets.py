@@ -94,7 +94,9 @@ async def test_a_secret_that_reaches_a_detail_is_scrubbed_before_the_result(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
     # A judge that echoes the key (as a provider message might) still cannot leak it.
-    def echoing_judge(reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float) -> Finding:
+    def echoing_judge(
+        reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float
+    ) -> Finding:
         return Finding(Outcome.AUTH_INVALID, f"provider said: bad key {KEY}\nand {HEADER_SECRET}")
 
     target = ProbeTarget(
