@@ -89,7 +89,7 @@ _SPECS: tuple[KindSpec, ...] = (
              "authorization", _BEARER,
              docs="https://lmstudio.ai/docs/app/api/endpoints/openai"),
     KindSpec("localai", "localai", "LocalAI", "http://localhost:8080", "authorization", _BEARER,
-             docs="https://localai.io/features/openai-functions/"),
+             docs="https://localai.io/docs/features/api-discovery/"),
     KindSpec(UNSUPPORTED, "", "No free authenticated endpoint: never probed, never deactivated",
              None, None, probed=False),
 )  # fmt: skip
