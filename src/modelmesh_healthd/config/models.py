@@ -380,6 +380,9 @@ class ProviderConfig:
     """A disabled provider is not probed and its models stay in manual standby."""
     check_models: bool = True
     """Check in the same request that the configured models exist at the provider."""
+    deep: bool = True
+    """Climb the kind's deeper free rungs per model (Anthropic `count_tokens`, Gemini
+    `countTokens`, Ollama `/api/show`): per-model health for one more request per model."""
     degraded_after: Duration | None = None
     """Latency above which a correct answer counts as `degraded`."""
     schedule: ScheduleOverrides = NO_OVERRIDES
