@@ -158,6 +158,16 @@ class HealthConfig(_Section):
     """How long `loading` answers are tolerated before they count as failures."""
     outcomes: dict[Outcome, Effect] = Field(default_factory=dict)
     """Overrides of what an outcome class does, e.g. `degraded: failure`."""
+    degraded_factor: float = DEFAULT_POLICY.degraded_factor
+    """A probe over this many times the provider's own latency baseline is slow."""
+    degraded_floor: Duration = DEFAULT_POLICY.degraded_floor
+    """...and only above this latency (tiny baselines jitter)."""
+    latency_alpha: float = DEFAULT_POLICY.latency_alpha
+    """Weight of the newest answered probe in the latency baseline (an EMA)."""
+    latency_warmup: int = DEFAULT_POLICY.latency_warmup
+    """Answered probes before the baseline is trusted."""
+    degraded_streak: int = DEFAULT_POLICY.degraded_streak
+    """Slow probes in a row that make a provider degraded (as many fast ones bring it back)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule between fields that these settings break."""
@@ -176,6 +186,11 @@ class HealthConfig(_Section):
             recovery_successes=self.recovery_successes,
             loading_grace=self.loading_grace,
             effects=dict(self.outcomes),
+            degraded_factor=self.degraded_factor,
+            degraded_floor=self.degraded_floor,
+            latency_alpha=self.latency_alpha,
+            latency_warmup=self.latency_warmup,
+            degraded_streak=self.degraded_streak,
         )
 
 

@@ -117,6 +117,12 @@ _SCRAPED = {
             "1 while the provider is healthy (its models active), 0 while it is down.",
         ),
         _spec(
+            "provider_degraded",
+            "gauge",
+            ("provider",),
+            "1 while the provider answers but slowly (degraded: its models stay active), else 0.",
+        ),
+        _spec(
             "provider_availability_score",
             "gauge",
             ("provider",),
@@ -389,6 +395,7 @@ class _StateCollector(Collector):
                 continue
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
+            g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
         for name, pool in d.state.pools.items():
             g["pool_active_models"].add_metric([name], len(pool.active_models))
             g["pool_standby_models"].add_metric([name], len(pool.standby_models))

@@ -17,11 +17,14 @@ from modelmesh_healthd.state.events import (
     PoolRestored,
     ProbeCompleted,
     ProviderAdded,
+    ProviderDegraded,
     ProviderDown,
     ProviderReasonChanged,
+    ProviderRecovered,
     ProviderRemoved,
     ProviderUp,
 )
+from modelmesh_healthd.state.latency import LatencyVerdict, judge_latency, latency_step
 from modelmesh_healthd.state.mesh import Mesh, MeshError
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason, Effect, Outcome
@@ -54,6 +57,7 @@ __all__ = [
     "Effect",
     "Event",
     "HealthPolicy",
+    "LatencyVerdict",
     "LogEventSpec",
     "Mesh",
     "MeshError",
@@ -70,8 +74,10 @@ __all__ = [
     "PoolState",
     "ProbeCompleted",
     "ProviderAdded",
+    "ProviderDegraded",
     "ProviderDown",
     "ProviderReasonChanged",
+    "ProviderRecovered",
     "ProviderRemoved",
     "ProviderState",
     "ProviderUp",
@@ -83,5 +89,7 @@ __all__ = [
     "canonical_json",
     "checksum_of",
     "initial_state",
+    "judge_latency",
+    "latency_step",
     "reconcile",
 ]

@@ -22,8 +22,10 @@ __all__ = [
     "PoolRestored",
     "ProbeCompleted",
     "ProviderAdded",
+    "ProviderDegraded",
     "ProviderDown",
     "ProviderReasonChanged",
+    "ProviderRecovered",
     "ProviderRemoved",
     "ProviderUp",
 ]
@@ -134,6 +136,31 @@ class ProviderReasonChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderDegraded(Event):
+    """A provider answers, but slowly: over `degraded_after` or k times its own baseline.
+
+    Its models stay active; routers may prefer others (state `degraded`, metric)."""
+
+    name: ClassVar[str] = "provider.degraded"
+    level: ClassVar[str] = WARNING
+    provider: str
+    latency_ms: float
+    baseline_ms: float | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecovered(Event):
+    """A degraded provider answers at its usual speed again."""
+
+    name: ClassVar[str] = "provider.recovered"
+    level: ClassVar[str] = INFO
+    provider: str
+    latency_ms: float
+    degraded_for_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelDeactivated(Event):
     """A model went from active to standby in one pool (`pool` is None for a model in none)."""
 
@@ -225,6 +252,8 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProviderDown,
     ProviderUp,
     ProviderReasonChanged,
+    ProviderDegraded,
+    ProviderRecovered,
     ModelDeactivated,
     ModelReactivated,
     PoolEmpty,

@@ -33,6 +33,7 @@ from modelmesh_healthd.state.events import (
     ProviderRemoved,
     ProviderUp,
 )
+from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import (
@@ -278,7 +279,9 @@ def apply_probe(
     was_healthy = ps.is_healthy(policy)
     old_reason = ps.down_reason
     went_down_at = ps.changed_at
-    outcome = Outcome(verdict.outcome)
+    outcome, slow_events = latency_step(
+        ps, provider, Outcome(verdict.outcome), verdict.latency, now=now, policy=policy
+    )
     ps.record_probe(
         policy.effect_of(outcome) is Effect.SUCCESS,
         verdict.latency,
@@ -322,6 +325,7 @@ def apply_probe(
             fan.model_check(model, Outcome(model_outcome), provider_healthy=healthy)
 
     ps.active_model_count += fan.active_delta
+    events.extend(slow_events)
     return events
 
 

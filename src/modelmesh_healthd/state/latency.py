@@ -1,0 +1,129 @@
+"""Degraded, not down: a provider slower than its budget or than its own baseline.
+
+Pure: the provider's latency memory, one probe's latency and the policy in; the probe's outcome
+(`ok` or `degraded`) and any `provider.degraded` / `provider.recovered` event out. Slowness
+changes no model's status: a degraded provider stays active and visible as such to routers
+(state, events, metrics). Only `health.outcomes: {degraded: failure}` makes slow probes count
+against availability, and then through the ordinary score and thresholds.
+
+The baseline is an exponential moving average of the provider's own answered-probe latency
+(docs/health-model.md "Degraded"): cheap, one float per provider, and quick to learn. A probe
+is slow when it went over `degraded_after` (the probe says so with outcome `degraded`) or, once
+the baseline has `latency_warmup` samples, over `degraded_factor` times the baseline and over
+`degraded_floor` (so a 2 ms local server is not "degraded" at 7 ms). Slow samples still move
+the baseline, at a quarter of the weight: a lasting shift (a new region, a bigger model) becomes
+the new normal after a while instead of reading as degraded for ever, but one slow spell does
+not teach the baseline to expect it. `degraded_streak` slow probes in a row make the provider
+degraded; as many fast ones in a row bring it back (no flapping on one noisy answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelmesh_healthd.state.events import Event, ProviderDegraded, ProviderRecovered
+from modelmesh_healthd.state.outcome import Outcome
+from modelmesh_healthd.state.policy import HealthPolicy
+from modelmesh_healthd.state.provider import ProviderState
+
+__all__ = ["LatencyVerdict", "judge_latency", "latency_step"]
+
+_ANSWERED = frozenset({Outcome.OK, Outcome.DEGRADED})
+_SLOW_WEIGHT = 0.25
+"""Share of the baseline's weight a slow sample gets."""
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyVerdict:
+    """Whether one answered probe was slow, and why.
+
+    Attributes:
+        slow: Over `degraded_after`, or over k times the baseline (and the floor).
+        why: `over degraded_after` or `3.4x baseline`; None when not slow.
+    """
+
+    slow: bool
+    why: str | None = None
+
+
+def judge_latency(
+    baseline: float | None,
+    samples: int,
+    latency: float,
+    *,
+    over_budget: bool,
+    policy: HealthPolicy,
+) -> LatencyVerdict:
+    """Judge one answered probe's latency against the budget and the provider's baseline.
+
+    Args:
+        baseline: The provider's latency EMA in seconds, None before its first answer.
+        samples: How many answered probes the baseline has seen.
+        latency: This probe's latency in seconds.
+        over_budget: The probe went over the provider's `degraded_after`.
+        policy: `degraded_factor`, `degraded_floor`, `latency_warmup`.
+
+    Returns:
+        The verdict.
+    """
+    if over_budget:
+        return LatencyVerdict(True, "over degraded_after")
+    if baseline is None or samples < policy.latency_warmup or baseline <= 0.0:
+        return LatencyVerdict(False)
+    if latency > policy.degraded_floor and latency > policy.degraded_factor * baseline:
+        return LatencyVerdict(True, f"{latency / baseline:.1f}x baseline")
+    return LatencyVerdict(False)
+
+
+def latency_step(
+    ps: ProviderState,
+    provider: str,
+    outcome: Outcome,
+    latency: float | None,
+    *,
+    now: float,
+    policy: HealthPolicy,
+) -> tuple[Outcome, list[Event]]:
+    """Fold one probe's latency into `ps` (mutated) and say what it means.
+
+    Args:
+        ps: The provider's state: its baseline, streak and degraded flag change here.
+        provider: Its id, for the events.
+        outcome: The probe's outcome; only answered ones (`ok`, `degraded`) are judged.
+        latency: The probe's latency in seconds, None without an answer.
+        now: Unix time of the probe.
+        policy: The thresholds.
+
+    Returns:
+        The outcome to record (`degraded` for a slow answer, else `outcome` unchanged) and the
+        events: `provider.degraded` or `provider.recovered` when the streak flips the flag.
+    """
+    if outcome not in _ANSWERED or latency is None:
+        return outcome, []
+    verdict = judge_latency(
+        ps.latency_baseline,
+        ps.latency_samples,
+        latency,
+        over_budget=outcome is Outcome.DEGRADED,
+        policy=policy,
+    )
+    base = ps.latency_baseline
+    weight = policy.latency_alpha * (_SLOW_WEIGHT if verdict.slow else 1.0)
+    ps.latency_baseline = latency if base is None else base + weight * (latency - base)
+    ps.latency_samples += 1
+    ps.latency_streak = ps.latency_streak + 1 if verdict.slow != ps.degraded else 0
+    events: list[Event] = []
+    if ps.latency_streak >= policy.degraded_streak:
+        ps.latency_streak = 0
+        ms = round(latency * 1000.0, 1)
+        if verdict.slow:
+            ps.degraded, ps.degraded_since = True, now
+            base_ms = None if base is None else round(base * 1000.0, 1)
+            events.append(ProviderDegraded(provider, ms, base_ms, verdict.why or "slow"))
+        else:
+            since = ps.degraded_since
+            ps.degraded, ps.degraded_since = False, None
+            events.append(
+                ProviderRecovered(provider, ms, None if since is None else round(now - since, 3))
+            )
+    return (Outcome.DEGRADED if verdict.slow else Outcome.OK), events
