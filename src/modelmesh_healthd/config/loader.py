@@ -180,6 +180,7 @@ def _cross_check(config: Config) -> list[ConfigIssue]:
             ]
     providers = set(config.providers)
     for mid, model in config.models.items():
+        issues += [ConfigIssue(("models", mid, f), m) for f, m in model.problems()]
         if model.provider not in providers:
             issues.append(
                 ConfigIssue(

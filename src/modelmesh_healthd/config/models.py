@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from modelmesh_healthd.config.canary import CanaryConfig, PriceConfig
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
 from modelmesh_healthd.kinds import KINDS as KIND_SPECS
 from modelmesh_healthd.kinds import UNSUPPORTED, kind_names
@@ -407,6 +408,8 @@ class ProviderConfig:
     """local only: the health endpoint (default `/health`)."""
     http: HttpCheckConfig | None = None
     """http only: the request and its success conditions."""
+    canary: CanaryConfig | None = None
+    """Off unless set: a real, billed minimal completion per model that opts in (docs/canary.md)."""
 
     @field_validator("base_url")
     @classmethod
@@ -456,6 +459,16 @@ class ModelConfig:
     """False keeps the model in manual standby."""
     capabilities: tuple[str, ...] = ()
     """Capability paths (ModelMesh's), used by pools that select by `capability`."""
+    canary: bool = False
+    """Opt this model in to its provider's canary (which costs tokens; needs a `price`)."""
+    price: PriceConfig | None = None
+    """USD per million tokens; the canary's cost and budget are counted with it."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each rule between this model's fields that is broken."""
+        if self.canary and self.price is None:
+            return [("canary", "needs a price (input/output USD per million tokens)")]
+        return []
 
 
 class PoolConfig(_Section):

@@ -14,6 +14,7 @@ from typing import Any
 
 from modelmesh_healthd.kinds import kind_spec
 from modelmesh_healthd.simulator.behaviours import SimProvider
+from modelmesh_healthd.simulator.kinds._chat import openai_chat
 from modelmesh_healthd.simulator.shapes import Answer, json_answer, openai_error, openai_model
 
 __all__ = ["OpenAIStyle", "SimKind", "int_param", "json_body", "loading_answer"]
@@ -204,6 +205,14 @@ class OpenAIStyle(SimKind):
             if name in p.listed:
                 return json_answer(200, openai_model(name))
             return self.model_not_found(p, name)
+        return None
+
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """Chat completions (for the canary: `simulator/kinds/_chat.py`)."""
+        if path.endswith("chat/completions"):
+            return openai_chat(self, p, json_body(body))
         return None
 
     def models_list(self, p: SimProvider) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
 from modelmesh_healthd.simulator.kinds._base import SimKind, int_param, json_body
+from modelmesh_healthd.simulator.kinds._chat import anthropic_messages
 from modelmesh_healthd.simulator.shapes import Answer, anthropic_error, json_answer
 
 __all__ = ["SIM"]
@@ -112,6 +113,8 @@ class Anthropic(SimKind):
         self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
     ) -> Answer | None:
         """`count_tokens`: `{"input_tokens": n}` for a model it serves."""
+        if path == "v1/messages":
+            return anthropic_messages(self, p, json_body(body))
         if path != "v1/messages/count_tokens":
             return None
         req = json_body(body)

@@ -8,6 +8,7 @@ from typing import Any
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
 from modelmesh_healthd.simulator.kinds._base import SimKind, int_param, json_body
+from modelmesh_healthd.simulator.kinds._chat import gemini_generate
 from modelmesh_healthd.simulator.shapes import Answer, google_error, json_answer
 
 __all__ = ["SIM"]
@@ -126,7 +127,13 @@ class Gemini(SimKind):
     def post(
         self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
     ) -> Answer | None:
-        """`models/{m}:countTokens`: `{"totalTokens", "promptTokensDetails"}`."""
+        """`models/{m}:countTokens`: `{"totalTokens", "promptTokensDetails"}`; generation for
+        the canary."""
+        for verb in (":generateContent", ":streamGenerateContent"):
+            if path.startswith("v1beta/models/") and path.endswith(verb):
+                name = path.removeprefix("v1beta/models/").removesuffix(verb)
+                stream = verb == ":streamGenerateContent"
+                return gemini_generate(self, p, name, json_body(body), stream=stream)
         if not (path.startswith("v1beta/models/") and path.endswith(":countTokens")):
             return None
         name = path.removeprefix("v1beta/models/").removesuffix(":countTokens")
