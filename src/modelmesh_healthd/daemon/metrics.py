@@ -128,6 +128,18 @@ _SCRAPED = {
             ("provider",),
             "The provider's rolling availability score (0-1).",
         ),
+        _spec(
+            "canary_spent_usd",
+            "gauge",
+            ("provider",),
+            "USD the provider's canary spent today (UTC), by the configured prices.",
+        ),
+        _spec(
+            "canary_budget_exhausted",
+            "gauge",
+            ("provider",),
+            "1 once the provider's canary budget refused a canary today (the canary stopped).",
+        ),
         _spec("pool_active_models", "gauge", ("pool",), "Active models in the pool."),
         _spec("pool_standby_models", "gauge", ("pool",), "Models in standby in the pool."),
         _spec(
@@ -396,6 +408,9 @@ class _StateCollector(Collector):
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
             g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
+        for name, ledger in d.canary.ledgers.items():
+            g["canary_spent_usd"].add_metric([name], ledger.usd)
+            g["canary_budget_exhausted"].add_metric([name], 1.0 if ledger.exhausted else 0.0)
         for name, pool in d.state.pools.items():
             g["pool_active_models"].add_metric([name], len(pool.active_models))
             g["pool_standby_models"].add_metric([name], len(pool.standby_models))

@@ -25,6 +25,7 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.daemon.canary import CanaryLoop
 from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -40,6 +41,7 @@ from modelmesh_healthd.daemon.timing import (
     phase_of,
 )
 from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
+from modelmesh_healthd.probes.canary import CanaryResult, charge_state
 from modelmesh_healthd.state import (
     Event,
     Mesh,
@@ -136,6 +138,10 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self.supervision = Supervision(self)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
+        self.canary = CanaryLoop(
+            lambda: self.config, lambda: self.client, self._record_canary, wall_clock=wall_clock
+        )
+        """The optional canary (sends nothing unless the configuration turns it on)."""
 
     # --- flags (signal handlers call only these) --------------------------
 
@@ -225,6 +231,7 @@ class Daemon:
         )
         self._apply_config()
         self._spawn(self.scheduler.run(), "scheduler")
+        self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(trim_periodically(), "memory-trim")
         if self.config.daemon.summary_interval > 0:
@@ -403,6 +410,18 @@ class Daemon:
             resume_at=resume,
             u=self.rng.random(),
         )
+
+    def _record_canary(self, name: str, result: CanaryResult) -> None:
+        """A canary round: its cost to the totals, its report to the core like a probe's."""
+        ps = self.state.providers.get(name)
+        if ps is None:
+            return
+        charge_state(ps, self.state.models, result)
+        if result.report is not None:
+            now = self.wall_clock()
+            self._publish(
+                apply_probe(self.mesh, self.state, name, result.report, now, policy=self.policy)
+            )
 
     def _held(self, name: str, result: ProbeResult, now: float) -> bool:
         """Let the connectivity guard see every result; True if this one must be held back."""
