@@ -111,3 +111,17 @@ async def test_a_spent_budget_stops_the_daemons_canary_and_the_metric_says_so(
     assert sim.requests("anthropic") == sent
     body = daemon.supervision.metrics.render().decode()
     assert 'modelmesh_healthd_canary_budget_exhausted{provider="prov"} 1.0' in body
+
+
+@pytest.mark.parametrize(
+    "block", ["    degraded_after: 0s\n    canary: {every: 15m, budget_usd_per_day: 0.10}"]
+)
+async def test_a_slow_first_token_makes_the_provider_degraded_not_down(daemon: Daemon) -> None:
+    plan = canary_plans(daemon.config)["prov"]
+    for _ in range(2):
+        await daemon.canary.round("prov", plan)
+    ps = daemon.state.providers["prov"]
+    assert ps.degraded
+    assert ps.is_healthy()
+    assert ps.latency_samples == 0  # the probes' baseline is not the canary's
+    assert daemon.state.pools["chat"].active_models == {"prov.a", "prov.b"}

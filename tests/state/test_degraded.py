@@ -187,3 +187,29 @@ def test_answers_never_slower_than_the_floor_never_make_a_provider_degraded(
         outcome, _ = latency_step(ps, "p", Oc.OK, lat, now=float(i), policy=DEFAULT_POLICY)
         assert outcome is Oc.OK
     assert not ps.degraded
+
+
+def test_the_canarys_time_to_first_token_has_a_baseline_of_its_own() -> None:
+    ps = ProviderState()
+    feed(ps, [0.1] * 6)
+    probe_baseline = ps.latency_baseline
+    for i in range(8):  # completions are slower than a list, and that is their normal
+        outcome, events = latency_step(
+            ps, "p", Oc.OK, 0.9, now=100.0 + i, policy=DEFAULT_POLICY, source="ttft"
+        )
+        assert (outcome, events) == (Oc.OK, [])
+    assert ps.latency_baseline == probe_baseline
+    assert ps.ttft_baseline == pytest.approx(0.9)
+
+
+def test_a_time_to_first_token_over_k_times_its_baseline_makes_the_provider_degraded() -> None:
+    ps = ProviderState()
+    for i in range(6):
+        latency_step(ps, "p", Oc.OK, 0.5, now=float(i), policy=DEFAULT_POLICY, source="ttft")
+    names = []
+    for i in range(2):
+        _, events = latency_step(
+            ps, "p", Oc.OK, 4.0, now=10.0 + i, policy=DEFAULT_POLICY, source="ttft"
+        )
+        names += [e.name for e in events]
+    assert names == ["provider.degraded"]

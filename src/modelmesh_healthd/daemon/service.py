@@ -49,6 +49,7 @@ from modelmesh_healthd.state import (
     ProviderDown,
     SystemState,
     apply_probe,
+    latency_step,
     reconcile,
 )
 from modelmesh_healthd.storage import (
@@ -417,11 +418,18 @@ class Daemon:
         if ps is None:
             return
         charge_state(ps, self.state.models, result)
-        if result.report is not None:
-            now = self.wall_clock()
-            self._publish(
-                apply_probe(self.mesh, self.state, name, result.report, now, policy=self.policy)
-            )
+        report = result.report
+        if report is None:
+            return
+        now = self.wall_clock()
+        # Time to first token has its own baseline (a completion is slower than a list); the
+        # report then goes to the core without a latency, so the probes' baseline stays theirs.
+        outcome, slow = latency_step(
+            ps, name, report.outcome, report.latency, now=now, policy=self.policy, source="ttft"
+        )
+        report = dataclasses.replace(report, outcome=outcome, latency=None)
+        events = apply_probe(self.mesh, self.state, name, report, now, policy=self.policy)
+        self._publish(events + slow)
 
     def _held(self, name: str, result: ProbeResult, now: float) -> bool:
         """Let the connectivity guard see every result; True if this one must be held back."""

@@ -24,7 +24,12 @@ from modelmesh_healthd.state.events import (
     ProviderRemoved,
     ProviderUp,
 )
-from modelmesh_healthd.state.latency import LatencyVerdict, judge_latency, latency_step
+from modelmesh_healthd.state.latency import (
+    LatencySource,
+    LatencyVerdict,
+    judge_latency,
+    latency_step,
+)
 from modelmesh_healthd.state.mesh import Mesh, MeshError
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason, Effect, Outcome
@@ -57,6 +62,7 @@ __all__ = [
     "Effect",
     "Event",
     "HealthPolicy",
+    "LatencySource",
     "LatencyVerdict",
     "LogEventSpec",
     "Mesh",

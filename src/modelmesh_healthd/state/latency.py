@@ -20,13 +20,18 @@ degraded; as many fast ones in a row bring it back (no flapping on one noisy ans
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from modelmesh_healthd.state.events import Event, ProviderDegraded, ProviderRecovered
 from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.policy import HealthPolicy
 from modelmesh_healthd.state.provider import ProviderState
 
-__all__ = ["LatencyVerdict", "judge_latency", "latency_step"]
+__all__ = ["LatencySource", "LatencyVerdict", "judge_latency", "latency_step"]
+
+LatencySource = Literal["probe", "ttft"]
+"""Whose latency: a probe's (models list, rungs) or the canary's time to first token. Each has
+its own baseline; both feed the one `degraded` flag."""
 
 _ANSWERED = frozenset({Outcome.OK, Outcome.DEGRADED})
 _SLOW_WEIGHT = 0.25
@@ -83,6 +88,7 @@ def latency_step(
     *,
     now: float,
     policy: HealthPolicy,
+    source: LatencySource = "probe",
 ) -> tuple[Outcome, list[Event]]:
     """Fold one probe's latency into `ps` (mutated) and say what it means.
 
@@ -93,6 +99,7 @@ def latency_step(
         latency: The probe's latency in seconds, None without an answer.
         now: Unix time of the probe.
         policy: The thresholds.
+        source: Which baseline `latency` is judged against and folded into.
 
     Returns:
         The outcome to record (`degraded` for a slow answer, else `outcome` unchanged) and the
@@ -100,17 +107,19 @@ def latency_step(
     """
     if outcome not in _ANSWERED or latency is None:
         return outcome, []
+    if source == "ttft":
+        base, samples = ps.ttft_baseline, ps.ttft_samples
+    else:
+        base, samples = ps.latency_baseline, ps.latency_samples
     verdict = judge_latency(
-        ps.latency_baseline,
-        ps.latency_samples,
-        latency,
-        over_budget=outcome is Outcome.DEGRADED,
-        policy=policy,
+        base, samples, latency, over_budget=outcome is Outcome.DEGRADED, policy=policy
     )
-    base = ps.latency_baseline
     weight = policy.latency_alpha * (_SLOW_WEIGHT if verdict.slow else 1.0)
-    ps.latency_baseline = latency if base is None else base + weight * (latency - base)
-    ps.latency_samples += 1
+    learned = latency if base is None else base + weight * (latency - base)
+    if source == "ttft":
+        ps.ttft_baseline, ps.ttft_samples = learned, samples + 1
+    else:
+        ps.latency_baseline, ps.latency_samples = learned, samples + 1
     ps.latency_streak = ps.latency_streak + 1 if verdict.slow != ps.degraded else 0
     events: list[Event] = []
     if ps.latency_streak >= policy.degraded_streak:

@@ -84,6 +84,13 @@ class ProviderState:
     latency_samples: int = 0
     """Answered probes the baseline has seen."""
 
+    ttft_baseline: float | None = None
+    """Exponential moving average of the canary's time to first token, in seconds (a
+    completion is slower than a models list: it has a baseline of its own)."""
+
+    ttft_samples: int = 0
+    """Canary answers the time-to-first-token baseline has seen."""
+
     latency_streak: int = 0
     """Probes in a row whose speed disagrees with `degraded` (the flag flips at a threshold)."""
 
