@@ -408,9 +408,12 @@ class _StateCollector(Collector):
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
             g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
-        for name, ledger in d.canary.ledgers.items():
-            g["canary_spent_usd"].add_metric([name], ledger.usd)
-            g["canary_budget_exhausted"].add_metric([name], 1.0 if ledger.exhausted else 0.0)
+        ledgers = d.canary.ledgers
+        for name in dict.fromkeys([*d.providers, *ledgers]):  # 0 for one without a canary
+            ledger = ledgers.get(name)
+            spent, out = (ledger.usd, ledger.exhausted) if ledger is not None else (0.0, False)
+            g["canary_spent_usd"].add_metric([name], spent)
+            g["canary_budget_exhausted"].add_metric([name], 1.0 if out else 0.0)
         for name, pool in d.state.pools.items():
             g["pool_active_models"].add_metric([name], len(pool.active_models))
             g["pool_standby_models"].add_metric([name], len(pool.standby_models))
