@@ -1,4 +1,4 @@
-"""The daemon's own log events (the state events are in `state.events`)."""
+"""The daemon's own log events (the state events, the guard's among them, are in `state.events`)."""
 
 from __future__ import annotations
 
@@ -88,25 +88,6 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
             "max_lateness_ms",
         ),
         "Periodic one-line health of the fleet (every daemon.summary_interval).",
-    ),
-    LogEventSpec(
-        "daemon.network_suspect",
-        "warning",
-        ("provider", "outcome", "held"),
-        "Network failures without evidence from any other provider: likely our own network; "
-        "no provider is taken down until another provider answers.",
-    ),
-    LogEventSpec(
-        "daemon.network_restored",
-        "info",
-        ("provider",),
-        "A provider answered again after a network suspicion episode.",
-    ),
-    LogEventSpec(
-        "probe.held",
-        "info",
-        ("provider", "outcome", "detail"),
-        "A network failure that would take a provider down was held back by the guard.",
     ),
     LogEventSpec(
         "scheduler.job_failed",

@@ -20,7 +20,6 @@ import platform
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
+from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import (
     Event,
     Outcome,
@@ -41,9 +41,6 @@ from modelmesh_healthd.state import (
     ProviderRemoved,
     ProviderUp,
 )
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
 
 __all__ = ["CATALOGUE", "CONTENT_TYPE", "MetricSpec", "Metrics"]
 
@@ -181,11 +178,11 @@ class Metrics:
     """The daemon's metrics.
 
     Args:
-        daemon: The daemon whose state is read at scrape time.
+        daemon: The daemon whose state is read at scrape time (read-only).
         liveness: The current progress verdict (None: not judged).
     """
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
         self.lateness = Histogram(
@@ -371,7 +368,7 @@ class _WithoutCreated(Collector):
 class _StateCollector(Collector):
     """Gauges (and the store's save counter) read from the daemon at scrape time."""
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self._daemon = daemon
         self._liveness = liveness
 
@@ -383,7 +380,7 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         d = self._daemon
         g, c = _families()
-        for name in d.providers:
+        for name in d.probed:
             provider = d.state.providers.get(name)
             if provider is None:
                 continue

@@ -1,4 +1,7 @@
-"""From configuration to what the probes and the scheduler need, per provider."""
+"""What each probe is set up with, from the configuration: its target, its schedule, the client.
+
+Not `probes.target`, which defines what a target is; this builds one from `Config`.
+"""
 
 from __future__ import annotations
 
