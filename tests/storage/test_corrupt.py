@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import Observation, Outcome, apply_probe, initial_state, reconcile
 from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
-from modelmesh_healthd.storage.rows import ROW_LAYOUT, encode_json
+from modelmesh_healthd.storage.row_encode import ROW_LAYOUT, encode_json
 
 ROW_BACKENDS = ("memory", "sqlite", "redis", "postgres")
 

@@ -16,7 +16,7 @@ from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.dirty import DirtySet
-from modelmesh_healthd.storage.rows import KINDS, all_rows, row_for
+from modelmesh_healthd.storage.row_encode import KINDS, all_rows, row_for
 
 __all__ = ["PendingWrites", "Taken"]
 

@@ -33,7 +33,6 @@ from modelmesh_healthd.storage.base import (
     SetAside,
     WriteBatch,
 )
-from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
     StoreError,
     StoreResetError,
@@ -41,8 +40,8 @@ from modelmesh_healthd.storage.errors import (
     StoreURLError,
 )
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import check_follows
-from modelmesh_healthd.storage.rowstore import load_result
+from modelmesh_healthd.storage.row_decode import decode_store, load_result
+from modelmesh_healthd.storage.row_encode import check_follows
 from modelmesh_healthd.storage.urls import redact_url, split_options
 
 __all__ = ["DB_LAYOUT", "SQLiteStore"]
