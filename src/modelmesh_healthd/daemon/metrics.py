@@ -248,8 +248,9 @@ _MASK = 0xFFFFFFFF
 class _ProviderCounts:
     """Every provider's probe counters and latency histogram, as rows of two flat arrays.
 
-    prometheus-client's labelled children cost kilobytes each (a lock per bucket), and even an
-    array object per provider costs more in object headers than in counts. A provider is a row
+    prometheus-client's labelled children cost far more than their counts (a lock per bucket),
+    and even an array object per provider costs more in object headers than in counts (the
+    figures are in docs/benchmarks.md). A provider is a row
     number: its `_WIDTH` counters (outcomes, then latency buckets, then down and up transitions)
     sit at `row * _WIDTH` in `counts`, its latency sum at `sums[row]`. A removed provider's row
     is reused. Counters are 32 bits and wrap (a counter reset to Prometheus): 136 years of one

@@ -37,8 +37,8 @@ def probe_target(
 ) -> ProbeTarget:
     """The ProbeTarget of provider `name`.
 
-    The daemon builds one for each probe rather than keeping 10,000 of them (~220 bytes per
-    provider): it passes what it has indexed already.
+    The daemon builds one for each probe rather than keeping one per provider (memory a large
+    fleet notices, see docs/benchmarks.md): it passes what it has indexed already.
 
     Args:
         config: The configuration.

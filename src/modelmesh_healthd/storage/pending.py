@@ -39,8 +39,8 @@ class Taken:
 def _fingerprint(checksum: str) -> int:
     """The first 60 bits of a row's `sha256:<hex>` checksum, to tell whether it changed.
 
-    An int of 60 bits is 32 bytes where the checksum string is 120, for every provider row, for
-    the life of the daemon; a changed row passes for unchanged with odds of 2**-60.
+    A small int is a fraction of the checksum string's size, for every provider row, for the life
+    of the daemon (docs/benchmarks.md); a changed row passes for unchanged with odds of 2**-60.
     """
     return int(checksum[7:22], 16)
 

@@ -132,8 +132,8 @@ def decode_store(
 
     # One provider row at a time, parsed, built and dropped before the next. Parsing every row
     # first left the state's objects scattered among the parser's garbage of the whole store,
-    # and CPython returns an arena only when nothing in it is alive: a daemon restarted on
-    # 10,000 providers kept ~3.7 KiB per provider more than a fresh one.
+    # and CPython returns an arena only when nothing in it is alive: a restarted daemon kept
+    # several times the memory of a fresh one (docs/benchmarks.md, the `--restart` figure).
     state = SystemState(timestamp=envelope.timestamp)
     bad: dict[tuple[str, str], str] = {}
     owner: dict[str, str] = {}
