@@ -14,7 +14,7 @@ from modelmesh_healthd.config import load_config_text
 from modelmesh_healthd.config.reference import render_reference
 from modelmesh_healthd.daemon.events import EVENT_CATALOGUE
 from modelmesh_healthd.daemon.metrics import CATALOGUE
-from tool_fixtures import tool
+from tool_support import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "operations.md"

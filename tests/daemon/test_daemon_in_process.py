@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from harness import KEYS, fleet, running_daemon
+from daemon_support import KEYS, fleet, running_daemon
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state

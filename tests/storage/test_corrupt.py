@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from raw_access import RawStore, valid_checksum
+from raw_store_support import RawStore, valid_checksum
 from storage_support import consistency_errors, read_bytes, small_mesh
 from structlog.testing import capture_logs
 
