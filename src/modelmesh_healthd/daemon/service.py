@@ -66,6 +66,8 @@ from modelmesh_healthd.storage import (
 if TYPE_CHECKING:
     import httpx
 
+    from modelmesh_healthd.daemon.view import DaemonControls
+
 __all__ = ["Daemon"]
 
 _log = structlog.get_logger("modelmesh_healthd.daemon")
@@ -414,6 +416,17 @@ class Daemon:
             self.config, name, models=self.mesh.provider_models.get(name, ()), timeout=timeout
         )
 
+    def probe_now(self, provider: str) -> bool:
+        """Probe `provider` as soon as possible (see `view.DaemonControls`).
+
+        Returns:
+            False if it is not probed, or the scheduler is not running.
+        """
+        if provider not in self.providers or self.scheduler is None:
+            return False
+        self.scheduler.expedite(provider)
+        return True
+
     def _request_evidence(self, held: str) -> None:
         """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""
         assert self.scheduler is not None
@@ -576,3 +589,9 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except Exception:  # noqa: BLE001 - best-effort cleanup after a failed start; already reported
         return
+
+
+if TYPE_CHECKING:
+
+    def _a_daemon_is_its_own_view(daemon: Daemon) -> DaemonControls:
+        return daemon  # mypy proves here that observers' view is what the Daemon offers

@@ -15,7 +15,7 @@ from modelmesh_healthd.config import Config
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.storage import SyncStatus
 
-__all__ = ["DaemonView", "SchedulerStatsView", "SchedulerView", "StoreView"]
+__all__ = ["DaemonControls", "DaemonView", "SchedulerStatsView", "SchedulerView", "StoreView"]
 
 
 class SchedulerStatsView(Protocol):
@@ -131,4 +131,20 @@ class DaemonView(Protocol):
 
     def counts(self) -> dict[str, Any]:
         """Providers up/down/pending/held and pools with no active model."""
+        ...
+
+
+class DaemonControls(DaemonView, Protocol):
+    """A view plus the one thing an outside input may ask of the daemon: a probe, now.
+
+    For inputs such as routers' reports: they never change health themselves, they ask for a
+    probe, and the probe's result goes through the core like any other.
+    """
+
+    def probe_now(self, provider: str) -> bool:
+        """Probe `provider` as soon as possible (after its running probe, if one runs).
+
+        Returns:
+            False if it is not probed (unknown or disabled), or the scheduler is not running.
+        """
         ...
