@@ -9,8 +9,8 @@ The daemon's side::
     state, events = reconcile(mesh, restored, now)
     manager.attach(state, mesh)                  # full save follows
     ...
-    events = apply_probe(mesh, state, provider, verdict, now)
-    manager.record(events)                       # never blocks, never raises
+    step = observe(core, provider, result, now)  # the core's step (state.observe)
+    manager.record(step.events)                  # never blocks, never raises
     ...
     await manager.stop()                         # final save, lock released
 
