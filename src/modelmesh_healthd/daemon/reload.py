@@ -69,7 +69,7 @@ def diff_fleet(
         The diff.
     """
     config = after[0]
-    enabled = [name for name, cfg in config.providers.items() if cfg.enabled]
+    enabled = [name for name, cfg in config.providers.items() if cfg.enabled and cfg.probed]
     keep = set(enabled)
     diff = FleetDiff(removed=[name for name in running if name not in keep])
     for name in enabled:
