@@ -98,3 +98,9 @@ def test_at_start_up_every_enabled_provider_is_added() -> None:
     cfg = config()
     diff = diff_fleet({}, (cfg, cfg.mesh()))
     assert list(diff.added) == ["a", "b"]
+
+
+def test_a_provider_of_an_unsupported_kind_is_never_added() -> None:
+    cfg = config(providers__c={"kind": "unsupported"})
+    diff = diff_fleet({}, (cfg, cfg.mesh()))
+    assert list(diff.added) == ["a", "b"]
