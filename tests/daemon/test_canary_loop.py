@@ -72,7 +72,7 @@ def block() -> str:
 async def daemon(sim: InProcessSimulator, block: str) -> AsyncIterator[Daemon]:
     cfg = config(sim, block=block, a=f"canary: true, {PRICE}", b=f"canary: true, {PRICE}")
     d = Daemon(cfg, environ={}, store_url="sqlite:///:memory:", wall_clock=lambda: 1_800_000_000.0)
-    d.state = initial_state(d.mesh)
+    d.core.state = initial_state(d.mesh)
     async with httpx.AsyncClient(transport=sim.transport()) as client:
         d.client = client
         yield d

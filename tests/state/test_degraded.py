@@ -10,16 +10,17 @@ from hypothesis import strategies as st
 
 from modelmesh_healthd.state import (
     DEFAULT_POLICY,
+    HealthCore,
     HealthPolicy,
     Mesh,
     Observation,
     Outcome,
     PolicyError,
     ProviderState,
-    apply_probe,
     initial_state,
     judge_latency,
     latency_step,
+    observe,
 )
 
 Oc = Outcome
@@ -112,9 +113,10 @@ def mesh() -> Mesh:
 def test_a_degraded_provider_keeps_its_models_active_and_healthy() -> None:
     m = mesh()
     state = initial_state(m)
+    core = HealthCore(m, state)
     names: list[str] = []
     for i, lat in enumerate([0.2] * 6 + [2.0] * 5):
-        names += [e.name for e in apply_probe(m, state, "p", Observation(Oc.OK, lat), float(i))]
+        names += [e.name for e in observe(core, "p", Observation(Oc.OK, lat), float(i)).events]
     assert "provider.degraded" in names
     assert state.providers["p"].degraded
     assert state.providers["p"].is_healthy()
@@ -126,8 +128,9 @@ def test_slowness_takes_a_provider_down_only_when_configured_to() -> None:
     m = mesh()
     strict = HealthPolicy(effects={Oc.DEGRADED: "failure"})  # type: ignore[dict-item]
     state = initial_state(m)
+    core = HealthCore(m, state, policy=strict)
     for i, lat in enumerate([0.2] * 6 + [2.0] * 5):
-        apply_probe(m, state, "p", Observation(Oc.OK, lat), float(i), policy=strict)
+        observe(core, "p", Observation(Oc.OK, lat), float(i))
     assert not state.providers["p"].is_healthy(strict)
     assert not state.models["p.m"].is_active
 

@@ -18,7 +18,7 @@ import structlog
 
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.config.canary import CanaryConfig
-from modelmesh_healthd.daemon.targets import probe_target
+from modelmesh_healthd.daemon.probe_setup import probe_target
 from modelmesh_healthd.probes import dialect_of
 from modelmesh_healthd.probes.canary import (
     CANARY_KINDS,

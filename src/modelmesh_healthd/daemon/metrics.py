@@ -20,7 +20,6 @@ import platform
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
+from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import (
     Event,
     Outcome,
@@ -41,9 +41,6 @@ from modelmesh_healthd.state import (
     ProviderRemoved,
     ProviderUp,
 )
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
 
 __all__ = ["CATALOGUE", "CONTENT_TYPE", "MetricSpec", "Metrics"]
 
@@ -199,11 +196,11 @@ class Metrics:
     """The daemon's metrics.
 
     Args:
-        daemon: The daemon whose state is read at scrape time.
+        daemon: The daemon whose state is read at scrape time (read-only).
         liveness: The current progress verdict (None: not judged).
     """
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
         self.lateness = Histogram(
@@ -269,8 +266,9 @@ _MASK = 0xFFFFFFFF
 class _ProviderCounts:
     """Every provider's probe counters and latency histogram, as rows of two flat arrays.
 
-    prometheus-client's labelled children cost kilobytes each (a lock per bucket), and even an
-    array object per provider costs more in object headers than in counts. A provider is a row
+    prometheus-client's labelled children cost far more than their counts (a lock per bucket),
+    and even an array object per provider costs more in object headers than in counts (the
+    figures are in docs/benchmarks.md). A provider is a row
     number: its `_WIDTH` counters (outcomes, then latency buckets, then down and up transitions)
     sit at `row * _WIDTH` in `counts`, its latency sum at `sums[row]`. A removed provider's row
     is reused. Counters are 32 bits and wrap (a counter reset to Prometheus): 136 years of one
@@ -389,7 +387,7 @@ class _WithoutCreated(Collector):
 class _StateCollector(Collector):
     """Gauges (and the store's save counter) read from the daemon at scrape time."""
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self._daemon = daemon
         self._liveness = liveness
 
@@ -401,15 +399,15 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         d = self._daemon
         g, c = _families()
-        for name in d.providers:
+        for name in d.probed:
             provider = d.state.providers.get(name)
             if provider is None:
                 continue
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
             g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
-        ledgers = d.canary.ledgers
-        for name in dict.fromkeys([*d.providers, *ledgers]):  # 0 for one without a canary
+        ledgers = d.canary_ledgers
+        for name in dict.fromkeys([*d.probed, *ledgers]):  # 0 for one without a canary
             ledger = ledgers.get(name)
             spent, out = (ledger.usd, ledger.exhausted) if ledger is not None else (0.0, False)
             g["canary_spent_usd"].add_metric([name], spent)

@@ -13,13 +13,17 @@ reasons 64 tokens before answering.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
 from modelmesh_healthd.simulator.shapes import Answer, anthropic_error, json_answer, openai_error
 
-if TYPE_CHECKING:
-    from modelmesh_healthd.simulator.kinds._base import SimKind
+
+class SimKind(Protocol):
+    """What a completion needs of its kind: one model's refusal, if any (`SimKind`)."""
+
+    def model_answer(self, p: SimProvider, name: str) -> Answer | None: ...
+
 
 __all__ = ["anthropic_messages", "gemini_generate", "openai_chat"]
 
