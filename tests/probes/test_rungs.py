@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 
 from modelmesh_healthd.probes import ProbeTarget, plan, probe
 from modelmesh_healthd.probes.classifier import Reply
+from modelmesh_healthd.probes.engine import RUNG_CONCURRENCY
 from modelmesh_healthd.probes.kinds import anthropic, gemini, ollama
 from modelmesh_healthd.simulator import InProcessSimulator, Simulator
 from modelmesh_healthd.state.outcome import Outcome
@@ -339,3 +341,40 @@ async def test_a_count_rung_posts_its_body_over_a_real_socket(
         "mesh/claude-3-5-sonnet-20241022": Oc.OVERLOADED,
         "mesh/claude-3-5-haiku-20241022": Oc.OK,
     }
+
+
+async def test_per_model_rungs_go_a_few_at_a_time_not_one_round_trip_per_model() -> None:
+    sim = InProcessSimulator()
+    names = tuple(f"claude-{i}" for i in range(10))
+    sim.set_behaviour("anthropic", models=list(names))
+    inner = sim.transport()
+    in_flight, most = 0, 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return await inner.handle_async_request(request)
+
+    t = target_for(sim, "anthropic", models=tuple((f"mesh/{n}", n) for n in names))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as c:
+        result = await probe(c, t)
+    assert result.outcome is Oc.OK
+    assert len(result.model_outcomes) == 10
+    assert most == RUNG_CONCURRENCY
+
+
+async def test_a_connection_failure_on_a_models_rung_is_the_providers() -> None:
+    sim = InProcessSimulator()
+    inner = sim.transport()
+
+    async def refuse_rungs(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            raise httpx.ConnectError("refused", request=request)
+        return await inner.handle_async_request(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse_rungs)) as c:
+        result = await probe(c, target_for(sim, "anthropic"))
+    assert result.outcome is Oc.CONNECT_ERROR

@@ -31,7 +31,7 @@ from modelmesh_healthd.probes.result import NO_MODELS, PhaseTimings, ProbeResult
 from modelmesh_healthd.probes.target import ProbeTarget
 from modelmesh_healthd.state.outcome import Outcome
 
-__all__ = ["MODEL_SCOPED", "Step", "run_steps"]
+__all__ = ["MODEL_SCOPED", "RUNG_CONCURRENCY", "Step", "run_steps"]
 
 _OK = Outcome.OK
 
@@ -213,6 +213,46 @@ class _Ladder:
         return MappingProxyType(out)
 
 
+RUNG_CONCURRENCY = 4
+"""Per-model rungs of one probe in flight at once: a provider with many models is asked in a
+few round trips rather than one per model (the whole probe has one deadline)."""
+
+
+async def _model_rungs(
+    client: httpx.AsyncClient,
+    target: ProbeTarget,
+    rungs: tuple[Step, ...],
+    *,
+    dialect: Dialect,
+    start: float,
+    progress: _Progress,
+    wall_clock: Callable[[], float],
+) -> list[tuple[Step, Finding, int | None]]:
+    """Send the per-model rungs, a few at a time; (step, finding, status) in plan order.
+
+    A network failure of any rung ends them all and propagates, as one of the front door's
+    would (the provider's connection, not one model, failed).
+    """
+    limit = asyncio.Semaphore(RUNG_CONCURRENCY)
+
+    async def one(step: Step) -> tuple[Step, Finding, int | None]:
+        async with limit:
+            own = _Progress()
+            try:
+                reply = await _exchange(client, step, target.max_body_bytes, start, own)
+            finally:
+                progress.bytes_read += own.bytes_read
+                progress.got_response = progress.got_response or own.got_response
+            return step, step.judge(reply, dialect, step.models, wall_clock()), own.status
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(step)) for step in rungs]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
 async def run_steps(
     client: httpx.AsyncClient,
     target: ProbeTarget,
@@ -241,12 +281,27 @@ async def run_steps(
     failure: tuple[Outcome, str] | None = None
     try:
         async with asyncio.timeout(target.timeout):
-            for step in steps:
-                if ladder.skips(step):
-                    continue
+            go_on = True
+            for step in (s for s in steps if s.model is None):
                 reply = await _exchange(client, step, target.max_body_bytes, start, progress)
-                if not ladder.take(step, step.judge(reply, dialect, step.models, wall_clock())):
+                go_on = ladder.take(step, step.judge(reply, dialect, step.models, wall_clock()))
+                if not go_on:
                     break
+            rungs = tuple(s for s in steps if s.model is not None and not ladder.skips(s))
+            if go_on and rungs:
+                judged = await _model_rungs(
+                    client,
+                    target,
+                    rungs,
+                    dialect=dialect,
+                    start=start,
+                    progress=progress,
+                    wall_clock=wall_clock,
+                )
+                for step, finding_of_rung, status in judged:
+                    if not ladder.take(step, finding_of_rung):
+                        progress.status = status  # the provider's failure is this rung's answer
+                        break
     except TimeoutError:
         failure = (Outcome.TIMEOUT, f"no complete answer within {target.timeout:g} s")
     except _NETWORK_ERRORS as exc:
