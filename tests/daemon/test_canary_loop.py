@@ -124,4 +124,6 @@ async def test_a_slow_first_token_makes_the_provider_degraded_not_down(daemon: D
     assert ps.degraded
     assert ps.is_healthy()
     assert ps.latency_samples == 0  # the probes' baseline is not the canary's
+    assert daemon.state.models["prov.a"].degraded
+    assert daemon.state.models["prov.b"].degraded
     assert daemon.state.pools["chat"].active_models == {"prov.a", "prov.b"}

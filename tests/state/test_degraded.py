@@ -13,6 +13,7 @@ from modelmesh_healthd.state import (
     HealthCore,
     HealthPolicy,
     Mesh,
+    ModelState,
     Observation,
     Outcome,
     PolicyError,
@@ -20,6 +21,7 @@ from modelmesh_healthd.state import (
     initial_state,
     judge_latency,
     latency_step,
+    model_latency_step,
     observe,
 )
 
@@ -216,3 +218,41 @@ def test_a_time_to_first_token_over_k_times_its_baseline_makes_the_provider_degr
         )
         names += [e.name for e in events]
     assert names == ["provider.degraded"]
+
+
+def test_a_models_slow_first_token_makes_that_model_degraded_and_leaves_it_active() -> None:
+    ms = ModelState()
+    names: list[str] = []
+    for i, lat in enumerate([0.5] * 6 + [3.0, 3.0]):
+        names += [
+            e.name
+            for e in model_latency_step(
+                ms, "p.m", "p", lat, over_budget=False, now=float(i), policy=DEFAULT_POLICY
+            )
+        ]
+    assert names == ["model.degraded"]
+    assert ms.degraded
+    assert ms.is_active
+
+
+def test_a_degraded_model_recovers_after_as_many_fast_first_tokens() -> None:
+    ms = ModelState()
+    for i in range(6):
+        model_latency_step(
+            ms, "p.m", "p", 0.5, over_budget=False, now=float(i), policy=DEFAULT_POLICY
+        )
+    for i in range(2):
+        model_latency_step(
+            ms, "p.m", "p", 0.1, over_budget=True, now=10.0 + i, policy=DEFAULT_POLICY
+        )
+    assert ms.degraded
+    events = [
+        e
+        for i in range(2)
+        for e in model_latency_step(
+            ms, "p.m", "p", 0.5, over_budget=False, now=20.0 + i, policy=DEFAULT_POLICY
+        )
+    ]
+    assert [e.name for e in events] == ["model.recovered"]
+    assert events[0].fields()["degraded_for_s"] == 10.0
+    assert ModelState.from_dict(ms.to_dict()) == ms

@@ -51,9 +51,11 @@ from modelmesh_healthd.state import (
     HealthCore,
     HealthPolicy,
     Mesh,
+    Outcome,
     Phase,
     SystemState,
     latency_step,
+    model_latency_step,
     observe,
     phase_of,
     reconcile,
@@ -458,6 +460,14 @@ class Daemon:
         )
         report = dataclasses.replace(report, outcome=outcome, latency=None)
         step = observe(self.core, name, report, now)
+        budget = self.config.providers[name].degraded_after
+        for m in result.models:
+            ms = self.state.models.get(m.model)
+            if ms is not None and m.ttft is not None and m.reading.outcome is Outcome.OK:
+                over = budget is not None and m.ttft > budget
+                slow += model_latency_step(
+                    ms, m.model, name, m.ttft, over_budget=over, now=now, policy=self.policy
+                )
         self._publish(step.events + slow)
 
     def _request_evidence(self, held: str) -> None:

@@ -11,7 +11,9 @@ from modelmesh_healthd.state.events import (
     LogEventSpec,
     ModelAdded,
     ModelDeactivated,
+    ModelDegraded,
     ModelReactivated,
+    ModelRecovered,
     ModelRemoved,
     NetworkRestored,
     NetworkSuspect,
@@ -33,6 +35,7 @@ from modelmesh_healthd.state.latency import (
     LatencyVerdict,
     judge_latency,
     latency_step,
+    model_latency_step,
 )
 from modelmesh_healthd.state.mesh import Mesh, MeshError
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
@@ -79,7 +82,9 @@ __all__ = [
     "MeshError",
     "ModelAdded",
     "ModelDeactivated",
+    "ModelDegraded",
     "ModelReactivated",
+    "ModelRecovered",
     "ModelRemoved",
     "ModelState",
     "NetworkRestored",
@@ -113,6 +118,7 @@ __all__ = [
     "initial_state",
     "judge_latency",
     "latency_step",
+    "model_latency_step",
     "observe",
     "phase_of",
     "plan_probe",

@@ -16,7 +16,9 @@ __all__ = [
     "LogEventSpec",
     "ModelAdded",
     "ModelDeactivated",
+    "ModelDegraded",
     "ModelReactivated",
+    "ModelRecovered",
     "ModelRemoved",
     "NetworkRestored",
     "NetworkSuspect",
@@ -164,6 +166,32 @@ class ProviderRecovered(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ModelDegraded(Event):
+    """A model's canary answers, but slowly: its time to first token is over `degraded_after`
+    or k times its own baseline. It stays active."""
+
+    name: ClassVar[str] = "model.degraded"
+    level: ClassVar[str] = WARNING
+    model: str
+    provider: str
+    latency_ms: float
+    baseline_ms: float | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecovered(Event):
+    """A degraded model's canary answers at its usual speed again."""
+
+    name: ClassVar[str] = "model.recovered"
+    level: ClassVar[str] = INFO
+    model: str
+    provider: str
+    latency_ms: float
+    degraded_for_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelDeactivated(Event):
     """A model went from active to standby in one pool (`pool` is None for a model in none)."""
 
@@ -289,6 +317,8 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProviderReasonChanged,
     ProviderDegraded,
     ProviderRecovered,
+    ModelDegraded,
+    ModelRecovered,
     ModelDeactivated,
     ModelReactivated,
     PoolEmpty,

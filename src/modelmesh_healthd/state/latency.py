@@ -22,12 +22,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from modelmesh_healthd.state.events import Event, ProviderDegraded, ProviderRecovered
+from modelmesh_healthd.state.events import (
+    Event,
+    ModelDegraded,
+    ModelRecovered,
+    ProviderDegraded,
+    ProviderRecovered,
+)
+from modelmesh_healthd.state.model import ModelState
 from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.policy import HealthPolicy
 from modelmesh_healthd.state.provider import ProviderState
 
-__all__ = ["LatencySource", "LatencyVerdict", "judge_latency", "latency_step"]
+__all__ = [
+    "LatencySource",
+    "LatencyVerdict",
+    "judge_latency",
+    "latency_step",
+    "model_latency_step",
+]
 
 LatencySource = Literal["probe", "ttft"]
 """Whose latency: a probe's (models list, rungs) or the canary's time to first token. Each has
@@ -136,3 +149,50 @@ def latency_step(
                 ProviderRecovered(provider, ms, None if since is None else round(now - since, 3))
             )
     return (Outcome.DEGRADED if verdict.slow else Outcome.OK), events
+
+
+def model_latency_step(
+    ms: ModelState,
+    model: str,
+    provider: str,
+    latency: float,
+    *,
+    over_budget: bool,
+    now: float,
+    policy: HealthPolicy,
+) -> list[Event]:
+    """Fold one model's canary time to first token into `ms` (mutated): the model's own
+    degraded flag, against the model's own baseline, by the same rule as a provider's.
+
+    Args:
+        ms: The model's state: its baseline, streak and degraded flag change here.
+        model: Its mesh id, for the events.
+        provider: Its provider, for the events.
+        latency: Seconds to its first token.
+        over_budget: Over its provider's `degraded_after`.
+        now: Unix time of the answer.
+        policy: The thresholds.
+
+    Returns:
+        `model.degraded` or `model.recovered` when the streak flips the flag, else nothing.
+        Its status (active or standby) never changes here.
+    """
+    base, samples = ms.ttft_baseline, ms.ttft_samples
+    verdict = judge_latency(base, samples, latency, over_budget=over_budget, policy=policy)
+    weight = policy.latency_alpha * (_SLOW_WEIGHT if verdict.slow else 1.0)
+    ms.ttft_baseline = latency if base is None else base + weight * (latency - base)
+    ms.ttft_samples = samples + 1
+    ms.latency_streak = ms.latency_streak + 1 if verdict.slow != ms.degraded else 0
+    if ms.latency_streak < policy.degraded_streak:
+        return []
+    ms.latency_streak = 0
+    at_ms = round(latency * 1000.0, 1)
+    if verdict.slow:
+        ms.degraded, ms.degraded_since = True, now
+        base_ms = None if base is None else round(base * 1000.0, 1)
+        return [ModelDegraded(model, provider, at_ms, base_ms, verdict.why or "slow")]
+    since = ms.degraded_since
+    ms.degraded, ms.degraded_since = False, None
+    return [
+        ModelRecovered(model, provider, at_ms, None if since is None else round(now - since, 3))
+    ]
