@@ -3,6 +3,9 @@
 Interpolation runs on the parsed YAML tree before validation, so every error names the key path
 it came from. Values are never echoed: a missing variable is reported by its name.
 `$${` writes a literal `${`.
+
+A secret file is read only if it is a regular file of at most 64 KiB (`limits.MAX_SECRET_BYTES`),
+without ever blocking: a FIFO, a device or a directory is refused by name, not read.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from modelmesh_healthd.config.errors import ConfigIssue
+from modelmesh_healthd.config.limits import (
+    MAX_SECRET_BYTES,
+    Deadline,
+    FileRefused,
+    read_regular_file,
+)
 
 __all__ = ["interpolate"]
 
@@ -25,6 +34,7 @@ def interpolate(
     environ: Mapping[str, str],
     *,
     base_dir: Path | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[Any, list[ConfigIssue], set[tuple[str | int, ...]]]:
     """Resolve references in every string of `data`.
 
@@ -32,19 +42,33 @@ def interpolate(
         data: Parsed YAML (dicts, lists, scalars).
         environ: Where `${VAR}` looks.
         base_dir: Relative `${file:...}` paths resolve against it (the config file's directory).
+        deadline: When loading must be over.
 
     Returns:
         The resolved tree, the issues found, and the key paths whose value came (even partly)
-        from a reference (they are treated as secret-bearing in messages).
+        from a reference (they are treated as secret-bearing in messages). A mapping or list
+        with no reference in it is returned as it is, not copied: what YAML aliases share stays
+        shared.
+
+    Raises:
+        LoadTimeout: Past the deadline.
     """
     issues: list[ConfigIssue] = []
     touched: set[tuple[str | int, ...]] = set()
+    visited = 0
 
     def walk(value: Any, path: tuple[str | int, ...]) -> Any:
+        nonlocal visited
+        visited += 1
+        if deadline is not None and visited % 4096 == 0:
+            deadline.check()
         if isinstance(value, dict):
-            return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+            out = {k: walk(v, (*path, str(k))) for k, v in value.items()}
+            same = all(out[k] is v for k, v in value.items())
+            return value if same else out
         if isinstance(value, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+            items = [walk(v, (*path, i)) for i, v in enumerate(value)]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
         if isinstance(value, str) and "${" in value:
             return _resolve(value, path)
         return value
@@ -96,8 +120,8 @@ def _read_file(raw: str, base_dir: Path | None) -> str | ConfigIssue:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        return ConfigIssue((), f"cannot read secret file {path}: {exc.strerror or exc}")
+        return read_regular_file(path, MAX_SECRET_BYTES).decode("utf-8").rstrip("\r\n")
+    except FileRefused as exc:
+        return ConfigIssue((), f"cannot read secret file {path}: {exc}")
     except UnicodeDecodeError:
         return ConfigIssue((), f"secret file {path} is not UTF-8 text")
