@@ -189,3 +189,19 @@ def test_any_plain_document_reads_as_yaml_load_reads_it(
 ) -> None:
     text = yaml.safe_dump(data, default_flow_style=flow, default_style=style, allow_unicode=True)
     assert parse_yaml(text) == reference(text)
+
+
+def test_the_line_index_names_the_line_of_every_key_and_list_item() -> None:
+    text = "a:\n  b: 1\n  c:\n    - x\n    - {d: 2}\ne: &e {f: 3}\ng: *e\n"
+    assert line_index(text) == {
+        (): 1,
+        ("a",): 1,
+        ("a", "b"): 2,
+        ("a", "c"): 3,
+        ("a", "c", 0): 4,
+        ("a", "c", 1): 5,
+        ("a", "c", 1, "d"): 5,
+        ("e",): 6,
+        ("e", "f"): 6,
+        ("g",): 7,
+    }
