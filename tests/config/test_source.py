@@ -94,9 +94,7 @@ def test_anchors_aliases_and_merge_keys_read_as_yaml_load_reads_them(text: str) 
         ("a: 2026-13-45\n", "f.yaml:1: a: not a valid !!timestamp value"),
     ],
 )
-def test_what_a_configuration_never_holds_is_refused_with_its_line(
-    text: str, message: str
-) -> None:
+def test_what_a_configuration_never_holds_is_refused_with_its_line(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_yaml(text, "f.yaml")
     assert caught.value.render() == message

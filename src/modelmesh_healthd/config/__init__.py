@@ -6,7 +6,7 @@ references, and raises `ConfigError` with one line per problem (file:line: key.p
 """
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
-from modelmesh_healthd.config.loader import load_config, load_config_text
+from modelmesh_healthd.config.loader import load_config, load_config_in_thread, load_config_text
 from modelmesh_healthd.config.models import (
     DEFAULT_BASE_URLS,
     KINDS,
@@ -41,6 +41,7 @@ __all__ = [
     "ScheduleConfig",
     "StorageConfig",
     "load_config",
+    "load_config_in_thread",
     "load_config_text",
     "parse_duration",
     "parse_size",

@@ -247,7 +247,11 @@ def read_yaml(
     except _Stop as stop:
         raise ConfigError([stop.issue], source) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([_syntax_issue(exc)], source) from None
+        issue = _syntax_issue(exc)
+        if "nesting depth" in issue.message:  # LibYAML's own bound, met while looking ahead
+            message = f"nested more than {MAX_DEPTH} levels deep (the limit)"
+            issue = ConfigIssue(tuple(reader.path), message, issue.line)
+        raise ConfigError([issue], source) from None
     except RecursionError:  # a stack far smaller than MAX_DEPTH needs; still one clear line
         issue = ConfigIssue(tuple(reader.path), "nested too deeply", None)
         raise ConfigError([issue], source) from None
