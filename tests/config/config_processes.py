@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,68 @@ def run_tool(
 ) -> Finished:
     """Run `modelmesh-healthd ARGS` in `cwd` to its end."""
     return start(args, cwd, env).finish(within)
+
+
+class DaemonProcess:
+    """`modelmesh-healthd run` as a process; its JSON log lines read as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict[str, Any]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            self.events.append(json.loads(line))  # every line must be one JSON object
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        """The events called `name`, oldest first."""
+        return [e for e in self.events if e["event"] == name]
+
+    async def next_event(self, name: str, within: float = 30.0) -> dict[str, Any]:
+        """The first event called `name` logged from now on."""
+        seen = len(self.named(name))
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = self.named(name)
+            if len(found) > seen:
+                return found[seen]
+            if self.proc.returncode is not None:
+                raise AssertionError(f"exited {self.proc.returncode} before {name}")
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no {name} within {within:g}s: {[e['event'] for e in self.events]}")
+
+    def memory_kib(self) -> tuple[int, int]:
+        """(resident now, peak resident) of the process, from /proc."""
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+        )
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+@asynccontextmanager
+async def daemon_process(config: Path) -> AsyncIterator[DaemonProcess]:
+    """`modelmesh-healthd run -c NAME` in the configuration's directory, killed afterwards."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelmesh_healthd",
+        "run",
+        "-c",
+        config.name,
+        cwd=config.parent,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=environment(),
+    )
+    daemon = DaemonProcess(proc)
+    try:
+        yield daemon
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await daemon._reader
