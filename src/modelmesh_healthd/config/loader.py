@@ -97,6 +97,8 @@ async def load_config_in_thread(
     done: concurrent.futures.Future[Config] = concurrent.futures.Future()
 
     def work() -> None:
+        if not done.set_running_or_notify_cancel():  # running: the waiter's cancel leaves it be
+            return
         try:
             done.set_result(load_config(path, environ, time_limit=time_limit))
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task as it is
