@@ -25,6 +25,7 @@ PathT = tuple[str | int, ...]
 
 _ID = "<id>"  # any key of a map of entities (providers.<id>)
 _INDEX = -1  # any index of a list
+_NEAR = 2  # a suggested home is at most a section and its key away from a shared ancestor
 
 
 def unknown_key_message(loc: PathT, *, relocate: bool = True) -> str:
@@ -51,6 +52,8 @@ def _home(loc: PathT) -> str | None:
         if template[-1] != key or len(template) < 2:
             continue
         shared = _shared(parent, template)
+        if sum(part not in (_ID, _INDEX) for part in template[shared:]) > _NEAR:
+            continue  # too far from where it was written to be what was meant
         score = shared * 100 - (len(template) - shared)
         scored.setdefault(score, []).append(template)
     if not scored:
