@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelmesh_healthd.config import ConfigError, load_config, load_config_in_thread, loader
+from modelmesh_healthd.config.interpolate import interpolate
 from modelmesh_healthd.config.limits import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
@@ -18,7 +19,8 @@ from modelmesh_healthd.config.limits import (
     FileRefused,
     read_regular_file,
 )
-from modelmesh_healthd.config.source import parse_yaml
+from modelmesh_healthd.config.loader import tidy_strings
+from modelmesh_healthd.config.source import parse_yaml, read_yaml
 
 GOOD = "providers:\n  local: {kind: ollama}\n"
 
@@ -169,3 +171,12 @@ async def test_a_load_stuck_past_its_limit_is_given_up_while_the_loop_runs_on(
         f"{tmp_path / 'c.yaml'}: (top level): loading took longer than 0.2s (the limit)"
     )
     assert ticks > 20  # about 1.2 s of a 10 ms ticker: the loop was never held
+
+
+def test_what_aliases_share_stays_shared_through_interpolation_and_tidying() -> None:
+    data, _, shared = read_yaml("a: &a {k: ' ${X} '}\nb: [*a, *a]\n")
+    resolved, issues, _ = interpolate(data, {"X": "v"}, shared=shared)
+    tidy = tidy_strings(resolved, shared=shared)
+    assert (shared, issues) == (True, [])
+    assert tidy == {"a": {"k": "v"}, "b": [{"k": "v"}, {"k": "v"}]}
+    assert tidy["b"][0] is tidy["b"][1] is tidy["a"]

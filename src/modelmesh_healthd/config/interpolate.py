@@ -35,6 +35,7 @@ def interpolate(
     *,
     base_dir: Path | None = None,
     deadline: Deadline | None = None,
+    shared: bool = False,
 ) -> tuple[Any, list[ConfigIssue], set[tuple[str | int, ...]]]:
     """Resolve references in every string of `data`.
 
@@ -43,35 +44,43 @@ def interpolate(
         environ: Where `${VAR}` looks.
         base_dir: Relative `${file:...}` paths resolve against it (the config file's directory).
         deadline: When loading must be over.
+        shared: The tree shares mappings or lists (YAML aliases): each is resolved once and
+            stays shared, so that the tree never grows to its expanded size. A problem in a
+            shared part is reported at the first place it appears.
 
     Returns:
-        The resolved tree, the issues found, and the key paths whose value came (even partly)
-        from a reference (they are treated as secret-bearing in messages). A mapping or list
-        with no reference in it is returned as it is, not copied: what YAML aliases share stays
-        shared.
+        The resolved tree (a new one: see `tidy_strings` for why a copy), the issues found,
+        and the key paths whose value came (even partly) from a reference (they are treated
+        as secret-bearing in messages).
 
     Raises:
         LoadTimeout: Past the deadline.
     """
     issues: list[ConfigIssue] = []
     touched: set[tuple[str | int, ...]] = set()
+    done: dict[int, Any] | None = {} if shared else None  # id -> resolved, when shared
     visited = 0
 
     def walk(value: Any, path: tuple[str | int, ...]) -> Any:
         nonlocal visited
-        visited += 1
-        if deadline is not None and visited % 4096 == 0:
-            deadline.check()
-        if isinstance(value, dict):
-            out = {k: walk(v, (*path, str(k))) for k, v in value.items()}
-            same = all(out[k] is v for k, v in value.items())
-            return value if same else out
-        if isinstance(value, list):
-            items = [walk(v, (*path, i)) for i, v in enumerate(value)]
-            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        if isinstance(value, dict | list):
+            visited += 1
+            if deadline is not None and visited % 1024 == 0:
+                deadline.check()
+            if done is not None:
+                if id(value) in done:
+                    return done[id(value)]
+                out = done[id(value)] = _walk_collection(value, path)
+                return out
+            return _walk_collection(value, path)
         if isinstance(value, str) and "${" in value:
             return _resolve(value, path)
         return value
+
+    def _walk_collection(value: dict[Any, Any] | list[Any], path: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+        return [walk(v, (*path, i)) for i, v in enumerate(value)]
 
     def _resolve(text: str, path: tuple[str | int, ...]) -> str:
         def one(match: re.Match[str]) -> str:

@@ -33,7 +33,7 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
-_DEADLINE_EVERY = 4096  # events between two looks at the clock
+_DEADLINE_EVERY = 1024  # collections (or events, for the index) between looks at the clock
 
 
 class _Stop(Exception):  # noqa: N818 - unwinds the reader with the one issue that ends it
@@ -59,7 +59,7 @@ class _Reader:
 
     def __init__(self, loader: Any, deadline: Deadline | None) -> None:
         self.loader = loader
-        self.get_event: Callable[[], yaml.Event] = loader.get_event
+        self.next: Callable[[], yaml.Event] = loader.get_event
         self.constructors: dict[str | None, Callable[[Any, yaml.Node], Any]] = (
             loader.yaml_constructors
         )
@@ -72,14 +72,8 @@ class _Reader:
         self.expanded = 0  # values that aliases stood for
         self.depth = 0
         self.path: list[str | int] = []
-        self.issues: list[ConfigIssue] = []  # problems that do not stop reading
-        self.count = 0
-
-    def next(self) -> yaml.Event:
-        self.count += 1
-        if self.deadline is not None and self.count % _DEADLINE_EVERY == 0:
-            self.deadline.check()
-        return self.get_event()
+        self.duplicates: list[tuple[PathT, int | None]] = []  # keys given again, their lines
+        self.count = 0  # collections read
 
     def stop(self, message: str, event: yaml.Event) -> NoReturn:
         raise _Stop(ConfigIssue(tuple(self.path), message, _line(event)))
@@ -136,6 +130,9 @@ class _Reader:
         wanted = _MAP if isinstance(event, yaml.MappingStartEvent) else _SEQ
         if tag not in (None, "!", wanted):
             self.stop(f"YAML tag {_short_tag(tag)} is not supported in a configuration", event)
+        self.count += 1
+        if self.deadline is not None and self.count % _DEADLINE_EVERY == 0:
+            self.deadline.check()
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.stop(f"nested more than {MAX_DEPTH} levels deep (the limit)", event)
@@ -175,23 +172,19 @@ class _Reader:
     def mapping(self) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
         merged: list[dict[Any, Any]] = []
-        first_line: dict[str, int | None] = {}  # keys as written, as duplicates are judged
+        # Keys as written, as duplicates are judged. Nothing else is kept per key: what lives
+        # until the mapping ends sits among the strings the configuration keeps.
+        written: set[str] = set()
         while not isinstance(key := self.next(), yaml.MappingEndEvent):
             if not isinstance(key, yaml.ScalarEvent):
                 what = "an alias" if isinstance(key, yaml.AliasEvent) else "a collection"
                 self.stop(f"a mapping key must be a string, number or boolean, not {what}", key)
             self.path.append(key.value)
-            duplicate = key.value in first_line
+            duplicate = key.value in written
             if duplicate:
-                self.issues.append(
-                    ConfigIssue(
-                        tuple(self.path),
-                        f"duplicate key (first given on line {first_line[key.value]})",
-                        _line(key),
-                    )
-                )
+                self.duplicates.append((tuple(self.path), _line(key)))
             else:
-                first_line[key.value] = _line(key)
+                written.add(key.value)
             tag = self.tag_of(key)
             if tag == _MERGE:
                 merges = self.merge(self.next())
@@ -224,7 +217,7 @@ class _Reader:
 
 def read_yaml(
     text: str, source: str | None = None, deadline: Deadline | None = None
-) -> tuple[Any, list[ConfigIssue]]:
+) -> tuple[Any, list[ConfigIssue], bool]:
     """Parse one YAML document into plain data, with the problems that did not stop reading.
 
     Args:
@@ -233,8 +226,8 @@ def read_yaml(
         deadline: When loading must be over.
 
     Returns:
-        The data (None for an empty document) and the duplicate keys found (with their lines);
-        a duplicate's first value is kept.
+        The data (None for an empty document), the duplicate keys found (with their lines; a
+        duplicate's first value is kept), and whether aliases made parts of the data shared.
 
     Raises:
         ConfigError: Not valid YAML, past a limit, or something a configuration never holds.
@@ -243,7 +236,7 @@ def read_yaml(
     loader = _Base(text)
     reader = _Reader(loader, deadline)
     try:
-        return reader.document(), reader.issues
+        data = reader.document()
     except _Stop as stop:
         raise ConfigError([stop.issue], source) from None
     except yaml.YAMLError as exc:
@@ -257,6 +250,18 @@ def read_yaml(
         raise ConfigError([issue], source) from None
     finally:
         loader.dispose()
+    shared = bool(reader.anchors)
+    if not reader.duplicates:
+        return data, [], shared
+    first = line_index(text, deadline)  # the first of equal keys is the one indexed
+    return (
+        data,
+        [
+            ConfigIssue(path, f"duplicate key (first given on line {first.get(path)})", line)
+            for path, line in reader.duplicates
+        ],
+        shared,
+    )
 
 
 def parse_yaml(text: str, source: str | None = None) -> Any:
@@ -265,7 +270,7 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
     Raises:
         ConfigError: Not valid YAML, past a limit, or a key given twice in a mapping.
     """
-    data, issues = read_yaml(text, source)
+    data, issues, _ = read_yaml(text, source)
     if issues:
         raise ConfigError(issues, source)
     return data
