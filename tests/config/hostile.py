@@ -71,6 +71,17 @@ def _huge_config(directory: Path) -> None:
         f.truncate(16 * 1024 * 1024 + 1)  # sparse: nothing is written, the size is what counts
 
 
+def _huge_section(directory: Path) -> None:
+    outcomes = ", ".join(f"k{i}: failure" for i in range(100_001))
+    (directory / "c.yaml").write_text(PROVIDERS + "health:\n  outcomes: {" + outcomes + "}\n")
+
+
+def wrong_values(directory: Path, count: int = 200_000) -> None:
+    """A fleet of `count` providers that are all wrong: one error each (not one line)."""
+    entries = "".join(f"  p{i}: 1\n" for i in range(count))
+    (directory / "c.yaml").write_text("providers:\n" + entries)
+
+
 def _fifo_config(directory: Path) -> None:
     os.mkfifo(directory / "c.yaml")
 
@@ -124,6 +135,12 @@ CASES = [
         "config_file_over_16_mib",
         _huge_config,
         "c.yaml: (top level): cannot read: is larger than 16 MiB (the limit)",
+    ),
+    Hostile(
+        "section_of_100001_values",
+        _huge_section,
+        "c.yaml:1: (top level): holds more than 100,000 values "
+        "(the limit for everything outside providers, models and pools)",
     ),
     Hostile(
         "config_file_is_a_fifo",

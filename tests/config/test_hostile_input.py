@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from config_processes import start
-from hostile import CASES, Hostile
+from hostile import CASES, Hostile, wrong_values
 
 PEAK_RSS_MIB = 120  # the tool itself takes about 40-55 MiB; a bomb would take gigabytes
 
@@ -28,3 +28,19 @@ def test_a_hostile_file_ends_every_command_with_one_line_and_exit_2(
         done = process.finish(within=60.0)
         assert (done.code, done.stdout, done.stderr) == (2, "", line + "\n"), args[0]
         assert done.peak_rss_mib < PEAK_RSS_MIB, (args[0], done.peak_rss_mib)
+
+
+def test_a_fleet_of_wrong_values_ends_with_the_first_thousand_problems(tmp_path: Path) -> None:
+    # One error per value: unbounded, they would take gigabytes (about 500 bytes each).
+    wrong_values(tmp_path)
+    done = start(["validate", "c.yaml"], tmp_path).finish(within=120.0)
+    lines = done.stderr.splitlines()
+    assert (done.code, done.stdout, len(lines)) == (2, "", 1001)
+    assert (
+        lines[0]
+        == "c.yaml:2: providers.p0: Input should be a dictionary or an instance of ProviderConfig"
+    )
+    assert lines[-1] == (
+        "c.yaml: (top level): more problems not shown: only the first 1,000 are reported"
+    )
+    assert done.peak_rss_mib < 2 * PEAK_RSS_MIB, done.peak_rss_mib

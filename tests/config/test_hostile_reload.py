@@ -15,7 +15,8 @@ from hostile import CASES
 from modelmesh_healthd.simulator import SimProvider, Simulator
 
 KEY = "sk-test-reload"
-GROWTH_MIB = 30  # what a reload may leave behind (the margin); a bomb would take gigabytes
+GROWTH_MIB = 30  # what the reloads may leave behind (the margin); a bomb would take gigabytes
+PEAK_GROWTH_MIB = 100  # what reading the largest refused file (16 MiB at most) may take meanwhile
 
 
 def good_config(base_url: str) -> str:
@@ -73,5 +74,5 @@ async def test_a_running_daemon_survives_a_reload_with_every_hostile_file(
                 await still_probing(sim, daemon)
             rss_after, peak_after = daemon.memory_kib()
             assert not daemon.named("daemon.reloaded")
-    assert (peak_after - peak_before) / 1024 < GROWTH_MIB, (peak_before, peak_after)
+    assert (peak_after - peak_before) / 1024 < PEAK_GROWTH_MIB, (peak_before, peak_after)
     assert (rss_after - rss_before) / 1024 < GROWTH_MIB, (rss_before, rss_after)

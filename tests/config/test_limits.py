@@ -174,9 +174,9 @@ async def test_a_load_stuck_past_its_limit_is_given_up_while_the_loop_runs_on(
 
 
 def test_what_aliases_share_stays_shared_through_interpolation_and_tidying() -> None:
-    data, _, shared = read_yaml("a: &a {k: ' ${X} '}\nb: [*a, *a]\n")
-    resolved, issues, _ = interpolate(data, {"X": "v"}, shared=shared)
-    tidy = tidy_strings(resolved, shared=shared)
-    assert (shared, issues) == (True, [])
+    document = read_yaml("a: &a {k: ' ${X} '}\nb: [*a, *a]\n")
+    resolved, issues, _ = interpolate(document.data, {"X": "v"}, shared=document.shared)
+    tidy = tidy_strings(resolved, shared=document.shared)
+    assert (document.shared, issues) == (True, [])
     assert tidy == {"a": {"k": "v"}, "b": [{"k": "v"}, {"k": "v"}]}
     assert tidy["b"][0] is tidy["b"][1] is tidy["a"]

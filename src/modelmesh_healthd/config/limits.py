@@ -18,6 +18,8 @@ __all__ = [
     "MAX_ALIAS_VALUES",
     "MAX_CONFIG_BYTES",
     "MAX_DEPTH",
+    "MAX_ISSUES",
+    "MAX_PART_VALUES",
     "MAX_SECRET_BYTES",
     "Deadline",
     "FileRefused",
@@ -41,6 +43,14 @@ Each use of an alias counts every value (mapping, list or scalar) of what it nam
 aliases inside that multiplied out: the document's size as if every alias were written out, less
 what is written. The same defence Kubernetes took after its YAML bomb (CVE-2019-11253).
 """
+
+MAX_PART_VALUES = 100_000
+"""How many values one part of the document validated at once may hold: everything outside the
+entries of providers, models and pools, or one such entry (validation keeps every error of a
+part until the part is done, so a part must be small enough for all of its values to be wrong)."""
+
+MAX_ISSUES = 1000
+"""The most problems reported; past it, the rest are left out (and, in a large file, unchecked)."""
 
 LOAD_TIMEOUT = 30.0
 """Seconds that reading, interpolating and validating a configuration may take in all."""

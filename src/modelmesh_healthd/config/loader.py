@@ -16,10 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue, describe_type, did_you_mean
-from modelmesh_healthd.config.hints import unknown_key_message
 from modelmesh_healthd.config.interpolate import interpolate
 from modelmesh_healthd.config.limits import (
     LOAD_TIMEOUT,
@@ -32,12 +29,12 @@ from modelmesh_healthd.config.limits import (
 from modelmesh_healthd.config.modelmesh import is_modelmesh, normalize_modelmesh
 from modelmesh_healthd.config.root import Config
 from modelmesh_healthd.config.source import Lines, line_index, read_yaml
+from modelmesh_healthd.config.validation import ENTITIES, validate
 
 __all__ = ["load_config", "load_config_in_thread", "load_config_text", "tidy_strings"]
 
 PathT = tuple[str | int, ...]
 
-_ENTITIES = ("providers", "models", "pools")
 _NOTHING_TO_PROBE = "no providers configured: nothing to probe"
 
 
@@ -142,7 +139,8 @@ def _load(
     base_dir: Path | None,
     deadline: Deadline,
 ) -> Config:
-    data, issues, shared = read_yaml(text, source, deadline)
+    document = read_yaml(text, source, deadline)
+    data, issues, shared = document.data, document.issues, document.shared
     if data is None:
         message = "the file is empty (or only comments): nothing to probe"
         raise ConfigError([ConfigIssue((), message, 1)], source)
@@ -162,7 +160,7 @@ def _load(
         issues += shape_issues
     deadline.check()
     data = tidy_strings(data, shared=shared)
-    config, found = _validate(data, origin)
+    config, found = validate(data, origin, document.values)
     deadline.check()
     if config is not None:
         found += _cross_check(config, data, clean=not (issues or found))
@@ -181,36 +179,7 @@ def _load(
 
 def _broken(data: dict[Any, Any]) -> set[str]:
     # `providers: null` (or a list) is a schema error already; "nothing to probe" adds nothing.
-    return {k for k in _ENTITIES if k in data and not isinstance(data[k], dict)}
-
-
-def _validate(
-    data: dict[Any, Any], origin: dict[PathT, PathT]
-) -> tuple[Config | None, list[ConfigIssue]]:
-    """The Config, and every schema problem.
-
-    With problems, the entries and sections they are in are set aside and the rest validated
-    again, so that the cross-checks still run over everything that is right.
-    """
-    try:
-        return Config.model_validate(data), []
-    except ValidationError as exc:
-        errors = exc.errors()
-    found = [_issue(err, origin) for err in errors]
-    repaired = dict(data)
-    for err in errors:
-        loc = _loc(err)
-        if not loc:
-            return None, found
-        if loc[0] in _ENTITIES and len(loc) >= 2 and isinstance(repaired.get(loc[0]), dict):
-            section = repaired[loc[0]] = dict(repaired[loc[0]])
-            section.pop(loc[1], None)
-        else:
-            repaired.pop(loc[0], None)
-    try:
-        return Config.model_validate(repaired), found
-    except ValidationError:
-        return None, found
+    return {k for k in ENTITIES if k in data and not isinstance(data[k], dict)}
 
 
 def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:
@@ -219,39 +188,6 @@ def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:
         if old in lines:
             out[new] = lines[old]
     return out
-
-
-def _loc(err: Any) -> PathT:
-    return tuple(p for p in err["loc"] if not _is_union_tag(p))
-
-
-def _issue(err: Any, origin: dict[PathT, PathT]) -> ConfigIssue:
-    ours = _loc(err)
-    loc = origin.get(ours, ours)
-    kind = err["type"]
-    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
-        return ConfigIssue(loc, unknown_key_message(loc, relocate=not origin))
-    if kind == "missing":
-        return ConfigIssue(loc, "required key is missing")
-    if kind in ("literal_error", "enum"):
-        expected = str(err.get("ctx", {}).get("expected", "")).replace("'", "")
-        got = err.get("input")
-        hint = (
-            did_you_mean(got, expected.replace(" or ", ", ").split(", "))
-            if isinstance(got, str)
-            else ""
-        )
-        shown = f"{got!r}" if isinstance(got, str | int | float | bool) else describe_type(got)
-        return ConfigIssue(loc, f"must be one of {expected}, got {shown}{hint}")
-    message = str(err["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return ConfigIssue(loc, message)
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the chosen union member ("str", "function-before[...]") into locations.
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
 
 
 def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[ConfigIssue]:

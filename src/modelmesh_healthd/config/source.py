@@ -15,6 +15,7 @@ several documents in one file) is refused with a clear line. See `config/limits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import yaml
@@ -22,7 +23,7 @@ import yaml
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
 from modelmesh_healthd.config.limits import MAX_ALIAS_VALUES, MAX_DEPTH, Deadline, LoadTimeout
 
-__all__ = ["Lines", "line_index", "parse_yaml", "read_yaml"]
+__all__ = ["Lines", "YamlDocument", "line_index", "parse_yaml", "read_yaml"]
 
 Lines = dict[tuple[str | int, ...], int]
 """Key path -> 1-based line number."""
@@ -215,9 +216,26 @@ class _Reader:
         return items
 
 
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """What `read_yaml` found.
+
+    Attributes:
+        data: The document's data (None for an empty document).
+        issues: Keys given twice, with their lines (a duplicate's first value is kept).
+        shared: Aliases made parts of the data shared (the same objects in several places).
+        values: How many values the data holds, aliases counted as what they stand for.
+    """
+
+    data: Any
+    issues: list[ConfigIssue]
+    shared: bool
+    values: int
+
+
 def read_yaml(
     text: str, source: str | None = None, deadline: Deadline | None = None
-) -> tuple[Any, list[ConfigIssue], bool]:
+) -> YamlDocument:
     """Parse one YAML document into plain data, with the problems that did not stop reading.
 
     Args:
@@ -226,8 +244,7 @@ def read_yaml(
         deadline: When loading must be over.
 
     Returns:
-        The data (None for an empty document), the duplicate keys found (with their lines; a
-        duplicate's first value is kept), and whether aliases made parts of the data shared.
+        The data and what else was found on the way.
 
     Raises:
         ConfigError: Not valid YAML, past a limit, or something a configuration never holds.
@@ -250,18 +267,14 @@ def read_yaml(
         raise ConfigError([issue], source) from None
     finally:
         loader.dispose()
-    shared = bool(reader.anchors)
-    if not reader.duplicates:
-        return data, [], shared
-    first = line_index(text, deadline)  # the first of equal keys is the one indexed
-    return (
-        data,
-        [
+    issues: list[ConfigIssue] = []
+    if reader.duplicates:
+        first = line_index(text, deadline)  # the first of equal keys is the one indexed
+        issues = [
             ConfigIssue(path, f"duplicate key (first given on line {first.get(path)})", line)
             for path, line in reader.duplicates
-        ],
-        shared,
-    )
+        ]
+    return YamlDocument(data, issues, bool(reader.anchors), reader.values)
 
 
 def parse_yaml(text: str, source: str | None = None) -> Any:
@@ -270,10 +283,10 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
     Raises:
         ConfigError: Not valid YAML, past a limit, or a key given twice in a mapping.
     """
-    data, issues, _ = read_yaml(text, source)
-    if issues:
-        raise ConfigError(issues, source)
-    return data
+    document = read_yaml(text, source)
+    if document.issues:
+        raise ConfigError(document.issues, source)
+    return document.data
 
 
 def _syntax_issue(exc: yaml.YAMLError) -> ConfigIssue:
