@@ -510,6 +510,7 @@ class Daemon:
             config = await load_config_in_thread(source, self.environ)
         except ConfigError as exc:
             _log.error("config.invalid", source=source, errors=exc.render().splitlines())
+            release_memory()  # what reading the refused file took
             return False
         old = self.config
         for key, before, after in (
