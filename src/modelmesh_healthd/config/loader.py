@@ -168,8 +168,10 @@ def _load(
         found.append(ConfigIssue(("providers",), _NOTHING_TO_PROBE))
     # A value whose reference failed stands empty, and an entry ModelMesh's shape could not
     # be translated stands half-done: what validation says of either is no news.
-    blanked = [i.path for i in unresolved] + [i.path[:2] for i in shape_issues]
-    issues += [i for i in found if not any(i.path[: len(p)] == p for p in blanked)]
+    blanked = {i.path for i in unresolved} | {i.path[:2] for i in shape_issues}
+    issues += [
+        i for i in found if not any(i.path[:end] in blanked for end in range(len(i.path) + 1))
+    ]
     if issues or config is None:
         lines = _remap(line_index(text, deadline), origin)
         raise ConfigError(issues, source).with_lines(lines, source)
