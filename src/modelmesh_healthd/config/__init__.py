@@ -2,7 +2,9 @@
 
 `load_config(path)` reads a file, resolves `${ENV}`, `${ENV:-default}` and `${file:/path}`
 references, accepts ModelMesh's provider/model/pool shape, rejects unknown keys and dangling
-references, and raises `ConfigError` with one line per problem (file:line: key.path: message).
+references, and raises `ConfigError` with one line per problem (file:line: key.path: message),
+every problem in one pass. Hostile files are bounded (size, aliases, nesting, secret files,
+time: `config/limits.py`); `load_config_in_thread` is the reload's way in.
 """
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue

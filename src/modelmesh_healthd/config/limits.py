@@ -41,7 +41,8 @@ MAX_ALIAS_VALUES = 1_000_000
 
 Each use of an alias counts every value (mapping, list or scalar) of what it names, with the
 aliases inside that multiplied out: the document's size as if every alias were written out, less
-what is written. The same defence Kubernetes took after its YAML bomb (CVE-2019-11253).
+what is written. Kubernetes' YAML library bounded alias expansion after CVE-2019-11253 in the
+same spirit (as a ratio to the document's size); one absolute number is simpler to document.
 """
 
 MAX_PART_VALUES = 100_000
