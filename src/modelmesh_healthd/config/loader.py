@@ -175,8 +175,7 @@ def _load(
     if issues or config is None:
         lines = _remap(line_index(text, deadline), origin)
         raise ConfigError(issues, source).with_lines(lines, source)
-    config._source = source
-    return config
+    return config.with_source(source)
 
 
 def _broken(data: dict[Any, Any]) -> set[str]:
