@@ -25,6 +25,7 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
 from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -125,6 +126,8 @@ class Daemon:
         """What `run()` returns after a stop (1 when the store was taken over)."""
         self.manager: StateManager | None = None
         self.scheduler: Scheduler | None = None
+        self.coordinator: Coordinator | None = None
+        """Set when the store URL asks for replicas: then only leased providers are probed."""
         self.client: httpx.AsyncClient | None = None
         self._stop = asyncio.Event()
         self._forced = asyncio.Event()
@@ -194,7 +197,11 @@ class Daemon:
         # The store's lock comes first: a second daemon started with the same configuration
         # must be told who holds the store, not that the admin port is taken.
         try:
-            store = open_store(self.store_url)
+            url, lease_ttl = replica_options(self.store_url)
+            store = open_store(url)
+            if lease_ttl is not None:
+                self.coordinator = Coordinator(self, store, lease_ttl)
+                store = self.coordinator.store
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
@@ -223,7 +230,12 @@ class Daemon:
             concurrency=self.config.daemon.concurrency,
             on_start=self.supervision.metrics.on_probe_start,
         )
+        if self.coordinator is not None:
+            await self.coordinator.start()  # this replica's share, before any probe
         self._apply_config()
+        if self.coordinator is not None:
+            self.coordinator.schedule_owned()
+            self._spawn(self.coordinator.run(), "replica")
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(trim_periodically(), "memory-trim")
@@ -314,6 +326,8 @@ class Daemon:
             try:
                 async with asyncio.timeout(budget):
                     saved = await self.manager.sync()
+                    if self.coordinator is not None:
+                        await self.coordinator.stop()  # hand the leases over at once
                     await self.manager.stop()
             except TimeoutError:
                 _log.error(
@@ -347,9 +361,11 @@ class Daemon:
     async def _job(self, name: str, due: float) -> float | None:
         entry = self.providers.get(name)
         client = self.client
-        if entry is None or client is None:
+        if entry is None or client is None or not self._owns(name):
             return None
         result = await probe(client, self._target(name, entry.timing.timeout))
+        if not self._owns(name):
+            return None  # its lease went while the probe ran: the new owner records it
         if self.providers.get(name) is not entry:
             # A reload removed it (the scheduler forgets it) or changed its target while this
             # probe ran: the result is stale, so probe the new target at once.
@@ -359,6 +375,10 @@ class Daemon:
                 else self.scheduler.now()
             )
         return self._record(name, entry, result, due)
+
+    def _owns(self, name: str) -> bool:
+        """Whether this daemon probes `name` (always, unless it is one replica of several)."""
+        return self.coordinator is None or self.coordinator.owns_provider(name)
 
     def _target(
         self, name: str, timeout: float, topology: tuple[Config, Mesh] | None = None
@@ -449,12 +469,13 @@ class Daemon:
             self.scheduler.expedite(best[1])
 
     def _publish(self, events: list[Event]) -> None:
-        for event in events:
+        shown = events if self.coordinator is None else self.coordinator.shown(events)
+        for event in shown:
             getattr(_log, event.log_level)(event.name, **event.fields())
         if self.manager is not None and events:
             self.manager.record(events)
         for sink in self.sinks:
-            sink(events)
+            sink(shown)
 
     # --- the fleet --------------------------------------------------------
 
@@ -486,8 +507,9 @@ class Daemon:
             current = self.providers.get(name)
             if current is None:
                 self.providers[name] = _Provider(timing)
-                phase = phase_of(self.state.providers[name], self.policy)
-                self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
+                if self.coordinator is None:  # a replica's coordinator schedules what it owns
+                    phase = phase_of(self.state.providers[name], self.policy)
+                    self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
                 added.append(name)
             elif before is not None and self._retargeted(name, current.timing, timing, before):
                 self.providers[name] = _Provider(timing, current.down_probes)
@@ -536,6 +558,8 @@ class Daemon:
         if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
             await self._replace_client(config)
         added, removed, changed = self._apply_config(previous)
+        if self.coordinator is not None:
+            self.coordinator.schedule_owned()
         release_memory()
         _log.info(
             "daemon.reloaded",

@@ -4,10 +4,13 @@ Tables (in the store's schema, created by `prepare` under a migration lock): `me
 expires_at)`, `leases (shard, owner, token, expires_at)`; sequences `fence_seq` (tokens) and
 `epoch_seq` (the envelope's epoch). Expiry uses the server's `clock_timestamp()`.
 
-A fenced write runs in one transaction: it locks the lease rows that still carry the writer's
-tokens (`SELECT ... FOR SHARE`), writes the rows of exactly those shards, and commits. A claim
-by another replica updates the lease row, so it waits for that commit, and a write that comes
-after the claim finds a token that no longer matches and writes nothing for that shard.
+A fenced write is one statement: it locks the lease rows that still carry the writer's tokens
+(`SELECT ... FOR UPDATE`), writes the rows of exactly those shards, and commits. A claim by
+another replica updates the lease row, so it waits for that commit, and a write that comes after
+the claim finds a token that no longer matches and writes nothing for that shard. Every
+statement that locks lease rows locks them in shard order (two locking the same rows in
+different orders would deadlock), and each is a single autocommit statement: no lock is ever
+held while the client is busy, paused or gone.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class PostgresCoordination:
         return self._store._q(statement)
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement on a pooled connection (autocommit: one statement, one
+        transaction, no lock held while the client is busy elsewhere)."""
         store = self._store
         try:
             async with store._the_pool().connection() as conn:
@@ -104,7 +109,9 @@ class PostgresCoordination:
     async def leave(self, member: str) -> None:
         """Delete our member row and our leases."""
         await self._fetch(
-            "WITH l AS (DELETE FROM {s}.leases WHERE owner = %s) "
+            "WITH locked AS (SELECT shard FROM {s}.leases WHERE owner = %s "
+            "ORDER BY shard FOR UPDATE), "
+            "gone AS (DELETE FROM {s}.leases AS l USING locked WHERE l.shard = locked.shard) "
             "DELETE FROM {s}.members WHERE member = %s",
             (member, member),
         )
@@ -114,15 +121,19 @@ class PostgresCoordination:
         if not shards:
             return Claim()
         granted = await self._fetch(
+            # Existing lease rows are locked in shard order first (see the module docstring).
+            "WITH locked AS (SELECT shard FROM {s}.leases WHERE shard = ANY(%s::text[]) "
+            "ORDER BY shard FOR UPDATE) "
             "INSERT INTO {s}.leases AS l (shard, owner, token, expires_at) "
             "SELECT shard, %s, nextval('{s}.fence_seq'), "
             "clock_timestamp() + make_interval(secs => %s) FROM unnest(%s::text[]) AS shard "
+            "CROSS JOIN (SELECT count(*) FROM locked) AS first_lock ORDER BY shard "
             "ON CONFLICT (shard) DO UPDATE SET owner = excluded.owner, "
             "token = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp() "
             "THEN l.token ELSE excluded.token END, expires_at = excluded.expires_at "
             "WHERE l.owner = excluded.owner OR l.expires_at <= clock_timestamp() "
             "RETURNING shard, token",
-            (member, ttl, list(shards)),
+            (sorted(shards), member, ttl, sorted(shards)),
         )
         got = {str(s): int(t) for s, t in granted}
         waiting: dict[str, float] = {}
@@ -141,11 +152,13 @@ class PostgresCoordination:
         if not tokens:
             return set()
         rows = await self._fetch(
+            "WITH mine AS (SELECT l.shard FROM {s}.leases AS l "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
+            "AND l.expires_at > clock_timestamp() ORDER BY l.shard FOR UPDATE OF l) "
             "UPDATE {s}.leases AS l SET expires_at = clock_timestamp() + "
-            "make_interval(secs => %s) FROM unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
-            "WHERE l.shard = t.shard AND l.token = t.token AND l.owner = %s "
-            "AND l.expires_at > clock_timestamp() RETURNING l.shard",
-            (ttl, list(tokens), list(tokens.values()), member),
+            "make_interval(secs => %s) FROM mine WHERE l.shard = mine.shard RETURNING l.shard",
+            (list(tokens), list(tokens.values()), member, ttl),
         )
         return {str(r[0]) for r in rows}
 
@@ -154,13 +167,21 @@ class PostgresCoordination:
         if not tokens:
             return
         await self._fetch(
-            "DELETE FROM {s}.leases AS l USING unnest(%s::text[], %s::bigint[]) AS t(shard, "
-            "token) WHERE l.shard = t.shard AND l.token = t.token AND l.owner = %s",
+            "WITH mine AS (SELECT l.shard FROM {s}.leases AS l "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
+            "ORDER BY l.shard FOR UPDATE OF l) "
+            "DELETE FROM {s}.leases AS l USING mine WHERE l.shard = mine.shard",
             (list(tokens), list(tokens.values()), member),
         )
 
     async def owners(self) -> dict[str, str]:
-        """Shard -> holder of an unexpired lease."""
+        """Shard -> holder of an unexpired lease (none when no replica ever ran here)."""
+        exists = await self._fetch(
+            "SELECT to_regclass(format('%%I.leases', %s::text))", (self._store.schema,)
+        )
+        if not exists or exists[0][0] is None:
+            return {}
         rows = await self._fetch(
             "SELECT shard, owner FROM {s}.leases WHERE expires_at > clock_timestamp()"
         )
@@ -174,64 +195,52 @@ class PostgresCoordination:
     async def fenced_write(
         self, member: str, shards: Sequence[ShardRows], meta: tuple[str, str, int] | None
     ) -> set[str]:
-        """One transaction: lock the leases still carrying our tokens, write those shards."""
-        store = self._store
-        try:
-            async with store._the_pool().connection() as conn, conn.transaction():
-                cur = await conn.execute(
-                    self._q(
-                        "SELECT l.shard FROM {s}.leases AS l JOIN unnest(%s::text[], "
-                        "%s::bigint[]) AS t(shard, token) ON l.shard = t.shard "
-                        "AND l.token = t.token WHERE l.owner = %s FOR SHARE OF l"
-                    ),
-                    ([p.shard for p in shards], [p.token for p in shards], member),
-                )
-                accepted = {str(r[0]) for r in await cur.fetchall()}
-                upserts: list[tuple[str, str, str, str | None]] = []
-                deletes: list[tuple[str, str]] = []
-                for part in shards:
-                    if part.shard not in accepted:
-                        continue
-                    for row in part.rows:
-                        if row.data is None:
-                            deletes.append((row.kind, row.key))
-                        else:
-                            upserts.append((row.kind, row.key, row.data, row.checksum))
-                await self._write(conn, upserts, deletes, meta if accepted else None)
-        except StoreError:
-            raise
-        except store._errors() as exc:
-            raise store._error(exc) from None
-        return {p.shard for p in shards} - accepted
+        """One statement: lock the leases still carrying our tokens, write those shards' rows.
 
-    async def _write(
-        self,
-        conn: Any,
-        upserts: list[tuple[str, str, str, str | None]],
-        deletes: list[tuple[str, str]],
-        meta: tuple[str, str, int] | None,
-    ) -> None:
-        cur = conn.cursor()
-        if upserts:
-            await cur.executemany(
-                self._q(
-                    "INSERT INTO {s}.rows (kind, key, data, checksum) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
-                    "checksum = excluded.checksum"
-                ),
-                upserts,
-            )
-        if deletes:
-            await cur.executemany(
-                self._q("DELETE FROM {s}.rows WHERE kind = %s AND key = %s"), deletes
-            )
-        if meta is not None:
-            await cur.execute(
-                self._q(
-                    "INSERT INTO {s}.meta AS m (id, data, checksum) VALUES (1, %s, %s) "
-                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
-                    "checksum = excluded.checksum WHERE coalesce((m.data::jsonb->>'epoch')"
-                    "::bigint, -1) < %s"
-                ),
+        The meta row follows in a statement of its own: every writer updates that one row, and
+        holding it inside the fenced statement would queue every replica's writes behind one
+        another's lease locks.
+        """
+        names, kinds, keys, datas, sums = [], [], [], [], []
+        for part in shards:
+            for row in part.rows:
+                names.append(part.shard)
+                kinds.append(row.kind)
+                keys.append(row.key)
+                datas.append(row.data)
+                sums.append(row.checksum)
+        rows = await self._fetch(
+            "WITH ok AS (SELECT l.shard FROM {s}.leases AS l "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
+            "ORDER BY l.shard FOR UPDATE OF l), "
+            "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
+            "%s::text[]) AS b(shard, kind, key, data, checksum) JOIN ok USING (shard)), "
+            "up AS (INSERT INTO {s}.rows (kind, key, data, checksum) "
+            "SELECT kind, key, data, checksum FROM batch WHERE data IS NOT NULL "
+            "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
+            "checksum = excluded.checksum), "
+            "del AS (DELETE FROM {s}.rows AS r USING batch WHERE batch.data IS NULL "
+            "AND r.kind = batch.kind AND r.key = batch.key) "
+            "SELECT shard FROM ok",
+            (
+                [p.shard for p in shards],
+                [p.token for p in shards],
+                member,
+                names,
+                kinds,
+                keys,
+                datas,
+                sums,
+            ),
+        )
+        accepted = {str(r[0]) for r in rows}
+        if accepted and meta is not None:
+            await self._fetch(
+                "INSERT INTO {s}.meta AS m (id, data, checksum) VALUES (1, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+                "checksum = excluded.checksum WHERE coalesce((m.data::jsonb->>'epoch')"
+                "::bigint, -1) < %s",
                 (meta[0], meta[1], meta[2]),
             )
+        return {p.shard for p in shards} - accepted
