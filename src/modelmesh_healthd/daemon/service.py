@@ -328,7 +328,9 @@ class Daemon:
                     saved = await self.manager.sync()
                     if self.coordinator is not None:
                         await self.coordinator.stop()  # hand the leases over at once
-                    await self.manager.stop()
+                    # The stop's own final write may be the one that lands (the store came
+                    # back meanwhile): `saved` says what the store holds at the end.
+                    saved = await self.manager.stop()
             except TimeoutError:
                 _log.error(
                     "daemon.save_timeout", store=redact_url(self.store_url), timeout_s=budget
