@@ -31,7 +31,13 @@ def providers(count: int) -> list[SimProvider]:
 
 
 def fleet_config(
-    base_url: str, store_url: str, count: int, *, interval: float, pool_size: int = 10
+    base_url: str,
+    store_url: str,
+    count: int,
+    *,
+    interval: float,
+    pool_size: int = 10,
+    admin_port: int | None = None,
 ) -> str:
     """One configuration for every replica: `count` providers, pools of `pool_size` models."""
     lines = [
@@ -50,7 +56,9 @@ def fleet_config(
         "  timeout: 2s",
         "http: {trust_env: false}",
         f'storage: {{url: "{store_url}", sync_policy: immediate}}',
-        "admin: {enabled: false}",
+        "admin: {enabled: false}"
+        if admin_port is None
+        else f'admin: {{listen: "127.0.0.1:{admin_port}"}}',
         "providers:",
     ]
     lines.extend(

@@ -23,6 +23,7 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.timing import phase_of
+from modelmesh_healthd.storage.errors import StoreError
 
 if TYPE_CHECKING:
     from modelmesh_healthd.daemon.service import Daemon
@@ -106,6 +107,12 @@ class AdminServer:
 
     async def _state(self, _request: web.Request) -> web.Response:
         d = self._daemon
+        state: dict[str, Any] = d.state.to_dict()
+        if d.coordinator is not None:  # a replica: the shared state is the store's
+            try:
+                state = await d.coordinator.stored_state()
+            except StoreError as exc:
+                return web.json_response({"error": str(exc)}, status=503)
         body: dict[str, Any] = {
             "instance": d.config.daemon.instance,
             "writer_id": d.writer_id,
@@ -115,7 +122,7 @@ class AdminServer:
             "liveness": self._liveness().to_dict(),
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
-            "state": d.state.to_dict(),
+            "state": state,
         }
         return web.json_response(body)
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
 from modelmesh_healthd.daemon.timing import base_delay, first_due, phase_of
 from modelmesh_healthd.state import SCHEMA_VERSION, Event, PoolEmpty, PoolRestored, SystemState
@@ -133,6 +134,7 @@ class Coordinator:
         """Pool shards whose rows must be written (changed, or missing from the store)."""
         self._prepared = False
         self._wake = asyncio.Event()
+        daemon.supervision.metrics.registry.register(ReplicaCollector(self))
 
     # --- what this replica owns -------------------------------------------------
 
@@ -355,8 +357,11 @@ class Coordinator:
         self._drop(shards, None)  # already logged as store.write_fenced
         self._wake.set()  # a fresh round now: someone else holds these
 
-    def owner_table(self, owners: dict[str, str]) -> dict[str, str]:
-        """Provider -> owning member, from the store's lease table."""
-        return {
-            s[len(PROVIDER_SHARD) :]: m for s, m in owners.items() if s.startswith(PROVIDER_SHARD)
-        }
+    async def stored_state(self) -> dict[str, object]:
+        """The whole state as the store holds it (what every replica and router reads).
+
+        Raises:
+            StoreError: The store cannot be read.
+        """
+        snapshot = (await self.store.inner.load(repair=False)).snapshot
+        return {} if snapshot is None else snapshot.state.to_dict()
