@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -34,7 +35,7 @@ from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
 from modelmesh_healthd.daemon.timing import base_delay, first_due, phase_of
 from modelmesh_healthd.state import SCHEMA_VERSION, Event, PoolEmpty, PoolRestored, SystemState
-from modelmesh_healthd.storage.base import Envelope, Row, StateStore
+from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
@@ -53,12 +54,15 @@ from modelmesh_healthd.storage.urls import split_options
 if TYPE_CHECKING:
     from modelmesh_healthd.daemon.service import Daemon
 
-__all__ = ["Coordinator", "ReplicaCounts", "replica_options"]
+__all__ = ["STANDBY_POLL", "Coordinator", "ReplicaCounts", "log_standby", "replica_options"]
 
 _log = structlog.get_logger(LOGGER_NAME)
 _state_log = structlog.get_logger("modelmesh_healthd.daemon")
 
 DEFAULT_LEASE_TTL = 10.0
+STANDBY_POLL = 1.0
+"""Seconds between a standby's attempts at a single-writer store's lock."""
+_standby_logged: set[str] = set()
 _RETRY = 1.0
 """Seconds between rounds while the store is out of reach."""
 
@@ -72,6 +76,9 @@ def replica_options(url: str) -> tuple[str, float | None]:
     Raises:
         StoreURLError: `replicas` or `lease_ttl` is not understood.
     """
+    query = urlsplit(url).query
+    if "replicas=" not in query and "lease_ttl=" not in query:
+        return url, None  # untouched: re-joining a URL can change its spelling (sqlite:///)
     bare, options = split_options(url, {"replicas": "", "lease_ttl": str(DEFAULT_LEASE_TTL)})
     switch = options["replicas"].lower()
     if switch in ("", "off", "false", "0", "no"):
@@ -88,6 +95,21 @@ def replica_options(url: str) -> tuple[str, float | None]:
             f"got {options['lease_ttl']!r}"
         )
     return bare, ttl
+
+
+def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
+    """Say once per store and holder that this daemon waits as a standby (`store.standby`)."""
+    key = f"{store}|{None if owner is None else owner.token}"
+    if key in _standby_logged:
+        return
+    _standby_logged.add(key)
+    _log.info(
+        "store.standby",
+        store=store,
+        owner_writer_id=None if owner is None else owner.writer_id,
+        owner_pid=None if owner is None else owner.pid,
+        retry_in_s=retry_in,
+    )
 
 
 class ReplicaCounts:

@@ -25,7 +25,12 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
-from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
+from modelmesh_healthd.daemon.coordination import (
+    STANDBY_POLL,
+    Coordinator,
+    log_standby,
+    replica_options,
+)
 from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -53,6 +58,7 @@ from modelmesh_healthd.state import (
 from modelmesh_healthd.storage import (
     StateManager,
     StoreError,
+    StoreLockedError,
     StoreUnavailableError,
     default_store_url,
     open_store,
@@ -268,6 +274,16 @@ class Daemon:
             try:
                 await manager.start()
                 return True, await manager.load()
+            except StoreLockedError as exc:
+                # Another daemon writes this store: wait as its standby, and take over as
+                # soon as its lock is free (at once after its death for a file lock, within
+                # one lease for Redis/PostgreSQL), instead of exiting into a restart loop.
+                log_standby(manager.store.url, exc.owner, STANDBY_POLL)
+                self.supervision.waiting_for_store(STANDBY_POLL)
+                if await self._stopped_within(STANDBY_POLL):
+                    _log.error("daemon.startup_failed", reason="stopped while on standby")
+                    return False, None
+                continue
             except StoreUnavailableError as exc:
                 _log.warning(
                     "daemon.store_unavailable",
@@ -286,6 +302,14 @@ class Daemon:
                 continue
             _log.error("daemon.startup_failed", reason="stopped while waiting for the store")
             return False, None
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True if a stop was requested meanwhile."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _watch_lock(self, manager: StateManager) -> None:
         """Stop (exit 1) if another writer takes the store over: we must not keep writing."""

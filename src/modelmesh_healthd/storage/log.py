@@ -70,7 +70,15 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "store.locked",
         "error",
         ("store", "owner_writer_id", "owner_host", "owner_pid", "owner_since"),
-        "Another writer holds the store's lock: this daemon does not become a second writer.",
+        "Another writer holds the store's lock: this daemon does not become a second writer "
+        "(it waits as a standby; logged once per holder).",
+    ),
+    LogEventSpec(
+        "store.standby",
+        "info",
+        ("store", "owner_writer_id", "owner_pid", "retry_in_s"),
+        "This daemon waits as a standby while another holds the store's lock, and takes over "
+        "as soon as the lock is free.",
     ),
     LogEventSpec(
         "store.lock_acquired",

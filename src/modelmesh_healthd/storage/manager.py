@@ -129,6 +129,8 @@ class StateManager:
         self._handle: LockHandle | None = None
         self._entered = False
         self._lock_lost = False
+        self._refused = False
+        self._refused_by: str | None = None
         self._failures = 0
         self._resets = 0
         self._first_failure: float | None = None
@@ -230,7 +232,10 @@ class StateManager:
         try:
             self._handle = await self.store.acquire_lock(owner)
         except StoreLockedError as exc:
-            log_locked(self.store.url, exc.owner)
+            holder = None if exc.owner is None else exc.owner.token
+            if holder != self._refused_by or not self._refused:  # once per holder, not per try
+                log_locked(self.store.url, exc.owner)
+            self._refused, self._refused_by = True, holder
             raise
         self._lock_lost = False
         _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
