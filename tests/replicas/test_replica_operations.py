@@ -62,6 +62,7 @@ async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
                 await _metric(port, "modelmesh_healthd_replica_owned_providers") for port in ports
             ]
             ready = [(await _get(port, "/readyz")).status_code for port in ports]
+            live = [(await _get(port, "/livez")).status_code for port in ports]
             states = [(await _get(port, "/v1/state")).json()["state"] for port in ports]
             members = [await _metric(port, "modelmesh_healthd_replica_members") for port in ports]
     finally:
@@ -69,6 +70,7 @@ async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
     assert sorted(owned) == [0.0, 1.0]
     assert len(set(owners.values())) == 1
     assert ready == [200, 200]
+    assert live == [200, 200]
     assert members == [2.0, 2.0]
     for state in states:  # the replica probing nothing shows what the store holds
         assert state["providers"]["p000"]["down_reason"] == "auth_failure"

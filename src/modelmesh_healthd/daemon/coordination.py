@@ -196,6 +196,15 @@ class Coordinator:
                 _log.warning("replica.store_unavailable", member=self.member, reason=str(exc))
                 self._drop(self.leases.expired(), "expired")
                 delay = _RETRY
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the rounds (leases lapse)
+                _log.error(
+                    "replica.round_failed",
+                    member=self.member,
+                    reason=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+                self._drop(self.leases.expired(), "expired")
+                delay = _RETRY
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -49,7 +49,7 @@ def settle_pools(
             continue
         active = {m for m in members if m in state.models and state.models[m].is_active}
         standby = {m for m in members if m in state.models} - active
-        moved = active != ps.active_models or standby != ps.standby_models
+        moved = len(active ^ ps.active_models)  # models that changed sides, as the core counts
         ps.active_models, ps.standby_models = active, standby
         if not owns(pool):
             theirs = None if stored is None else stored.pools.get(pool)
@@ -58,7 +58,7 @@ def settle_pools(
             announced.pop(pool, None)
             continue
         if moved:
-            ps.rotation_count += 1
+            ps.rotation_count += moved
             ps.last_rotation = now
             changed.append(pool)
         empty = bool(members) and not active

@@ -148,6 +148,13 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         " rounds retry every second.",
     ),
     LogEventSpec(
+        "replica.round_failed",
+        "error",
+        ("member", "reason"),
+        "A coordination round hit a bug (logged with the traceback); the next round follows "
+        "in a second.",
+    ),
+    LogEventSpec(
         "replica.left",
         "info",
         ("member", "released"),
