@@ -34,7 +34,14 @@ import structlog
 from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
 from modelmesh_healthd.daemon.timing import base_delay, first_due, phase_of
-from modelmesh_healthd.state import SCHEMA_VERSION, Event, PoolEmpty, PoolRestored, SystemState
+from modelmesh_healthd.state import (
+    SCHEMA_VERSION,
+    Event,
+    PoolEmpty,
+    PoolRestored,
+    ProviderState,
+    SystemState,
+)
 from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
@@ -268,6 +275,8 @@ class Coordinator:
             if mine and shard not in claimed:
                 continue  # ours all along: the local state is the newest
             theirs = None if stored is None else stored.providers.get(provider)
+            if mine and theirs is not None and not _newer(theirs, state.providers.get(provider)):
+                theirs = None  # re-claimed our own lease: our copy has what is not written yet
             if theirs is not None:
                 state.providers[provider] = theirs
                 for model in mesh.provider_models[provider]:
@@ -396,3 +405,10 @@ class Coordinator:
         """
         snapshot = (await self.store.inner.load(repair=False)).snapshot
         return {} if snapshot is None else snapshot.state.to_dict()
+
+
+def _newer(stored: ProviderState, local: ProviderState | None) -> bool:
+    """Whether the stored copy of a provider saw a later probe than the local one."""
+    if local is None or local.last_probe is None:
+        return True
+    return stored.last_probe is not None and stored.last_probe > local.last_probe

@@ -99,6 +99,8 @@ class FencedStore:
     """A `StateStore` for one replica among several (see the module docstring)."""
 
     incremental = True
+    shared = True
+    """Written by several replicas: there is no single-writer lock to log."""
 
     def __init__(
         self,

@@ -238,7 +238,8 @@ class StateManager:
             self._refused, self._refused_by = True, holder
             raise
         self._lock_lost = False
-        _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
+        if not getattr(self.store, "shared", False):  # replicas hold leases, not this lock
+            _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
         return self._handle
 
     async def release_lock(self, handle: LockHandle | None = None) -> None:
@@ -249,7 +250,8 @@ class StateManager:
         await self.store.release_lock(handle)
         if handle is self._handle:
             self._handle = None
-        _log.info("store.lock_released", store=self.store.url, writer_id=self.writer_id)
+        if not getattr(self.store, "shared", False):
+            _log.info("store.lock_released", store=self.store.url, writer_id=self.writer_id)
 
     # --- load, attach, record ------------------------------------------------------------
 
