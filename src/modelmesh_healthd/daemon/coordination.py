@@ -4,10 +4,11 @@ Asked for by the store URL: `?replicas=on` (and `lease_ttl=SECONDS`, default 10)
 then runs a Coordinator beside its scheduler. Every `lease_ttl / 3` seconds (sooner when a
 member or lease is about to expire) one round:
 
-1. heartbeats its membership and reads the live members;
+1. renews the leases it holds, then heartbeats its membership and reads the live members (in
+   that order, so its leases never outlive its membership);
 2. computes the shards it should own (rendezvous hashing over the live members);
-3. releases leases it should no longer hold (a joining replica gets its share at once),
-   renews the rest, claims the missing ones (a free or expired lease only);
+3. releases leases it should no longer hold (a joining replica gets its share at once) and
+   claims the missing ones (a free or expired lease only);
 4. reads the whole store: providers owned by others replace the local copies, a provider just
    claimed takes over its previous owner's last state (scores, reasons, last probe time);
 5. settles the pools it owns (see `coordination_pools`) and logs `pool.empty`/`pool.restored`;
@@ -232,6 +233,17 @@ class Coordinator:
         if not self._prepared:
             await self.coordination.prepare(self.store.epoch_floor)
             self._prepared = True
+        # Leases are renewed before the heartbeat: a replica that dies between the two leaves
+        # leases that expire no later than its membership, so whoever sees it gone can claim
+        # its providers at once instead of a round later.
+        self._drop(self.leases.expired(), "expired")
+        held = self.leases.tokens()
+        sent = time.monotonic()
+        renewed = await self.coordination.renew(self.member, held, self.ttl)
+        self.counts.lease_renewals += len(renewed)
+        for shard in renewed:
+            self.leases.grant(shard, held[shard], sent + self.ttl)
+        self._drop(set(held) - renewed, "lost")
         beat = await self.coordination.heartbeat(self.member, self.ttl)
         members = tuple(sorted(set(beat.members) | {self.member}))
         if members != self.members:
@@ -239,19 +251,11 @@ class Coordinator:
         self.members = members
         self.counts.members = len(members)
         want = {s for s in self._shards() if owner_of(s, members) == self.member}
-        self._drop(self.leases.expired(), "expired")
-        held = self.leases.tokens()
-        unwanted = {s: t for s, t in held.items() if s not in want}
+        unwanted = {s: t for s, t in held.items() if s in renewed and s not in want}
         if unwanted:
             self._drop(set(unwanted), "rebalanced")
             await self.coordination.release(self.member, unwanted)
-        keep = {s: t for s, t in held.items() if s in want}
-        sent = time.monotonic()
-        renewed = await self.coordination.renew(self.member, keep, self.ttl)
-        self.counts.lease_renewals += len(renewed)
-        for shard in renewed:
-            self.leases.grant(shard, keep[shard], sent + self.ttl)
-        self._drop(set(keep) - renewed, "lost")
+        renewed -= set(unwanted)
         sent = time.monotonic()
         claim = await self.coordination.claim(self.member, sorted(want - renewed), self.ttl)
         for shard, token in claim.granted.items():
