@@ -230,6 +230,7 @@ class Coordinator:
 
     async def round(self) -> float:
         """One round (see the module docstring); returns the seconds until the next."""
+        began = time.monotonic()
         if not self._prepared:
             await self.coordination.prepare(self.store.epoch_floor)
             self._prepared = True
@@ -264,7 +265,8 @@ class Coordinator:
         await self._adopt(set(claim.granted), None if stored is None else stored.state)
         others = [left for m, left in beat.members.items() if m != self.member]
         soonest = min([*claim.waiting.values(), *others], default=self.ttl)
-        return max(0.05, min(self.ttl / 3.0, soonest + 0.05))
+        # A slow round (a busy host) shortens the wait: renewals keep their cadence.
+        return max(0.05, min(self.ttl / 3.0, soonest + 0.05) - (time.monotonic() - began))
 
     # --- applying a round -------------------------------------------------------
 
