@@ -52,6 +52,14 @@ async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
     try:
         async with replicas(configs[0], 1), replicas(configs[1], 1):
             owners = await settled(url, 1, 1, within=60.0)
+            for _ in range(300):  # until both have joined and the lease sits with its owner
+                members = [await _metric(p, "modelmesh_healthd_replica_members") for p in ports]
+                owned = [
+                    await _metric(p, "modelmesh_healthd_replica_owned_providers") for p in ports
+                ]
+                if members == [2.0, 2.0] and sorted(owned) == [0.0, 1.0]:
+                    break
+                await asyncio.sleep(0.1)
             sim.set_behaviour("p000", "key_revoked")
             for _ in range(100):
                 stored = await read_state(url)
