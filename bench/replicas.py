@@ -45,7 +45,7 @@ from modelmesh_healthd.storage.coordination import (
     provider_shard,
 )
 from modelmesh_healthd.storage.rendezvous import owner_of
-from modelmesh_healthd.storage.rows import make_batch, row_for
+from modelmesh_healthd.storage.row_encode import make_batch, row_for
 
 KEY = "sk-bench-replicas"
 MARK = 0.123456  # the stale writer's availability score: found in the store = accepted

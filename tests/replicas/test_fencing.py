@@ -20,7 +20,7 @@ from modelmesh_healthd.storage.coordination import (
     provider_shard,
 )
 from modelmesh_healthd.storage.fenced import FencedStore
-from modelmesh_healthd.storage.rows import make_batch, row_for
+from modelmesh_healthd.storage.row_encode import make_batch, row_for
 
 TTL = 0.5
 SHARD = provider_shard("p1")

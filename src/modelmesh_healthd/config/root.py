@@ -41,6 +41,16 @@ class Config(_Section):
         """The file this configuration was read from, if any."""
         return self._source
 
+    def with_source(self, source: str | None) -> Config:
+        """This configuration, saying it was read from `source` (a shallow copy: it is immutable).
+
+        Args:
+            source: The file it came from (None: not from a file).
+        """
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
     def notices(self) -> list[str]:
         """One line per provider that is accepted but not probed (kind `unsupported`)."""
         return [
@@ -74,8 +84,13 @@ class Config(_Section):
         """Model ids in `pool`: listed models, all models of listed providers, capability match."""
         cfg = self.pools[pool]
         members = dict.fromkeys(cfg.models)
-        for provider in cfg.providers:
-            members.update(dict.fromkeys(self.provider_models(provider)))
+        if cfg.providers:  # one pass over the models, not one per provider: fleets are large
+            served: dict[str, list[str]] = {p: [] for p in cfg.providers}
+            for model, mcfg in self.models.items():
+                if mcfg.provider in served:
+                    served[mcfg.provider].append(model)
+            for provider in cfg.providers:
+                members.update(dict.fromkeys(served[provider]))
         if cfg.capability:
             for model, mcfg in self.models.items():
                 if any(_capability_matches(c, cfg.capability) for c in mcfg.capabilities):

@@ -15,18 +15,16 @@ by default all the same; there is no authentication.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
-from modelmesh_healthd.daemon.timing import phase_of
+from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.state import phase_of
 from modelmesh_healthd.storage.errors import StoreError
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
 
 __all__ = ["AdminServer"]
 
@@ -35,7 +33,7 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on.
+        daemon: The daemon it reports on (read-only).
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -44,7 +42,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: Daemon,
+        daemon: DaemonView,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -107,12 +105,10 @@ class AdminServer:
 
     async def _state(self, _request: web.Request) -> web.Response:
         d = self._daemon
-        state: dict[str, Any] = d.state.to_dict()
-        if d.coordinator is not None:  # a replica: the shared state is the store's
-            try:
-                state = await d.coordinator.stored_state()
-            except StoreError as exc:
-                return web.json_response({"error": str(exc)}, status=503)
+        try:
+            state = await d.state_document()  # a replica's: the shared store's
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
         body: dict[str, Any] = {
             "instance": d.config.daemon.instance,
             "writer_id": d.writer_id,
@@ -136,7 +132,7 @@ class AdminServer:
         pools = sorted({p for m in models for p in d.mesh.model_pools.get(m, ())})
         body = {
             "provider": name,
-            "probed": name in d.providers,
+            "probed": name in d.probed,
             "healthy": ps.is_healthy(d.policy),
             "phase": str(phase_of(ps, d.policy)),
             "state": ps.to_dict(),

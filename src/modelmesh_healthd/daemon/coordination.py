@@ -34,7 +34,7 @@ import structlog
 
 from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
-from modelmesh_healthd.daemon.timing import base_delay, first_due, phase_of
+from modelmesh_healthd.daemon.timing import base_delay, first_due
 from modelmesh_healthd.state import (
     SCHEMA_VERSION,
     Event,
@@ -42,6 +42,7 @@ from modelmesh_healthd.state import (
     PoolRestored,
     ProviderState,
     SystemState,
+    phase_of,
 )
 from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
@@ -56,7 +57,7 @@ from modelmesh_healthd.storage.errors import StoreError, StoreURLError
 from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.log import LOGGER_NAME
 from modelmesh_healthd.storage.rendezvous import owner_of
-from modelmesh_healthd.storage.rows import MEMBERS, POOL, PROVIDER, row_for
+from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER, row_for
 from modelmesh_healthd.storage.urls import split_options
 
 if TYPE_CHECKING:
@@ -360,7 +361,7 @@ class Coordinator:
             if ps.last_probe is None:
                 due = first_due(entry.timing, phase, mono, daemon.rng.random())
             else:
-                delay = base_delay(entry.timing, phase, entry.down_probes)
+                delay = base_delay(entry.timing, phase, daemon.core.down_probes.get(name, 0))
                 due = mono + min(delay, max(0.0, ps.last_probe + delay - wall))
             scheduler.add(name, due)
 

@@ -36,7 +36,7 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.coordination import Coordination, ShardRows, shard_of_row
 from modelmesh_healthd.storage.log import LOGGER_NAME
-from modelmesh_healthd.storage.rows import make_batch
+from modelmesh_healthd.storage.row_encode import make_batch
 
 __all__ = ["FencedStore", "Leases"]
 

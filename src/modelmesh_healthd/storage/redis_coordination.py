@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelmesh_healthd.storage.coordination import Claim, Heartbeat, ShardRows
-from modelmesh_healthd.storage.rows import KINDS
+from modelmesh_healthd.storage.row_encode import KINDS
 
 if TYPE_CHECKING:
     from modelmesh_healthd.storage.redis_store import RedisStore
