@@ -41,9 +41,9 @@ from modelmesh_healthd.storage import Envelope, open_store, read_state
 from modelmesh_healthd.storage.coordination import (
     PROVIDER_SHARD,
     ShardRows,
-    coordination_for,
     provider_shard,
 )
+from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.rendezvous import owner_of
 from modelmesh_healthd.storage.row_encode import make_batch, row_for
 

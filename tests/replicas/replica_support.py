@@ -207,7 +207,8 @@ class ProbeRecorder:
 async def lease_owners(url: str) -> dict[str, str]:
     """Provider -> member holding its lease now, read from the store's lease table."""
     from modelmesh_healthd.storage import open_store
-    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD, coordination_for
+    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD
+    from modelmesh_healthd.storage.coordination_backends import coordination_for
 
     store = open_store(url)
     async with store:

@@ -16,9 +16,9 @@ from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.coordination import (
     Coordination,
     ShardRows,
-    coordination_for,
     provider_shard,
 )
+from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.row_encode import make_batch, row_for
 

@@ -12,7 +12,7 @@ from replica_support import fleet_config, providers, replicas, settled
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state
-from service_fixtures import free_port
+from service_support import free_port
 
 TTL = 5.0
 

@@ -11,7 +11,7 @@ from replica_support import ProbeRecorder, fleet_config, providers, replicas, se
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state
-from service_fixtures import PostgresServer, RedisServerFactory
+from service_support import PostgresServer, RedisServerFactory
 
 TTL = 5.0
 COUNT = 60

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 from modelmesh_healthd.state import Mesh, Observation, Outcome, SystemState, apply_probe
 from modelmesh_healthd.state.transition import initial_state
 from modelmesh_healthd.storage import StateManager, open_store, read_state
-from service_fixtures import RedisServerFactory
+from service_support import RedisServerFactory
 
 MESH = Mesh.build(["a", "b"], {"a/m": "a", "b/m": "b"}, {"chat": ["a/m", "b/m"]})
 

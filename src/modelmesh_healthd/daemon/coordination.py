@@ -26,11 +26,12 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
@@ -49,10 +50,10 @@ from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
     Coordination,
-    coordination_for,
     pool_shard,
     provider_shard,
 )
+from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.errors import StoreError, StoreURLError
 from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.log import LOGGER_NAME
@@ -61,7 +62,52 @@ from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER, row_fo
 from modelmesh_healthd.storage.urls import split_options
 
 if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
+    import random
+    from collections.abc import Callable
+
+    from modelmesh_healthd.config import Config
+    from modelmesh_healthd.daemon.scheduler import Scheduler
+    from modelmesh_healthd.daemon.timing import Timing
+    from modelmesh_healthd.state import HealthCore, HealthPolicy, Mesh
+
+
+class _Entry(Protocol):
+    timing: Timing
+
+
+class _Metrics(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+
+class _Supervision(Protocol):
+    @property
+    def metrics(self) -> _Metrics: ...
+
+
+class Daemon(Protocol):
+    """What the coordinator drives of its daemon (the service's `Daemon` is one)."""
+
+    config: Config
+    writer_id: str
+    rng: random.Random
+    wall_clock: Callable[[], float]
+    core: HealthCore
+    sinks: list[Callable[[list[Event]], None]]
+
+    @property
+    def providers(self) -> Mapping[str, _Entry]: ...
+    @property
+    def scheduler(self) -> Scheduler | None: ...
+    @property
+    def supervision(self) -> _Supervision: ...
+    @property
+    def mesh(self) -> Mesh: ...
+    @property
+    def state(self) -> SystemState: ...
+    @property
+    def policy(self) -> HealthPolicy: ...
+
 
 __all__ = ["STANDBY_POLL", "Coordinator", "ReplicaCounts", "log_standby", "replica_options"]
 

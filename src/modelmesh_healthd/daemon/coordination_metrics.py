@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -13,7 +13,26 @@ from modelmesh_healthd.daemon.metrics import NS, MetricSpec
 if TYPE_CHECKING:
     from prometheus_client import Metric
 
-    from modelmesh_healthd.daemon.coordination import Coordinator
+
+class _Counts(Protocol):
+    members: int
+    owned_providers: int
+    lease_renewals: int
+    takeovers: int
+
+
+class _Store(Protocol):
+    fenced_writes: int
+
+
+class Coordinator(Protocol):
+    """What the collector reads of a replica's coordinator."""
+
+    @property
+    def counts(self) -> _Counts: ...
+    @property
+    def store(self) -> _Store: ...
+
 
 __all__ = ["REPLICA_METRICS", "ReplicaCollector"]
 

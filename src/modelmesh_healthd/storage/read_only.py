@@ -55,7 +55,8 @@ async def read_owners(url: str) -> dict[str, str]:
         StoreURLError: Bad URL.
         StoreUnavailableError: The backend cannot be reached.
     """
-    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD, coordination_for
+    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD
+    from modelmesh_healthd.storage.coordination_backends import coordination_for
 
     async with open_store(url) as store:
         coordination = coordination_for(store)
