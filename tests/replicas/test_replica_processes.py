@@ -154,7 +154,12 @@ async def test_a_pool_across_replicas_is_announced_empty_and_restored_once(
             for name in pool:
                 sim.set_behaviour(name, "key_revoked")
             await _until(lambda: _named(running, "pool.empty"), 15.0)
-            emptied = await read_state(url)
+            # The owner announced from its view; each provider's owner writes its own row.
+            for _ in range(100):
+                emptied = await read_state(url)
+                if emptied is not None and not emptied.pools["pool00"].active_models:
+                    break
+                await asyncio.sleep(0.1)
             for name in pool:
                 sim.set_behaviour(name, "healthy")
             await _until(lambda: _named(running, "pool.restored"), 15.0)
