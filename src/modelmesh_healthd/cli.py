@@ -269,6 +269,7 @@ def _status(args: argparse.Namespace) -> int:
         StoreError,
         StoreURLError,
         default_store_url,
+        read_owners,
         read_snapshot,
         redact_url,
         status_table,
@@ -286,13 +287,14 @@ def _status(args: argparse.Namespace) -> int:
         url = url or default_store_url(os.environ)
     try:
         snapshot = asyncio.run(read_snapshot(url))
+        owners = asyncio.run(read_owners(url)) if snapshot is not None else {}
     except StoreError as exc:
         print(f"status: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG if isinstance(exc, StoreURLError) else EXIT_UNHEALTHY
     if snapshot is None:
         print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
         return EXIT_UNHEALTHY
-    table = status_table(snapshot.state, policy)
+    table = status_table(snapshot.state, policy, owners or None)
     if args.json:
         out = {
             "store": redact_url(url),
@@ -308,9 +310,12 @@ def _status(args: argparse.Namespace) -> int:
         f"store {redact_url(url)}: written {age:.0f}s ago by {snapshot.writer_id} "
         f"(epoch {snapshot.epoch})\n"
     )
+    owned = bool(owners)  # replicas: which one probes each provider
     print(
         _table(
-            ["PROVIDER", "HEALTH", "SCORE", "LAST PROBE", "OUTCOME", "ACTIVE", "REASON"],
+            ["PROVIDER", "HEALTH", "SCORE", "LAST PROBE", "OUTCOME", "ACTIVE"]
+            + (["OWNER"] if owned else [])
+            + ["REASON"],
             [
                 [
                     p.provider,
@@ -319,6 +324,7 @@ def _status(args: argparse.Namespace) -> int:
                     _ago(p.last_probe),
                     p.last_outcome or "-",
                     str(p.active_models),
+                    *([p.owner or "(none)"] if owned else []),
                     p.reason or "",
                 ]
                 for p in table.providers

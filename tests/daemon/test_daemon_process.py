@@ -146,11 +146,14 @@ async def test_a_second_daemon_with_the_same_configuration_names_the_lock_owner(
         async with daemon_process(config) as first:
             started = await first.wait_for("daemon.started")
             async with daemon_process(config) as second:
-                assert await second.finish() == 1
-                locked = second.named("store.locked")[0]
+                locked = await second.wait_for("store.locked")
                 assert locked["owner_pid"] == first.proc.pid
+                await second.wait_for("store.standby")
                 assert not second.named("admin.failed")  # the lock is what it reports
-            assert first.proc.returncode is None
-            assert started["store"] == store
-            first.signal(signal.SIGTERM)
-            assert await first.finish() == 0
+                assert first.proc.returncode is None
+                assert started["store"] == store
+                first.signal(signal.SIGTERM)
+                assert await first.finish() == 0
+                await second.wait_for("daemon.started")  # the standby took over
+                second.signal(signal.SIGTERM)
+                assert await second.finish() == 0

@@ -24,6 +24,7 @@ from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import phase_of
+from modelmesh_healthd.storage.errors import StoreError
 
 __all__ = ["AdminServer"]
 
@@ -104,6 +105,10 @@ class AdminServer:
 
     async def _state(self, _request: web.Request) -> web.Response:
         d = self._daemon
+        try:
+            state = await d.state_document()  # a replica's: the shared store's
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
         body: dict[str, Any] = {
             "instance": d.config.daemon.instance,
             "writer_id": d.writer_id,
@@ -113,7 +118,7 @@ class AdminServer:
             "liveness": self._liveness().to_dict(),
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
-            "state": d.state.to_dict(),
+            "state": state,
         }
         return web.json_response(body)
 

@@ -15,7 +15,8 @@ the server, the same row as JSONB (`doc`) for queries: JSONB alone reprints numb
 back as 100000000000000000000), so a checksum could not be verified against it.
 
 Options (URL query): `schema`, `pool_max` (default 4), `timeout` seconds to get a connection
-(default 5). Everything else goes to libpq.
+(default 5); `replicas` and `lease_ttl` belong to the daemon's replicas (see
+`storage.coordination`). Everything else goes to libpq.
 """
 
 from __future__ import annotations
@@ -80,7 +81,16 @@ class PostgresStore:
         """
         self.url = redact_url(url)
         bare, options = split_options(
-            url, {"schema": "modelmesh_healthd", "pool_max": "4", "timeout": "5"}
+            url,
+            # replicas and lease_ttl are the daemon's (see daemon.coordination): readers of
+            # the same URL take them out too, so they never reach libpq.
+            {
+                "schema": "modelmesh_healthd",
+                "pool_max": "4",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self.schema = options["schema"]
         if not _SCHEMA_NAME.match(self.schema):

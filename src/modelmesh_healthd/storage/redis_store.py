@@ -12,7 +12,8 @@ lease can never overwrite its successor. A lease that vanished (Redis restarted 
 persistence) is taken again and the store is rewritten in full (StoreResetError).
 
 Options (URL query): `prefix`, `lock_ttl` seconds (default 15), `timeout` seconds for connect and
-each command (default 5). Other query parameters go to redis-py.
+each command (default 5); `replicas` and `lease_ttl` belong to the daemon's replicas (see
+`storage.coordination`). Other query parameters go to redis-py.
 """
 
 from __future__ import annotations
@@ -71,7 +72,16 @@ class RedisStore:
         """
         self.url = redact_url(url)
         bare, options = split_options(
-            url, {"prefix": "modelmesh-healthd:", "lock_ttl": "15", "timeout": "5"}
+            url,
+            # replicas and lease_ttl are the daemon's (see daemon.coordination): readers of
+            # the same URL take them out too, so they never reach redis-py.
+            {
+                "prefix": "modelmesh-healthd:",
+                "lock_ttl": "15",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self._bare = bare
         self.prefix = options["prefix"]
