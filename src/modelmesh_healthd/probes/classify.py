@@ -29,6 +29,7 @@ __all__ = [
     "Reply",
     "error_info",
     "judge_error",
+    "not_the_api",
     "parse_json_object",
     "parse_retry_after",
     "rate_limit_headroom",
@@ -371,6 +372,41 @@ def judge_error(  # noqa: PLR0912 - one branch per status class, in the order of
     if 300 <= s <= 399:
         return Judgement(Outcome.PROTOCOL_ERROR, f"HTTP {s} redirect not followed")
     return Judgement(Outcome.PROTOCOL_ERROR, f"{label} unexpected status")
+
+
+_MISLEADING = frozenset({Outcome.PROTOCOL_ERROR, Outcome.MODEL_NOT_FOUND})
+
+
+def not_the_api(reply: Reply, kind: str, judgement: Judgement) -> Judgement:
+    """Say so when the answer behind a failed judgement is not from a `kind` API at all.
+
+    Every provider API answers in JSON, errors included; an HTML page or plain text behind a
+    404 or an unreadable body means the base URL reaches some other server (a web page, a proxy's
+    error page, another program on that port). Then a "model not found" would mislead: the
+    verdict becomes `protocol_error` with a detail that names the likely cause. The generic
+    `http` kind has no expected body, so it is left alone.
+
+    Args:
+        reply: The answer.
+        kind: Probe kind.
+        judgement: The judge's verdict on it.
+
+    Returns:
+        `judgement`, or the protocol error saying the base URL is not the API.
+    """
+    if kind == "http" or reply.truncated or judgement.outcome not in _MISLEADING:
+        return judgement
+    body = reply.body.lstrip()
+    if not body or body[:1] in (b"{", b"["):
+        return judgement
+    content_type = str(reply.headers.get("content-type", "")).split(";")[0].strip().lower()
+    html = content_type == "text/html" or body[:1] == b"<"
+    what = "an HTML page" if html else f"{content_type or 'a body'} that is not JSON"
+    return Judgement(
+        Outcome.PROTOCOL_ERROR,
+        f"HTTP {reply.status} {what}: not the {kind} API (wrong base URL, or another server "
+        "on that port?)",
+    )
 
 
 def models_judgement(

@@ -22,7 +22,7 @@ import h11
 import httpx
 from aiohttp.http_exceptions import HttpProcessingError
 
-from modelmesh_healthd.probes.classify import Judgement, Reply
+from modelmesh_healthd.probes.classify import Judgement, Reply, not_the_api
 from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock
 from modelmesh_healthd.probes.judges import Judge
 from modelmesh_healthd.probes.result import NO_MODELS, PhaseTimings, ProbeResult
@@ -249,7 +249,9 @@ async def run_steps(
         async with asyncio.timeout(target.timeout):
             for step in steps:
                 reply = await _exchange(client, step, target.max_body_bytes, start, progress)
-                judgement = step.judge(reply, target.kind, step.models, wall_clock())
+                judgement = not_the_api(
+                    reply, target.kind, step.judge(reply, target.kind, step.models, wall_clock())
+                )
                 found.update(judgement.found)
                 missing.update(judgement.missing)
                 if judgement.outcome is not _OK:
