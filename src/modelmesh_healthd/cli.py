@@ -215,7 +215,7 @@ def _demo(args: argparse.Namespace) -> int:
         f"The demo: {len(config.providers)} simulated providers for {args.duration:g} s "
         f"({'continuing from the saved state' if args.keep_state else 'starting fresh'}).\n"
         "What happens, and what the daemon should do about it:\n"
-        + "\n".join(timeline(scenario, args.duration, redact_url(store)))
+        + "\n".join(timeline(scenario, args.duration, _ending(store, in_memory)))
         + "\n",
         file=sys.stderr,
         flush=True,
@@ -242,6 +242,14 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"\nThe state the daemon saved ({redact_url(store)}):\n", file=sys.stderr, flush=True)
     return _show_status(store, config.policy(), as_json=False)
+
+
+def _ending(store: str, in_memory: bool) -> str:
+    from modelmesh_healthd.storage import redact_url
+
+    if in_memory:
+        return f"the demo stops and prints the state it ended with ({store} keeps nothing)"
+    return f"the demo stops and prints the state it saved ({redact_url(store)})"
 
 
 def _foreign_state(store: str, instance: str) -> str | None:

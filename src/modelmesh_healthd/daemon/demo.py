@@ -55,8 +55,8 @@ def demo_file(name: str) -> Path:
     return Path(__file__).resolve().parents[3] / "config" / name
 
 
-def timeline(scenario: Scenario, duration: float, store: str) -> list[str]:
-    """What the demo will show, and when: one line per scripted step, then the end."""
+def timeline(scenario: Scenario, duration: float, ending: str) -> list[str]:
+    """What the demo will show, and when: one line per scripted step, then `ending`."""
     lines = []
     before: dict[str, str] = {}
     for step in scenario.steps:
@@ -71,7 +71,7 @@ def timeline(scenario: Scenario, duration: float, store: str) -> list[str]:
             say = say.replace("rate limited", wait)
         before[step.provider] = behaviour
         lines.append(f"  {step.at:>4g} s  {step.provider:<10} {say}")
-    lines.append(f"  {duration:>4g} s  the demo stops and prints the state it saved ({store})")
+    lines.append(f"  {duration:>4g} s  {ending}")
     return lines
 
 
