@@ -119,7 +119,7 @@ def _store_url_ok(url: str | None, source: str) -> bool:
 def _old_sqlite_meaning(url: str) -> str | None:
     """Catch a `sqlite:///abs/path.db` written before it meant a relative path.
 
-    Up to 0.1 `sqlite:///var/x.db` meant `/var/x.db`; it now means `var/x.db` (SQLAlchemy's
+    `sqlite:///var/x.db` used to mean `/var/x.db`; it now means `var/x.db` (SQLAlchemy's
     meaning). When the relative file does not exist and the absolute one does, the URL almost
     surely means the old file: starting on a new, empty one would lose the state quietly.
     """
@@ -129,8 +129,8 @@ def _old_sqlite_meaning(url: str) -> str | None:
     if Path(relative).exists() or not Path("/" + relative).exists():
         return None
     return (
-        f"{url} means the relative path {relative} (SQLAlchemy's form, since 0.2), which does "
-        f"not exist; /{relative} does: for it write sqlite:////{relative} (four slashes)"
+        f"{url} now means the relative path {relative} (SQLAlchemy's meaning), which does not "
+        f"exist; /{relative} does: for it write sqlite:////{relative} (four slashes)"
     )
 
 

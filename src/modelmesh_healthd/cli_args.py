@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--provider",
         metavar="NAME",
         action="append",
-        help="probe only NAME (repeatable; default: every enabled provider)",
+        help="probe only NAME, repeatable (default: every enabled provider)",
     )
     check.set_defaults(command="check")
 

@@ -39,7 +39,7 @@ def normalize(text: str, cwd: Path) -> str:
     text = re.sub(r"\b\d+ ms\b", "N ms", text)
     text = re.sub(r"\b\d+s ago\b", "Ns ago", text)
     text = re.sub(r"epoch \d+\)", "epoch N)", text)
-    text = re.sub(r"by [^ ]+:\d+:", "by HOST:PID:", text)
+    text = re.sub(r"(?<=[ '])[\w.-]+:\d+:(?=\w)", "HOST:PID:", text)  # writer ids
     # Column widths follow the longest cell, and a normalized cell may be shorter or longer;
     # indentation is kept.
     return "\n".join(re.sub(r"(?<=\S) {2,}", "  ", line) for line in text.split("\n"))
