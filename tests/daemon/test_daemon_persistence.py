@@ -135,8 +135,9 @@ async def test_a_bad_store_url_is_a_configuration_error_without_a_traceback(
     )
     _, err = await proc.communicate()
     assert proc.returncode == 2
+    # The URL came from --store, so --store is named, not the configuration file.
     assert err.decode().strip() == (
-        "config/demo.yaml: storage.url: unknown state store URL scheme 'bogus' in 'bogus://x'; "
+        "--store: unknown state store URL scheme 'bogus' in 'bogus://x'; "
         "known: file, memory, postgres, postgresql, redis, rediss, sqlite"
     )
 
