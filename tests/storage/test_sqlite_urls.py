@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from modelmesh_healthd.state import Mesh, initial_state
-from modelmesh_healthd.storage import StateManager, StoreURLError, open_store, read_snapshot
+from modelmesh_healthd.storage import (
+    StateManager,
+    StoreURLError,
+    default_store_url,
+    open_store,
+    read_snapshot,
+)
 from modelmesh_healthd.storage._paths import path_from_url
 
 
@@ -94,3 +100,19 @@ async def test_the_relative_form_is_relative_to_the_working_directory(
 def test_store_options_in_the_query_leave_the_path_as_written(url: str, path: str) -> None:
     store = open_store(url)
     assert getattr(store, "path") == Path(path)  # noqa: B009 - SQLiteStore's own attribute
+
+
+@pytest.mark.parametrize(
+    ("environ", "path"),
+    [
+        ({"STATE_DIRECTORY": "/var/lib/modelmesh-healthd"}, "/var/lib/modelmesh-healthd/state.db"),
+        ({"STATE_DIRECTORY": "relative/dir"}, "relative/dir/state.db"),
+        ({}, "state/state.db"),
+    ],
+    ids=["systemd and the container", "a relative state directory", "no state directory"],
+)
+def test_the_default_store_still_names_the_file_it_named_before(
+    environ: dict[str, str], path: str
+) -> None:
+    url = default_store_url(environ)
+    assert path_from_url(url, url) == Path(path)
