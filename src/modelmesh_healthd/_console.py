@@ -7,7 +7,7 @@ when the stream is not a terminal.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 __all__ = ["Palette", "ago", "milliseconds", "probe_detail", "table", "wants_colour"]
@@ -36,7 +36,11 @@ class Palette:
         return self._paint("1;31", text)
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], paint: Any = None) -> str:
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    paint: Callable[[int, int, str], str] | None = None,
+) -> str:
     """Left-aligned columns two spaces apart, trailing spaces trimmed.
 
     Args:

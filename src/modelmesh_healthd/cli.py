@@ -19,6 +19,7 @@ from modelmesh_healthd._console import Palette, wants_colour
 from modelmesh_healthd.cli_args import ENV_CONFIG, build_parser
 from modelmesh_healthd.cli_show import check_table, describe, status_report
 from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.state import HealthPolicy
 
 __all__ = ["describe", "main"]
 
@@ -289,11 +290,9 @@ def _status(args: argparse.Namespace) -> int:
     return _show_status(url, policy, as_json=args.json)
 
 
-def _show_status(url: str, policy: object, *, as_json: bool) -> int:
-    from modelmesh_healthd.state import HealthPolicy
+def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
     from modelmesh_healthd.storage import StoreError, StoreURLError, read_snapshot, redact_url
 
-    assert isinstance(policy, HealthPolicy)
     if not _store_url_ok(url, "status"):
         return EXIT_BAD_CONFIG
     try:

@@ -18,11 +18,7 @@ from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep
 from modelmesh_healthd.state import SystemState
 
-__all__ = ["DEMO_INSTANCE", "DemoRun", "demo_file", "run_check_demo", "run_demo", "timeline"]
-
-DEMO_INSTANCE = "demo"
-"""`daemon.instance` of the demo's configuration: a stored state written by another instance is
-not the demo's to replace."""
+__all__ = ["DemoRun", "demo_file", "enabled", "run_check_demo", "run_demo", "timeline"]
 
 _SAYS: Mapping[str, str] = {
     "loading": "answers 503 'loading model': its models stay active while it loads "
@@ -130,7 +126,7 @@ async def run_check_demo(
         config: The demo configuration.
         scenario: The scenario whose providers are simulated; its steps at 0 s are applied
             before probing (nothing later is played).
-        providers: The providers to probe; None for every enabled one.
+        providers: The providers to probe (configured ones); None for every enabled one.
 
     Returns:
         The configuration as loaded, the simulator's base URL, and the results.
@@ -138,7 +134,6 @@ async def run_check_demo(
     Raises:
         ConfigError: The configuration is invalid.
         ScenarioError: The scenario is.
-        KeyError: A provider not in the configuration (checked before any probe).
     """
     script = Scenario.load(scenario)
     async with Simulator(script.build_providers() or None) as sim:
@@ -147,9 +142,6 @@ async def run_check_demo(
         environ = {**os.environ, "MODELMESH_DEMO_URL": sim.base_url}
         loaded = load_config(config, environ)
         names = list(providers) if providers is not None else enabled(loaded)
-        for name in names:
-            if name not in loaded.providers:
-                raise KeyError(name)
         return loaded, sim.base_url, await check_round(loaded, names)
 
 
