@@ -42,12 +42,19 @@ HINT = "(wrong base URL, or another server on that port?)"
             Judgement(Outcome.PROTOCOL_ERROR, "unexpected body: not a JSON object"),
             f"HTTP 200 an HTML page: not the gemini API {HINT}",
         ),
+        (
+            Reply(404, JSON, b'{"detail": "Not Found"}'),
+            "openai",
+            NOT_FOUND,
+            f"HTTP 404 JSON without an error object: not the openai API {HINT}",
+        ),
     ],
     ids=[
         "a 404 web page is not a missing model",
         "an HTML page without a content type",
         "plain text from another server",
         "a 200 web page",
+        "a web framework's route 404 is not a missing model",
     ],
 )
 def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
@@ -60,6 +67,13 @@ def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
     ("reply", "kind", "judgement"),
     [
         (Reply(404, JSON, b'{"error": {"code": "model_not_found"}}'), "openai", NOT_FOUND),
+        (
+            Reply(404, JSON, b'{"type": "error", "error": {"type": "not_found_error"}}'),
+            "anthropic",
+            NOT_FOUND,
+        ),
+        (Reply(404, JSON, b'{"error": "model \'x\' not found"}'), "ollama", NOT_FOUND),
+        (Reply(404, JSON, b'{"detail": "Not Found"}'), "openai", BAD),
         (Reply(404, {}, b""), "openai", BAD),
         (Reply(404, HTML, b"<html></html>"), "http", BAD),
         (
@@ -80,6 +94,9 @@ def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
     ],
     ids=[
         "the API's own JSON 404",
+        "anthropic's JSON 404",
+        "ollama's error string",
+        "a route 404 on a list URL already says wrong base URL",
         "an empty body says nothing",
         "the generic http kind",
         "a proxy's 502 page is still an outage",

@@ -397,11 +397,19 @@ def not_the_api(reply: Reply, kind: str, judgement: Judgement) -> Judgement:
     if kind == "http" or reply.truncated or judgement.outcome not in _MISLEADING:
         return judgement
     body = reply.body.lstrip()
-    if not body or body[:1] in (b"{", b"["):
+    if not body:
         return judgement
-    content_type = str(reply.headers.get("content-type", "")).split(";")[0].strip().lower()
-    html = content_type == "text/html" or body[:1] == b"<"
-    what = "an HTML page" if html else f"{content_type or 'a body'} that is not JSON"
+    if body[:1] in (b"{", b"["):
+        # JSON: the API's own unless a "model not found" 404 lacks every provider's error
+        # object (`{"detail": "Not Found"}` is a web framework's route 404, not a model's).
+        obj = parse_json_object(body) if judgement.outcome is Outcome.MODEL_NOT_FOUND else None
+        if reply.status != 404 or obj is None or "error" in obj:
+            return judgement
+        what = "JSON without an error object"
+    else:
+        content_type = str(reply.headers.get("content-type", "")).split(";")[0].strip().lower()
+        html = content_type == "text/html" or body[:1] == b"<"
+        what = "an HTML page" if html else f"{content_type or 'a body'} that is not JSON"
     return Judgement(
         Outcome.PROTOCOL_ERROR,
         f"HTTP {reply.status} {what}: not the {kind} API (wrong base URL, or another server "
