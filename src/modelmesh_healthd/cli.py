@@ -78,6 +78,8 @@ def _validate(args: argparse.Namespace) -> int:
         f"{path}: ok: {len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.pools)} pools"
     )
+    for notice in config.notices():
+        print(f"{path}: {notice}")
     if args.show:
         print(describe(config))
     return EXIT_OK
@@ -154,6 +156,9 @@ def _check(args: argparse.Namespace) -> int:
         for name in unknown:
             print(f"check: --provider {name}: {_unknown_provider(name, config)}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    for notice in config.notices():
+        print(f"{path}: {notice}", file=sys.stderr)
+    wanted = [p for p in wanted if config.providers[p].probed]
     if args.demo:
         # The simulator logs its start and stop: keep them off stdout, where the table goes.
         configure_logging("warning", "auto", stream=sys.stderr)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from modelmesh_healthd.probes.classify import Judgement, Reply, not_the_api
+from modelmesh_healthd.probes.classifier.foreign import not_the_api
+from modelmesh_healthd.probes.classifier.replies import Finding, Reply
 from modelmesh_healthd.state import Outcome
 
 HTML = {"content-type": "text/html; charset=utf-8"}
 TEXT = {"content-type": "text/plain"}
 JSON = {"content-type": "application/json"}
-NOT_FOUND = Judgement(Outcome.MODEL_NOT_FOUND, "HTTP 404", missing=frozenset({"gpt-4o"}))
-BAD = Judgement(Outcome.PROTOCOL_ERROR, "HTTP 404 (wrong base URL or resource?)")
+NOT_FOUND = Finding(Outcome.MODEL_NOT_FOUND, "HTTP 404", missing=frozenset({"gpt-4o"}))
+BAD = Finding(Outcome.PROTOCOL_ERROR, "HTTP 404 (wrong base URL or resource?)")
 HINT = "(wrong base URL, or another server on that port?)"
 
 
@@ -39,7 +40,7 @@ HINT = "(wrong base URL, or another server on that port?)"
         (
             Reply(200, HTML, b"<html>welcome</html>"),
             "gemini",
-            Judgement(Outcome.PROTOCOL_ERROR, "unexpected body: not a JSON object"),
+            Finding(Outcome.PROTOCOL_ERROR, "unexpected body: not a JSON object"),
             f"HTTP 200 an HTML page: not the gemini API {HINT}",
         ),
         (
@@ -58,9 +59,9 @@ HINT = "(wrong base URL, or another server on that port?)"
     ],
 )
 def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
-    reply: Reply, kind: str, judgement: Judgement, detail: str
+    reply: Reply, kind: str, judgement: Finding, detail: str
 ) -> None:
-    assert not_the_api(reply, kind, judgement) == Judgement(Outcome.PROTOCOL_ERROR, detail)
+    assert not_the_api(reply, kind, judgement) == Finding(Outcome.PROTOCOL_ERROR, detail)
 
 
 @pytest.mark.parametrize(
@@ -79,17 +80,17 @@ def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
         (
             Reply(502, HTML, b"<html>Bad Gateway</html>"),
             "openai",
-            Judgement(Outcome.SERVER_ERROR, "HTTP 502"),
+            Finding(Outcome.SERVER_ERROR, "HTTP 502"),
         ),
         (
             Reply(401, HTML, b"<html>denied</html>"),
             "openai",
-            Judgement(Outcome.AUTH_INVALID, "HTTP 401"),
+            Finding(Outcome.AUTH_INVALID, "HTTP 401"),
         ),
         (
             Reply(200, HTML, b"<html>" + b"x" * 100, truncated=True),
             "openai",
-            Judgement(Outcome.PROTOCOL_ERROR, "body over the 106-byte cap"),
+            Finding(Outcome.PROTOCOL_ERROR, "body over the 106-byte cap"),
         ),
     ],
     ids=[
@@ -105,6 +106,6 @@ def test_a_foreign_answer_becomes_a_protocol_error_naming_the_likely_cause(
     ],
 )
 def test_an_answer_that_may_be_the_api_keeps_its_verdict(
-    reply: Reply, kind: str, judgement: Judgement
+    reply: Reply, kind: str, judgement: Finding
 ) -> None:
     assert not_the_api(reply, kind, judgement) is judgement

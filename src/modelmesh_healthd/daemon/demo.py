@@ -146,5 +146,5 @@ async def run_check_demo(
 
 
 def enabled(config: Config) -> list[str]:
-    """The configuration's enabled providers, in order."""
-    return [name for name, cfg in config.providers.items() if cfg.enabled]
+    """The configuration's enabled providers that can be probed, in order."""
+    return [name for name, cfg in config.providers.items() if cfg.enabled and cfg.probed]
