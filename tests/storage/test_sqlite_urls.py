@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelmesh_healthd.state import Mesh, initial_state
 from modelmesh_healthd.storage import (
@@ -116,3 +118,15 @@ def test_the_default_store_still_names_the_file_it_named_before(
 ) -> None:
     url = default_store_url(environ)
     assert path_from_url(url, url) == Path(path)
+
+
+_SEGMENT = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1, max_size=12
+).filter(lambda s: s not in (".", ".."))
+
+
+@given(st.lists(_SEGMENT, min_size=1, max_size=4))
+def test_three_slashes_name_the_relative_path_and_four_the_absolute_one(parts: list[str]) -> None:
+    relative = "/".join(parts)
+    assert path_from_url(f"sqlite:///{relative}", "u") == Path(relative)
+    assert path_from_url(f"sqlite:////{relative}", "u") == Path("/" + relative)
