@@ -138,9 +138,9 @@ def _old_sqlite_meaning(url: str) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.check_command import check_round
     from modelmesh_healthd.daemon.demo import demo_file, enabled, run_check_demo
     from modelmesh_healthd.daemon.logs import configure_logging
-    from modelmesh_healthd.daemon.oneshot import check_round
     from modelmesh_healthd.simulator.scenario import ScenarioError
 
     if args.demo and (args.file or args.config_option):
@@ -325,7 +325,7 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from modelmesh_healthd.daemon.selfcheck import check_daemon
+    from modelmesh_healthd.daemon.health_command import check_daemon
 
     ok, path = _config_path(args, required=False)
     if not ok:

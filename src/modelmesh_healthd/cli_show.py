@@ -11,7 +11,7 @@ from modelmesh_healthd.config import Config
 from modelmesh_healthd.state import HealthPolicy, SystemState
 
 if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.oneshot import CheckResult
+    from modelmesh_healthd.daemon.check_command import CheckResult
     from modelmesh_healthd.state import Snapshot
 
 __all__ = ["check_table", "describe", "status_report"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from modelmesh_healthd.config import Config, load_config
-from modelmesh_healthd.daemon.oneshot import CheckResult, check_round
+from modelmesh_healthd.daemon.check_command import CheckResult, check_round
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep
