@@ -130,3 +130,17 @@ def test_three_slashes_name_the_relative_path_and_four_the_absolute_one(parts: l
     relative = "/".join(parts)
     assert path_from_url(f"sqlite:///{relative}", "u") == Path(relative)
     assert path_from_url(f"sqlite:////{relative}", "u") == Path("/" + relative)
+
+
+def test_no_test_or_benchmark_builds_a_relative_url_from_an_absolute_path() -> None:
+    # `sqlite://{tmp_path}` used to be absolute; now it is relative and writes under the working
+    # directory. Absolute paths take four slashes: `sqlite:///{tmp_path}`.
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("tests", "bench", "src")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "sqlite://{" in line
+    ]
+    assert offenders == []
