@@ -289,7 +289,8 @@ def test_a_three_slash_url_that_meant_an_absolute_file_is_refused_with_the_fix(
 ) -> None:
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "state.db").write_bytes(b"")
-    ran = run_cli(["status", "--store", f"sqlite://{tmp_path}/old/state.db"], tmp_path)
+    old_url = f"sqlite://{tmp_path}/old/state.db"  # three slashes on purpose: the old form
+    ran = run_cli(["status", "--store", old_url], tmp_path)
     assert ran.render() == (
         "exit 2\n--- stdout\n--- stderr\n"
         "status: sqlite:///{tmp}/old/state.db now means the relative path {tmp}/old/state.db "
