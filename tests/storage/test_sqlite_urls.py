@@ -134,8 +134,7 @@ def test_three_slashes_name_the_relative_path_and_four_the_absolute_one(parts: l
 
 def test_no_test_or_benchmark_builds_a_relative_url_from_an_absolute_path() -> None:
     # `sqlite://{tmp_path}` (three slashes on purpose) used to be absolute; now it is relative
-    # and writes under the working
-    # directory. Absolute paths take four slashes: `sqlite:///{tmp_path}`.
+    # and writes under the working directory. Absolute paths take four: `sqlite:///{tmp_path}`.
     root = Path(__file__).resolve().parents[2]
     offenders = [
         f"{path.relative_to(root)}:{number}"
