@@ -214,7 +214,7 @@ async def test_a_taken_admin_port_stops_startup_and_gives_the_store_back(
         taken.listen()
         port = taken.getsockname()[1]
         text = f"""
-storage: {{url: "sqlite://{tmp_path}/state.db"}}
+storage: {{url: "sqlite:///{tmp_path}/state.db"}}
 admin: {{listen: "127.0.0.1:{port}"}}
 providers:
   a: {{kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: {KEYS["a"]}}}

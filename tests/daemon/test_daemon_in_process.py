@@ -112,7 +112,7 @@ async def test_without_the_guard_a_dead_network_takes_every_provider_down(
 
 
 async def test_the_state_survives_a_restart(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     sim = Simulator(fleet())
     await sim.start()
     try:
@@ -141,7 +141,7 @@ async def test_the_state_survives_a_restart(tmp_path: Path) -> None:
 async def test_a_second_daemon_on_the_same_store_waits_as_a_standby_and_takes_over(
     tmp_path: Path,
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     async with running_daemon(tmp_path, store_url=store) as first:
         await first.wait_for("daemon.started")
         async with running_daemon(tmp_path / "second", store_url=store, sim=first.sim) as second:

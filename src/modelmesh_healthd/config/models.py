@@ -218,7 +218,8 @@ class StorageConfig(_Section):
     """Where and when the state is persisted."""
 
     url: str | None = None
-    """`sqlite:///path/state.db` (default: under $STATE_DIRECTORY, else ./state), `file:///…`,
+    """`sqlite:////abs/state.db` or `sqlite:///relative/state.db` (SQLAlchemy's forms; default:
+    under $STATE_DIRECTORY, else ./state), `file:///…`,
     `memory://`, `redis://host:port/db`, `postgresql://…`."""
     sync_policy: Literal["in-memory", "sync-on-boundary", "periodic", "immediate"] = "immediate"
     """When to write: every change at once (coalesced), every `sync_interval`, only at start

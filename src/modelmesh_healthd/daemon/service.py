@@ -111,6 +111,8 @@ class Daemon:
         environ: Environment for `${VAR}` on reload and for the default store location.
         wall_clock: Unix time, for the state's timestamps.
         rng: Randomness for jitter and the initial stagger.
+        fresh: Start from a fresh state instead of the stored one (which the first save
+            replaces); the store's lock is taken all the same.
     """
 
     def __init__(
@@ -121,8 +123,10 @@ class Daemon:
         environ: Mapping[str, str] | None = None,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        fresh: bool = False,
     ) -> None:
         self.config = config
+        self.fresh = fresh
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.store_url = store_url or config.storage.url or default_store_url(self.environ)
         self.wall_clock = wall_clock
@@ -271,6 +275,8 @@ class Daemon:
             writer_id=self.writer_id,
         )
         opened, restored = await self._open_store(manager)
+        if self.fresh:
+            restored = None
         if not opened:
             await _quietly(manager.stop())
             return False
