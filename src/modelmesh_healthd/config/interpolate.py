@@ -8,7 +8,7 @@ it came from. Values are never echoed: a missing variable is reported by its nam
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ def interpolate(
     environ: Mapping[str, str],
     *,
     base_dir: Path | None = None,
+    secrets: Callable[[str], str | ConfigIssue] | None = None,
 ) -> tuple[Any, list[ConfigIssue], set[tuple[str | int, ...]]]:
     """Resolve references in every string of `data`.
 
@@ -32,6 +33,7 @@ def interpolate(
         data: Parsed YAML (dicts, lists, scalars).
         environ: Where `${VAR}` looks.
         base_dir: Relative `${file:...}` paths resolve against it (the config file's directory).
+        secrets: Resolves `${secrets:NAME}` (a ModelMesh secret store); default: like `${NAME}`.
 
     Returns:
         The resolved tree, the issues found, and the key paths whose value came (even partly)
@@ -55,7 +57,7 @@ def interpolate(
                 return "${"
             touched.add(path)
             body = match.group(1).strip()
-            resolved = _lookup(body, environ, base_dir)
+            resolved = _lookup(body, environ, base_dir, secrets)
             if isinstance(resolved, ConfigIssue):
                 issues.append(ConfigIssue(path, resolved.message))
                 return ""
@@ -66,10 +68,17 @@ def interpolate(
     return walk(data, ()), issues, touched
 
 
-def _lookup(body: str, environ: Mapping[str, str], base_dir: Path | None) -> str | ConfigIssue:
+def _lookup(
+    body: str,
+    environ: Mapping[str, str],
+    base_dir: Path | None,
+    secrets: Callable[[str], str | ConfigIssue] | None,
+) -> str | ConfigIssue:
     scheme, sep, rest = body.partition(":")
     if sep and scheme == "file":
         return _read_file(rest.strip(), base_dir)
+    if sep and scheme == "secrets" and secrets is not None and _NAME.fullmatch(rest.strip()):
+        return secrets(rest.strip())
     if sep and scheme in ("env", "secrets") and not rest.startswith("-"):
         name, default = rest.strip(), None
     else:

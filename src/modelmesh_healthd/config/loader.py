@@ -14,8 +14,9 @@ from pydantic.fields import FieldInfo
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue, describe_type, did_you_mean
 from modelmesh_healthd.config.interpolate import interpolate
-from modelmesh_healthd.config.modelmesh import is_modelmesh, normalize_modelmesh
+from modelmesh_healthd.config.modelmesh_read import is_modelmesh, read_modelmesh
 from modelmesh_healthd.config.root import Config
+from modelmesh_healthd.config.secrets_stores import secret_lookup
 from modelmesh_healthd.config.source import Lines, line_index, parse_yaml
 
 __all__ = ["load_config", "load_config_text", "tidy_strings"]
@@ -71,10 +72,13 @@ def load_config_text(
             [ConfigIssue((), f"the document must be a mapping, got {describe_type(data)}", 1)],
             source,
         )
-    data, issues, _ = interpolate(data, env, base_dir=base_dir)
+    secrets, issues = secret_lookup(data.get("secrets"), env, base_dir=base_dir)
+    data, found, _ = interpolate(data, env, base_dir=base_dir, secrets=secrets)
+    issues += found
     origin: dict[PathT, PathT] = {}
+    reading = None
     if is_modelmesh(data):
-        data, origin, shape_issues = normalize_modelmesh(data)
+        data, origin, shape_issues, reading = read_modelmesh(data, env)
         issues += shape_issues
     if issues:
         raise ConfigError(issues, source).with_lines(line_index(text, source), source)
@@ -89,6 +93,7 @@ def load_config_text(
         lines = _remap(line_index(text, source), origin)
         raise ConfigError(cross, source).with_lines(lines, source)
     config._source = source
+    config._modelmesh = reading
     return config
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, PrivateAttr
 
 from modelmesh_healthd.config.models import (
@@ -17,6 +19,9 @@ from modelmesh_healthd.config.models import (
     _Section,
 )
 from modelmesh_healthd.state import HealthPolicy, Mesh
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.config.modelmesh_read import ModelMeshReading
 
 __all__ = ["Config"]
 
@@ -35,11 +40,17 @@ class Config(_Section):
     pools: dict[str, PoolConfig] = Field(default_factory=dict)
 
     _source: str | None = PrivateAttr(default=None)
+    _modelmesh: ModelMeshReading | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> str | None:
         """The file this configuration was read from, if any."""
         return self._source
+
+    @property
+    def modelmesh(self) -> ModelMeshReading | None:
+        """What was used and ignored of a ModelMesh-shaped file (None for the daemon's own)."""
+        return self._modelmesh
 
     def policy(self) -> HealthPolicy:
         """The HealthPolicy of the `health:` section."""

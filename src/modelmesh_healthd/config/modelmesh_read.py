@@ -1,0 +1,441 @@
+"""Reading ModelMesh's own YAML, unchanged, into this daemon's configuration.
+
+A ModelMesh file keys providers by connector id (`openai.llm.v1:`), with or without
+`connector:` and a `config:` block; it resolves `${secrets:NAME}` through its `secrets:` store;
+its pools select models by capability; and it carries much that only ModelMesh's router uses.
+`read_modelmesh` rewrites such a file into the daemon's own shape:
+
+- every key in `modelmesh_keys.MM_KEYS` is accepted: used as the table says, or ignored and
+  reported in the `ModelMeshReading`; a key in neither that table nor the daemon's own schema
+  is an error naming the closest known key;
+- pools get exactly the members ModelMesh gives them (`modelmesh_pools`), written out as
+  explicit model lists;
+- `discovery.health` sets the probe schedule and the health policy's reaction speed;
+- `MODELMESH_HEALTHD_BASE_URL_<PROVIDER>` in the environment overrides a provider's
+  `base_url` without touching the file (to point a real file at a local server).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelmesh_healthd.config.errors import ConfigIssue, describe_type, did_you_mean, format_path
+from modelmesh_healthd.config.modelmesh import connector_kind
+from modelmesh_healthd.config.modelmesh_keys import OPEN, children_of, lookup
+from modelmesh_healthd.config.modelmesh_pools import PoolSpec, pool_members
+from modelmesh_healthd.config.models import ModelConfig, PoolConfig, ProviderConfig
+from modelmesh_healthd.config.secrets_stores import DEFAULT_STORE, store_name
+from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy, PolicyError
+
+__all__ = ["BASE_URL_ENV_PREFIX", "ModelMeshReading", "is_modelmesh", "read_modelmesh"]
+
+KeyPath = tuple[str | int, ...]
+
+BASE_URL_ENV_PREFIX = "MODELMESH_HEALTHD_BASE_URL_"
+"""`MODELMESH_HEALTHD_BASE_URL_OPENAI_LLM_V1=http://127.0.0.1:8000` overrides the `base_url`
+of provider `openai.llm.v1` (the id upper-cased, every other character than A-Z0-9 as `_`)."""
+
+_OUR_TOP = ("daemon", "schedule", "health", "http", "admin")
+_MM_ONLY_TOP = ("secrets", "observability", "discovery", "connectors", "proxy")
+_CONFIG_URL_KEYS = ("base_url", "endpoint", "api_base", "host", "url")
+
+
+def _fields(entity: Any) -> tuple[str, ...]:
+    fields = getattr(entity, "__pydantic_fields__", None) or getattr(entity, "model_fields", {})
+    return tuple(fields)
+
+
+_PROVIDER_OURS = _fields(ProviderConfig)
+_MODEL_OURS = _fields(ModelConfig)
+_POOL_OURS = _fields(PoolConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMeshReading:
+    """What the loader made of a ModelMesh file, for `validate` to tell.
+
+    Attributes:
+        ignored: (key path, why) of every ModelMesh-only key the file holds.
+        mapped: (key path, the daemon setting it became) of every key used beyond the obvious.
+        empty_pools: Pools that hold no model in ModelMesh either: nothing to keep true.
+        secret_store: The store `${secrets:NAME}` was resolved from.
+    """
+
+    ignored: tuple[tuple[str, str], ...] = ()
+    mapped: tuple[tuple[str, str], ...] = ()
+    empty_pools: tuple[str, ...] = ()
+    secret_store: str = DEFAULT_STORE
+
+    def summary(self) -> list[str]:
+        """One or two lines for `validate`."""
+        lines = [f"read as a ModelMesh file (secrets from {self.secret_store})"]
+        if self.ignored:
+            names = sorted({path.rsplit(".", 1)[-1] for path, _ in self.ignored})
+            lines.append(
+                f"{len(self.ignored)} ModelMesh-only settings ignored ({', '.join(names)}): "
+                "`validate --show` lists them"
+            )
+        if self.empty_pools:
+            empty = ", ".join(self.empty_pools)
+            lines.append(f"pools with no model in ModelMesh either, not tracked: {empty}")
+        return lines
+
+    def details(self) -> list[str]:
+        """Every used-and-mapped and every ignored key, one line each."""
+        lines = [f"  {path} -> {what}" for path, what in self.mapped]
+        lines += [f"  {path}: ignored ({why})" for path, why in self.ignored]
+        return lines
+
+
+@dataclass
+class _Reading:
+    env: Mapping[str, str]
+    issues: list[ConfigIssue] = field(default_factory=list)
+    origin: dict[KeyPath, KeyPath] = field(default_factory=dict)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    mapped: list[tuple[str, str]] = field(default_factory=list)
+
+    def issue(self, path: KeyPath, message: str) -> None:
+        self.issues.append(ConfigIssue(path, message))
+
+    def unknown(self, path: KeyPath, key: str, choices: Iterable[str]) -> None:
+        self.issue((*path, key), "unknown key" + did_you_mean(key, choices))
+
+    def walk(self, value: Any, path: KeyPath, pattern: str, *, recorded: bool = False) -> None:
+        """Check a documented block for spelling; record its outermost ignored keys."""
+        entry = lookup(pattern)
+        if entry is not None and entry.why is not None and not recorded:
+            self.ignored.append((format_path(path), entry.why))
+            recorded = True
+        if entry is not None and entry.block == OPEN:
+            return
+        known = children_of(pattern)
+        if not known:
+            return
+        if not isinstance(value, dict):
+            self.issue(path, f"must be a mapping, got {describe_type(value)}")
+            return
+        for key, child in value.items():
+            if key in known:
+                self.walk(child, (*path, key), f"{pattern}.{key}", recorded=recorded)
+            else:
+                self.unknown(path, str(key), known)
+
+
+def is_modelmesh(data: Any) -> bool:
+    """True when the document is in ModelMesh's shape.
+
+    That is: a ModelMesh-only top-level section (`secrets`, `observability`, `discovery`,
+    `connectors`, `proxy`), or a provider without the daemon's `kind` (ModelMesh names the
+    connector by the provider's key or `connector:`), or with a `connector`/`config` block.
+    """
+    if not isinstance(data, dict):
+        return False
+    if any(key in data for key in _MM_ONLY_TOP):
+        return True
+    providers = data.get("providers")
+    return isinstance(providers, dict) and any(
+        not isinstance(p, dict) or "kind" not in p or "connector" in p or "config" in p
+        for p in providers.values()
+    )
+
+
+def read_modelmesh(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[KeyPath, KeyPath], list[ConfigIssue], ModelMeshReading]:
+    """Rewrite a (resolved) ModelMesh document into this daemon's own shape.
+
+    Args:
+        data: The document, `${...}` references already resolved.
+        environ: Where `MODELMESH_HEALTHD_BASE_URL_<PROVIDER>` overrides are looked up.
+
+    Returns:
+        The rewritten document; a map from rewritten key paths back to the ones the user
+        wrote (so later errors point at the file); the issues found; and what was used and
+        ignored.
+    """
+    r = _Reading(environ)
+    out: dict[str, Any] = {}
+    known_top = (*_OUR_TOP, "providers", "models", "pools", "storage", *_MM_ONLY_TOP)
+    for key, value in data.items():
+        if key in _OUR_TOP:
+            out[key] = value
+        elif key == "secrets":
+            continue  # already applied by the loader
+        elif key == "storage":
+            storage = _storage(value, r)
+            if storage:
+                out["storage"] = storage
+        elif key == "discovery":
+            _discovery(value, data, out, r)
+        elif key in _MM_ONLY_TOP:
+            r.walk(value, (key,), key)
+        elif key not in ("providers", "models", "pools"):
+            r.unknown((), str(key), known_top)
+    providers = _section(data, "providers", r)
+    models = _section(data, "models", r)
+    pools = _section(data, "pools", r)
+    out["providers"] = {pid: _provider(pid, entry, r) for pid, entry in providers.items()}
+    out["models"] = {mid: _model(mid, entry, r) for mid, entry in models.items()}
+    out["pools"], empty = _pools(pools, models, providers, r)
+    reading = ModelMeshReading(
+        ignored=tuple(r.ignored),
+        mapped=tuple(r.mapped),
+        empty_pools=tuple(empty),
+        secret_store=store_name(data.get("secrets")),
+    )
+    return out, r.origin, r.issues, reading
+
+
+def _section(data: dict[str, Any], key: str, r: _Reading) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        r.issue((key,), f"must be a mapping, got {describe_type(value)}")
+        return {}
+    return value
+
+
+def _storage(value: Any, r: _Reading) -> dict[str, Any]:
+    """ModelMesh's `storage:` is its own store; only a `url` the user added is the daemon's."""
+    r.walk(value, ("storage",), "storage")
+    if not isinstance(value, dict):
+        return {}
+    for key in value:
+        entry = lookup(f"storage.{key}")
+        if key != "url":
+            why = entry.why if entry and entry.why else "an attribute of ModelMesh's own store"
+            r.ignored.append((format_path(("storage", key)), why))
+    return {"url": value["url"]} if "url" in value else {}
+
+
+def _discovery(value: Any, data: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
+    """`discovery.health` is this daemon's job: its interval, timeout and threshold apply."""
+    r.walk(value, ("discovery",), "discovery")
+    health = value.get("health") if isinstance(value, dict) else None
+    if not isinstance(health, dict):
+        return
+    here: KeyPath = ("discovery", "health")
+    ours = _mapping(data.get("schedule"))
+    schedule = dict(ours)
+    for key in ("interval", "timeout"):
+        if key in health:
+            if key in ours:
+                r.mapped.append((format_path((*here, key)), f"overridden by schedule.{key}"))
+                continue
+            schedule[key] = health[key]
+            r.origin[("schedule", key)] = (*here, key)
+            r.mapped.append((format_path((*here, key)), f"schedule.{key}"))
+    if schedule:
+        out["schedule"] = schedule
+    if "failure_threshold" in health:
+        _failure_threshold(health["failure_threshold"], data, out, r)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _failure_threshold(value: Any, data: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
+    here: KeyPath = ("discovery", "health", "failure_threshold")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        r.issue(here, f"must be a whole number of at least 1, got {value!r}")
+        return
+    ours = _mapping(data.get("health"))
+    if "ema_alpha" in ours:
+        r.mapped.append((format_path(here), "overridden by health.ema_alpha"))
+        return
+    minimum = ours.get("min_availability", DEFAULT_POLICY.min_availability)
+    alpha = alpha_for_failures(value, minimum) if isinstance(minimum, float | int) else None
+    if alpha is None:
+        return  # the health section's own error says why
+    r.mapped.append((format_path(here), f"health.ema_alpha = {alpha:g}"))
+    if alpha != DEFAULT_POLICY.ema_alpha:
+        out["health"] = {**ours, "ema_alpha": alpha}
+        r.origin[("health", "ema_alpha")] = here
+
+
+def alpha_for_failures(failures: int, min_availability: float) -> float | None:
+    """The EMA weight with which `failures` consecutive failed probes take a provider from a
+    score of 1.0 below `min_availability` (the default weight when it already does so).
+
+    Returns:
+        The weight, or None when `min_availability` is not in (0, 1).
+    """
+    if not 0.0 < min_availability < 1.0:
+        return None
+    try:
+        default = HealthPolicy(min_availability=min_availability)
+    except PolicyError:
+        default = None
+    if default is not None and default.failures_to_down() == failures:
+        return default.ema_alpha
+    # The middle (in log space) of the weights that give exactly `failures`:
+    # (1-a)^n < m <= (1-a)^(n-1)  holds for  1-a = m^(1/(n-1/2)).
+    alpha = 1.0 - math.pow(min_availability, 1.0 / (failures - 0.5))
+    rounded = round(alpha, 4)
+    fits = rounded > 0 and _failures_to_down(rounded, min_availability) == failures
+    return rounded if fits else alpha
+
+
+def _failures_to_down(alpha: float, minimum: float) -> int:
+    if alpha >= 1.0:
+        return 1
+    return max(math.floor(math.log(minimum) / math.log(1.0 - alpha)) + 1, 1)
+
+
+def _env_name(provider: str) -> str:
+    return BASE_URL_ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", provider.upper())
+
+
+def _provider(pid: str, entry: Any, r: _Reading) -> Any:
+    here: KeyPath = ("providers", pid)
+    if not isinstance(entry, dict):
+        r.issue(here, f"must be a mapping, got {describe_type(entry)}")
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in _PROVIDER_OURS:
+            out[key] = value
+        elif key == "config":
+            _lift(here, entry, out, r)
+        elif key != "connector":
+            pattern = f"providers.*.{key}"
+            if lookup(pattern) is None:
+                r.unknown(here, str(key), (*_PROVIDER_OURS, *children_of("providers.*")))
+            else:
+                r.walk(value, (*here, key), pattern)
+    override = r.env.get(_env_name(pid))
+    if override:
+        out["base_url"] = override
+        r.mapped.append((format_path((*here, "base_url")), f"${_env_name(pid)} (environment)"))
+    if "kind" in out:
+        return out
+    connector = entry.get("connector", pid)
+    if not isinstance(connector, str):
+        r.issue((*here, "connector"), f"must be a string, got {describe_type(connector)}")
+        return out
+    found = connector_kind(connector)
+    where = (*here, "connector") if "connector" in entry else here
+    if found is None:
+        r.issue(
+            where,
+            f"no probe for connector {connector!r}: set `kind:` to one of openai, "
+            "anthropic, gemini, openrouter, azure-openai, ollama, local, http",
+        )
+        return out
+    out["kind"], default_url = found
+    if default_url and "base_url" not in out:
+        out["base_url"] = default_url
+    return out
+
+
+def _lift(here: KeyPath, entry: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
+    """Move the settings of a ModelMesh `config:` block up to where ours live."""
+    settings = entry["config"]
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        r.issue((*here, "config"), f"must be a mapping, got {describe_type(settings)}")
+        return
+    if "api_key" in settings and "api_key" not in entry:
+        out["api_key"] = settings["api_key"]
+        r.origin[(*here, "api_key")] = (*here, "config", "api_key")
+    for url_key in _CONFIG_URL_KEYS:
+        if url_key in settings and "base_url" not in entry:
+            out["base_url"] = settings[url_key]
+            r.origin[(*here, "base_url")] = (*here, "config", url_key)
+            break
+    for key in ("api_version", "headers"):
+        if key in settings and key not in entry:
+            out[key] = settings[key]
+            r.origin[(*here, key)] = (*here, "config", key)
+
+
+def _model(mid: str, entry: Any, r: _Reading) -> Any:
+    here: KeyPath = ("models", mid)
+    if not isinstance(entry, dict):
+        r.issue(here, f"must be a mapping, got {describe_type(entry)}")
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in _MODEL_OURS:
+            out[key] = value
+        elif lookup(f"models.*.{key}") is None:
+            r.unknown(here, str(key), (*_MODEL_OURS, *children_of("models.*")))
+        else:
+            r.walk(value, (*here, key), f"models.*.{key}")
+    return out
+
+
+def _strings(value: Any, path: KeyPath, r: _Reading) -> list[str] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        r.issue(path, f"must be a list of non-empty strings, got {describe_type(value)}")
+        return None
+    return value
+
+
+def _pools(
+    pools: dict[str, Any], models: dict[str, Any], providers: dict[str, Any], r: _Reading
+) -> tuple[dict[str, Any], list[str]]:
+    """Pools as explicit model lists, with ModelMesh's members; the empty ones apart."""
+    specs: dict[str, PoolSpec] = {}
+    ok = True
+    for pid, entry in pools.items():
+        here: KeyPath = ("pools", pid)
+        if not isinstance(entry, dict):
+            r.issue(here, f"must be a mapping, got {describe_type(entry)}")
+            ok = False
+            continue
+        chosen: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key == "capability":
+                if not isinstance(value, str) or not value:
+                    r.issue((*here, key), f"must be a non-empty string, got {describe_type(value)}")
+                    ok = False
+                chosen[key] = value
+            elif key in ("models", "providers"):
+                chosen[key] = _strings(value, (*here, key), r)
+                ok = ok and chosen[key] is not None
+            elif lookup(f"pools.*.{key}") is None:
+                r.unknown(here, str(key), (*_POOL_OURS, *children_of("pools.*")))
+            else:
+                r.walk(value, (*here, key), f"pools.*.{key}")
+        _check_references(here, chosen, models, providers, r)
+        specs[pid] = PoolSpec(**chosen)
+    caps: dict[str, list[str]] = {}
+    owners: dict[str, str] = {}
+    for mid, entry in models.items():
+        if not isinstance(entry, dict):
+            continue
+        listed = entry.get("capabilities", [])
+        found = _strings(listed, ("models", mid, "capabilities"), r) if listed else []
+        ok = ok and found is not None
+        caps[mid] = found or []
+        owners[mid] = entry.get("provider", "") if isinstance(entry.get("provider"), str) else ""
+    if not ok:
+        return {}, []
+    members = pool_members(specs, caps, owners)
+    kept = {pid: {"models": found} for pid, found in members.items() if found}
+    return kept, [pid for pid, found in members.items() if not found]
+
+
+def _check_references(
+    here: KeyPath,
+    chosen: dict[str, Any],
+    models: dict[str, Any],
+    providers: dict[str, Any],
+    r: _Reading,
+) -> None:
+    # ModelMesh adds an undefined model as a member that can never route, and silently
+    # filters on an undefined provider: both are typos worth stopping for.
+    for key, defined in (("models", models), ("providers", providers)):
+        for i, name in enumerate(chosen.get(key) or ()):
+            if name not in defined:
+                what = key.rstrip("s")
+                r.issue((*here, key, i), f"unknown {what} {name!r}" + did_you_mean(name, defined))
