@@ -177,3 +177,25 @@ def test_validate_reads_a_dotenv_file_and_never_prints_its_values(tmp_path: Path
     assert "secrets from modelmesh.dotenv.v1" in result.stdout
     assert SECRET not in result.stdout + result.stderr
     assert load_config(config, environ={}).providers["openai.llm.v1"].api_key is not None
+
+
+def test_a_secret_only_modelmesh_uses_need_not_be_set_for_the_daemon() -> None:
+    text = PROVIDERS + (
+        "proxy:\n  auth:\n    method: bearer\n    tokens:\n      - ${secrets:proxy-token}\n"
+    )
+    assert api_key(text, {"OPENAI_API_KEY": SECRET}) == SECRET
+
+
+def test_a_disabled_provider_secret_need_not_be_set() -> None:
+    text = PROVIDERS + (
+        "  anthropic.claude.v1:\n    enabled: false\n    api_key: ${secrets:ANTHROPIC_API_KEY}\n"
+    )
+    assert api_key(text, {"OPENAI_API_KEY": SECRET}) == SECRET
+
+
+def test_a_secret_the_daemon_uses_must_still_be_set() -> None:
+    text = PROVIDERS + "proxy:\n  auth:\n    tokens:\n      - ${secrets:proxy-token}\n"
+    assert errors(text, {}) == [
+        'mm.yaml:4: providers["openai.llm.v1"].api_key: '
+        "environment variable OPENAI_API_KEY is not set"
+    ]

@@ -63,12 +63,19 @@ class ModelMeshReading:
         mapped: (key path, the daemon setting it became) of every key used beyond the obvious.
         empty_pools: Pools that hold no model in ModelMesh either: nothing to keep true.
         secret_store: The store `${secrets:NAME}` was resolved from.
+        unused: Key paths of the ignored settings and of disabled providers.
     """
 
     ignored: tuple[tuple[str, str], ...] = ()
     mapped: tuple[tuple[str, str], ...] = ()
     empty_pools: tuple[str, ...] = ()
     secret_store: str = DEFAULT_STORE
+    unused: frozenset[KeyPath] = frozenset()
+
+    def ignores(self, path: KeyPath) -> bool:
+        """True when `path` lies in a setting the daemon does not use (an ignored key, or a
+        disabled provider): a `${secrets:NAME}` there need not resolve."""
+        return any(path[: len(prefix)] == prefix for prefix in self.unused)
 
     def summary(self) -> list[str]:
         """One or two lines for `validate`."""
@@ -96,7 +103,7 @@ class _Reading:
     env: Mapping[str, str]
     issues: list[ConfigIssue] = field(default_factory=list)
     origin: dict[KeyPath, KeyPath] = field(default_factory=dict)
-    ignored: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[KeyPath, str]] = field(default_factory=list)
     mapped: list[tuple[str, str]] = field(default_factory=list)
 
     def issue(self, path: KeyPath, message: str) -> None:
@@ -109,7 +116,7 @@ class _Reading:
         """Check a documented block for spelling; record its outermost ignored keys."""
         entry = lookup(pattern)
         if entry is not None and entry.why is not None and not recorded:
-            self.ignored.append((format_path(path), entry.why))
+            self.ignored.append((path, entry.why))
             recorded = True
         if entry is not None and entry.block == OPEN:
             return
@@ -182,8 +189,14 @@ def read_modelmesh(
     out["providers"] = {pid: _provider(pid, entry, r) for pid, entry in providers.items()}
     out["models"] = {mid: _model(mid, entry, r) for mid, entry in models.items()}
     out["pools"], empty = _pools(pools, models, providers, r)
+    disabled = [
+        ("providers", pid)
+        for pid, entry in providers.items()
+        if isinstance(entry, dict) and entry.get("enabled") is False
+    ]
     reading = ModelMeshReading(
-        ignored=tuple(r.ignored),
+        ignored=tuple((format_path(path), why) for path, why in r.ignored),
+        unused=frozenset([*(path for path, _ in r.ignored), *disabled]),
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
         secret_store=store_name(data.get("secrets")),
@@ -210,7 +223,7 @@ def _storage(value: Any, r: _Reading) -> dict[str, Any]:
         entry = lookup(f"storage.{key}")
         if key != "url":
             why = entry.why if entry and entry.why else "an attribute of ModelMesh's own store"
-            r.ignored.append((format_path(("storage", key)), why))
+            r.ignored.append((("storage", key), why))
     return {"url": value["url"]} if "url" in value else {}
 
 
