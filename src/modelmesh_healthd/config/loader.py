@@ -78,8 +78,7 @@ def load_config_text(
     origin: dict[PathT, PathT] = {}
     reading = None
     if is_modelmesh(data):
-        data, origin, shape_issues, reading = read_modelmesh(data, env)
-        issues = [i for i in issues if not reading.ignores(i.path)] + shape_issues
+        data, origin, issues, reading = read_modelmesh(data, env, issues)
     if issues:
         raise ConfigError(issues, source).with_lines(line_index(text, source), source)
     data = tidy_strings(data)

@@ -14,6 +14,7 @@ The same table is rendered in docs/modelmesh.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 __all__ = ["MM_KEYS", "OPEN", "MMKey", "children_of", "lookup"]
@@ -281,6 +282,7 @@ def lookup(pattern: str) -> MMKey | None:
     return _BY_PATH.get(pattern)
 
 
+@cache
 def children_of(pattern: str) -> tuple[str, ...]:
     """The documented keys one level below `pattern` (`""`: the top level)."""
     prefix = pattern + "." if pattern else ""

@@ -63,19 +63,12 @@ class ModelMeshReading:
         mapped: (key path, the daemon setting it became) of every key used beyond the obvious.
         empty_pools: Pools that hold no model in ModelMesh either: nothing to keep true.
         secret_store: The store `${secrets:NAME}` was resolved from.
-        unused: Key paths of the ignored settings and of disabled providers.
     """
 
     ignored: tuple[tuple[str, str], ...] = ()
     mapped: tuple[tuple[str, str], ...] = ()
     empty_pools: tuple[str, ...] = ()
     secret_store: str = DEFAULT_STORE
-    unused: frozenset[KeyPath] = frozenset()
-
-    def ignores(self, path: KeyPath) -> bool:
-        """True when `path` lies in a setting the daemon does not use (an ignored key, or a
-        disabled provider): a `${secrets:NAME}` there need not resolve."""
-        return any(path[: len(prefix)] == prefix for prefix in self.unused)
 
     def summary(self) -> list[str]:
         """One or two lines for `validate`."""
@@ -152,13 +145,18 @@ def is_modelmesh(data: Any) -> bool:
 
 
 def read_modelmesh(
-    data: dict[str, Any], environ: Mapping[str, str]
+    data: dict[str, Any],
+    environ: Mapping[str, str],
+    resolving: Iterable[ConfigIssue] = (),
 ) -> tuple[dict[str, Any], dict[KeyPath, KeyPath], list[ConfigIssue], ModelMeshReading]:
     """Rewrite a (resolved) ModelMesh document into this daemon's own shape.
 
     Args:
         data: The document, `${...}` references already resolved.
         environ: Where `MODELMESH_HEALTHD_BASE_URL_<PROVIDER>` overrides are looked up.
+        resolving: The issues of resolving its references. Those inside settings the daemon
+            does not use (an ignored key, a disabled provider) are dropped: a secret that
+            only ModelMesh needs need not be set for the daemon.
 
     Returns:
         The rewritten document; a map from rewritten key paths back to the ones the user
@@ -194,14 +192,15 @@ def read_modelmesh(
         for pid, entry in providers.items()
         if isinstance(entry, dict) and entry.get("enabled") is False
     ]
+    unused = [*(path for path, _ in r.ignored), *disabled]
+    kept = [i for i in resolving if not any(i.path[: len(u)] == u for u in unused)]
     reading = ModelMeshReading(
         ignored=tuple((format_path(path), why) for path, why in r.ignored),
-        unused=frozenset([*(path for path, _ in r.ignored), *disabled]),
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
         secret_store=store_name(data.get("secrets")),
     )
-    return out, r.origin, r.issues, reading
+    return out, r.origin, kept + r.issues, reading
 
 
 def _section(data: dict[str, Any], key: str, r: _Reading) -> dict[str, Any]:
