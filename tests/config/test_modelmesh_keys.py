@@ -295,3 +295,42 @@ def test_the_docs_list_every_documented_key() -> None:
     section = section.split("### Every documented ModelMesh key", 1)[1]
     listed = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
     assert listed == {k.path for k in MM_KEYS}
+
+
+P = "providers: {openai.llm.v1: {api_key: k}}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("providers: {openai.llm.v1: 5}", 'providers["openai.llm.v1"]: must be a mapping, got int'),
+        (
+            "providers: {openai.llm.v1: {config: 5}}",
+            'providers["openai.llm.v1"].config: must be a mapping, got int',
+        ),
+        (
+            "providers: {openai.llm.v1: {connector: 5}}",
+            'providers["openai.llm.v1"].connector: must be a string, got int',
+        ),
+        (P + "models: 5", "models: must be a mapping, got int"),
+        (P + "models: {m: 5}", "models.m: must be a mapping, got int"),
+        (
+            P + "models: {m: {provider: openai.llm.v1, capabilities: chat}}",
+            "models.m.capabilities: must be a list of non-empty strings, got a string",
+        ),
+        (
+            P + "models: {m: {provider: openai.llm.v1, capabilities: ['']}}",
+            "models.m.capabilities: must be a list of non-empty strings, got a list",
+        ),
+        (P + "pools: {p: 5}", "pools.p: must be a mapping, got int"),
+        (P + "pools: {p: {capability: ''}}", "pools.p.capability: must be a non-empty string"),
+        (P + "pools: {p: {models: a}}", "pools.p.models: must be a list of non-empty strings"),
+        (P + "discovery: 5", "discovery: must be a mapping, got int"),
+        (P + "discovery: {health: 5}", "discovery.health: must be a mapping, got int"),
+        (P + "storage: 5", "storage: must be a mapping, got int"),
+        (P + "proxy: {auth: [a]}", "proxy.auth: must be a mapping, got a list"),
+    ],
+)
+def test_a_malformed_modelmesh_section_is_one_line_at_its_key(text: str, expected: str) -> None:
+    (found,) = errors(text)
+    assert found.split(": ", 1)[1].startswith(expected)

@@ -101,8 +101,8 @@ def test_a_secret_in_neither_place_names_the_file_and_the_name(tmp_path: Path) -
     dotenv(tmp_path, "OTHER=1\n")
     text = "secrets: {store: modelmesh.dotenv.v1}" + PROVIDERS
     assert errors(text, {}, base_dir=tmp_path) == [
-        f'mm.yaml:4: providers["openai.llm.v1"].api_key: secret OPENAI_API_KEY is not set '
-        f"(neither in {tmp_path / '.env'} nor in the environment)"
+        f'mm.yaml:4: providers["openai.llm.v1"].api_key: secret OPENAI_API_KEY is not set: '
+        f"neither in the environment nor in {tmp_path / '.env'}"
     ]
 
 
@@ -199,3 +199,16 @@ def test_a_secret_the_daemon_uses_must_still_be_set() -> None:
         'mm.yaml:4: providers["openai.llm.v1"].api_key: '
         "environment variable OPENAI_API_KEY is not set"
     ]
+
+
+def test_a_missing_secret_names_the_dotenv_lines_that_could_not_be_read(tmp_path: Path) -> None:
+    dotenv(tmp_path, "OTHER=1\nthis is not an assignment\nOPENAI_API_KEY='unterminated\n")
+    text = "secrets: {store: modelmesh.dotenv.v1}" + PROVIDERS
+    (found,) = errors(text, {}, base_dir=tmp_path)
+    assert found.endswith(f"nor in {tmp_path / '.env'} (line(s) 2, 3 of it are not KEY=VALUE)")
+
+
+def test_a_dotenv_path_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
+    text = f"secrets: {{store: modelmesh.dotenv.v1, path: {tmp_path}}}" + PROVIDERS
+    (found,) = errors(text, {"OPENAI_API_KEY": SECRET})
+    assert found == f"mm.yaml:1: secrets.path: cannot read {tmp_path}: Is a directory"

@@ -111,13 +111,12 @@ class _Reading:
         if entry is not None and entry.why is not None and not recorded:
             self.ignored.append((path, entry.why))
             recorded = True
-        if entry is not None and entry.block == OPEN:
-            return
         known = children_of(pattern)
-        if not known:
-            return
-        if not isinstance(value, dict):
+        is_open = entry is not None and entry.block == OPEN
+        if (known or is_open) and not isinstance(value, dict):
             self.issue(path, f"must be a mapping, got {describe_type(value)}")
+            return
+        if not known or is_open or not isinstance(value, dict):
             return
         for key, child in value.items():
             if key in known:

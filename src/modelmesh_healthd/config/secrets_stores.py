@@ -7,8 +7,10 @@ here exactly as ModelMesh's connectors define them:
 - `modelmesh.env.v1` (the default): the environment variable `NAME`, or `PREFIX` + `NAME` when
   the block sets `prefix:`.
 - `modelmesh.dotenv.v1`: the `.env` file named by `path:` (default `.env`), parsed with
-  python-dotenv without variable expansion. As in ModelMesh, a variable set in the environment
-  wins over the file unless `override_env: true`, and a missing file means "environment only".
+  python-dotenv's parser without variable expansion; a line it cannot read is skipped, as
+  ModelMesh skips it, and named if a secret is then missing. As in ModelMesh, a variable set in
+  the environment wins over the file unless `override_env: true`, and a missing file means
+  "environment only".
   A relative path is taken from the configuration file's directory (ModelMesh takes it from
   its working directory, which is that directory when the router is started beside its YAML).
 
@@ -26,7 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from modelmesh_healthd.config.errors import ConfigIssue, describe_type
 
@@ -148,15 +150,23 @@ def _dotenv_store(
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     values: dict[str, str] = {}
-    if path.is_file():
+    unread: list[int] = []
+    if path.exists():
         try:
-            parsed = dotenv_values(path, interpolate=False, encoding="utf-8")
+            with path.open(encoding="utf-8") as stream:
+                bindings = list(parse_stream(stream))
         except OSError as exc:
             return None, [ConfigIssue((*_HERE, key), f"cannot read {path}: {exc.strerror or exc}")]
         except UnicodeDecodeError:
             return None, [ConfigIssue((*_HERE, key), f"{path} is not UTF-8 text")]
-        values = {k: v for k, v in parsed.items() if v is not None}
-    where = str(path) if path.is_file() else f"{path} (no such file)"
+        for binding in bindings:
+            if binding.error:
+                unread.append(binding.original.line)
+            elif binding.key is not None and binding.value is not None:
+                values[binding.key] = binding.value
+    where = str(path) if path.exists() else f"{path} (no such file)"
+    if unread:
+        where += f" (line(s) {', '.join(map(str, unread[:5]))} of it are not KEY=VALUE)"
 
     def lookup(name: str) -> str | ConfigIssue:
         from_env, from_file = environ.get(name), values.get(name)
@@ -164,7 +174,7 @@ def _dotenv_store(
         value = first if first is not None else second
         if value is None:
             return ConfigIssue(
-                (), f"secret {name} is not set (neither in {where} nor in the environment)"
+                (), f"secret {name} is not set: neither in the environment nor in {where}"
             )
         return value
 
