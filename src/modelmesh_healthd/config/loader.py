@@ -73,12 +73,14 @@ def load_config_text(
             source,
         )
     secrets, issues = secret_lookup(data.get("secrets"), env, base_dir=base_dir)
-    data, found, _ = interpolate(data, env, base_dir=base_dir, secrets=secrets)
-    issues += found
+    data, unresolved, _ = interpolate(data, env, base_dir=base_dir, secrets=secrets)
     origin: dict[PathT, PathT] = {}
     reading = None
     if is_modelmesh(data):
-        data, origin, issues, reading = read_modelmesh(data, env, issues)
+        read = read_modelmesh(data, env, unresolved)
+        data, origin, unresolved, reading = read.data, read.origin, read.unresolved, read.reading
+        issues += read.issues
+    issues += unresolved
     if issues:
         raise ConfigError(issues, source).with_lines(line_index(text, source), source)
     data = tidy_strings(data)

@@ -31,7 +31,13 @@ from modelmesh_healthd.config.models import ModelConfig, PoolConfig, ProviderCon
 from modelmesh_healthd.config.secrets_stores import DEFAULT_STORE, store_name
 from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy, PolicyError
 
-__all__ = ["BASE_URL_ENV_PREFIX", "ModelMeshReading", "is_modelmesh", "read_modelmesh"]
+__all__ = [
+    "BASE_URL_ENV_PREFIX",
+    "ModelMeshRead",
+    "ModelMeshReading",
+    "is_modelmesh",
+    "read_modelmesh",
+]
 
 KeyPath = tuple[str | int, ...]
 
@@ -143,24 +149,38 @@ def is_modelmesh(data: Any) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMeshRead:
+    """A ModelMesh document in the daemon's own shape.
+
+    Attributes:
+        data: The rewritten document.
+        origin: Rewritten key path -> the one the user wrote (so errors point at the file).
+        issues: What is wrong with the document's ModelMesh shape.
+        unresolved: The reference issues that still matter (see `read_modelmesh`).
+        reading: What was used and ignored, for `validate` to tell.
+    """
+
+    data: dict[str, Any]
+    origin: dict[KeyPath, KeyPath]
+    issues: list[ConfigIssue]
+    unresolved: list[ConfigIssue]
+    reading: ModelMeshReading
+
+
 def read_modelmesh(
     data: dict[str, Any],
     environ: Mapping[str, str],
-    resolving: Iterable[ConfigIssue] = (),
-) -> tuple[dict[str, Any], dict[KeyPath, KeyPath], list[ConfigIssue], ModelMeshReading]:
+    unresolved: Iterable[ConfigIssue] = (),
+) -> ModelMeshRead:
     """Rewrite a (resolved) ModelMesh document into this daemon's own shape.
 
     Args:
         data: The document, `${...}` references already resolved.
         environ: Where `MODELMESH_HEALTHD_BASE_URL_<PROVIDER>` overrides are looked up.
-        resolving: The issues of resolving its references. Those inside settings the daemon
+        unresolved: The issues of resolving its references. Those inside settings the daemon
             does not use (an ignored key, a disabled provider) are dropped: a secret that
             only ModelMesh needs need not be set for the daemon.
-
-    Returns:
-        The rewritten document; a map from rewritten key paths back to the ones the user
-        wrote (so later errors point at the file); the issues found; and what was used and
-        ignored.
     """
     r = _Reading(environ)
     out: dict[str, Any] = {}
@@ -192,14 +212,14 @@ def read_modelmesh(
         if isinstance(entry, dict) and entry.get("enabled") is False
     ]
     unused = [*(path for path, _ in r.ignored), *disabled]
-    kept = [i for i in resolving if not any(i.path[: len(u)] == u for u in unused)]
+    kept = [i for i in unresolved if not any(i.path[: len(u)] == u for u in unused)]
     reading = ModelMeshReading(
         ignored=tuple((format_path(path), why) for path, why in r.ignored),
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
         secret_store=store_name(data.get("secrets")),
     )
-    return out, r.origin, kept + r.issues, reading
+    return ModelMeshRead(out, r.origin, r.issues, kept, reading)
 
 
 def _section(data: dict[str, Any], key: str, r: _Reading) -> dict[str, Any]:
