@@ -25,6 +25,7 @@ from structlog.testing import capture_logs
 from modelmesh_healthd.config import Config, load_config
 from modelmesh_healthd.config.modelmesh_read import BASE_URL_ENV_PREFIX
 from modelmesh_healthd.daemon.service import Daemon
+from modelmesh_healthd.kinds import CONNECTORS
 from modelmesh_healthd.simulator import SimProvider, Simulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "modelmesh"
@@ -51,6 +52,8 @@ def place(path: Path, where: Path) -> Path:
 def base_env(copy: Path) -> dict[str, str]:
     """A bare environment, with the keys in it unless the file reads them from its `.env`."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
+    if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     if "modelmesh.dotenv.v1" not in copy.read_text(encoding="utf-8"):
         env |= key_env()
     return env
@@ -65,7 +68,7 @@ def env_name(provider: str) -> str:
 
 
 def simulated(config: Config) -> list[SimProvider]:
-    """One simulated provider per provider of the file, serving the models it names."""
+    """One simulated provider per probed provider of the file, serving the models it names."""
     return [
         SimProvider(
             name=pid,
@@ -74,14 +77,28 @@ def simulated(config: Config) -> list[SimProvider]:
             models=tuple(config.upstream_name(m) for m in config.provider_models(pid)),
         )
         for pid, provider in config.providers.items()
+        if provider.probed
     ]
+
+
+def modelmesh_url(sim: Simulator, pid: str) -> str:
+    """The `base_url` a ModelMesh user would write for simulated provider `pid`.
+
+    ModelMesh's connectors add their own path (`/v1` for OpenAI) to the base URL; the daemon
+    does the same, so the URL to write is the simulator's without that part.
+    """
+    url = sim.url(pid)
+    spec = CONNECTORS.get(pid)
+    if spec is not None and spec.append and url.endswith(spec.append):
+        url = url[: -len(spec.append)]
+    return url + (spec.strip if spec is not None else "")
 
 
 @asynccontextmanager
 async def simulator_for(copy: Path) -> AsyncIterator[tuple[Simulator, dict[str, str]]]:
     config = load_config(copy, environ=key_env())
     async with Simulator(simulated(config)) as sim:
-        env = base_env(copy) | {env_name(pid): sim.url(pid) for pid in config.providers}
+        env = base_env(copy) | {env_name(pid): modelmesh_url(sim, pid) for pid in sim.providers}
         yield sim, env
 
 

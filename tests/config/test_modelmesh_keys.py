@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from modelmesh_healthd.config import Config, ConfigError, load_config_text
 from modelmesh_healthd.config.modelmesh_keys import MM_KEYS, OPEN, children_of
 from modelmesh_healthd.config.modelmesh_read import alpha_for_failures, is_modelmesh
+from modelmesh_healthd.kinds import connector_url
 from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -275,7 +276,10 @@ def test_a_disabled_provider_needs_no_key_and_its_models_stay_in_standby() -> No
 def test_an_environment_variable_overrides_a_provider_base_url() -> None:
     env = {"MODELMESH_HEALTHD_BASE_URL_OPENAI_LLM_V1": "http://127.0.0.1:8123"}
     config = load(MINIMAL, env)
-    assert config.providers["openai.llm.v1"].base_url == "http://127.0.0.1:8123"
+    # in ModelMesh's meaning, as a `base_url` written in the file would be
+    assert config.providers["openai.llm.v1"].base_url == connector_url(
+        "openai.llm.v1", "http://127.0.0.1:8123"
+    )
 
 
 def test_undefined_models_and_providers_in_a_pool_are_typos() -> None:

@@ -17,6 +17,7 @@ its pools select models by capability; and it carries much that only ModelMesh's
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -24,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelmesh_healthd.config.errors import ConfigIssue, describe_type, did_you_mean, format_path
-from modelmesh_healthd.config.modelmesh import connector_kind
 from modelmesh_healthd.config.modelmesh_keys import OPEN, children_of, lookup
 from modelmesh_healthd.config.modelmesh_pools import PoolSpec, pool_members
 from modelmesh_healthd.config.models import ModelConfig, PoolConfig, ProviderConfig
 from modelmesh_healthd.config.secrets_stores import DEFAULT_STORE, store_name
+from modelmesh_healthd.kinds import CONNECTORS, UNSUPPORTED, connector_kind, connector_url
 from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy, PolicyError
 
 __all__ = [
@@ -69,12 +70,15 @@ class ModelMeshReading:
         mapped: (key path, the daemon setting it became) of every key used beyond the obvious.
         empty_pools: Pools that hold no model in ModelMesh either: nothing to keep true.
         secret_store: The store `${secrets:NAME}` was resolved from.
+        unknown_connectors: Providers whose connector modelmesh-lite 0.1.1 does not ship
+            (kind `unsupported`: never probed).
     """
 
     ignored: tuple[tuple[str, str], ...] = ()
     mapped: tuple[tuple[str, str], ...] = ()
     empty_pools: tuple[str, ...] = ()
     secret_store: str = DEFAULT_STORE
+    unknown_connectors: tuple[str, ...] = ()
 
     def summary(self) -> list[str]:
         """One or two lines for `validate`."""
@@ -85,6 +89,9 @@ class ModelMeshReading:
                 f"{len(self.ignored)} ModelMesh-only settings ignored ({', '.join(names)}): "
                 "`validate --show` lists them"
             )
+        if self.unknown_connectors:
+            unknown = ", ".join(self.unknown_connectors)
+            lines.append(f"connectors modelmesh-lite 0.1.1 does not ship, not probed: {unknown}")
         if self.empty_pools:
             empty = ", ".join(self.empty_pools)
             lines.append(f"pools with no model in ModelMesh either, not tracked: {empty}")
@@ -104,6 +111,7 @@ class _Reading:
     origin: dict[KeyPath, KeyPath] = field(default_factory=dict)
     ignored: list[tuple[KeyPath, str]] = field(default_factory=list)
     mapped: list[tuple[str, str]] = field(default_factory=list)
+    unknown_connectors: list[str] = field(default_factory=list)
 
     def issue(self, path: KeyPath, message: str) -> None:
         self.issues.append(ConfigIssue(path, message))
@@ -217,6 +225,7 @@ def read_modelmesh(
         ignored=tuple((format_path(path), why) for path, why in r.ignored),
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
+        unknown_connectors=tuple(r.unknown_connectors),
         secret_store=store_name(data.get("secrets")),
     )
     return ModelMeshRead(out, r.origin, r.issues, kept, reading)
@@ -345,25 +354,36 @@ def _provider(pid: str, entry: Any, r: _Reading) -> Any:
     if override:
         out["base_url"] = override
         r.mapped.append((format_path((*here, "base_url")), f"${_env_name(pid)} (environment)"))
-    if "kind" in out:
-        return out
+    if "kind" not in out:
+        _choose_kind(pid, entry, out, r)
+    return out
+
+
+def _choose_kind(pid: str, entry: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
+    """The probe kind of the provider's connector; a user's URL in the kind's terms."""
+    here: KeyPath = ("providers", pid)
     connector = entry.get("connector", pid)
     if not isinstance(connector, str):
         r.issue((*here, "connector"), f"must be a string, got {describe_type(connector)}")
-        return out
+        return
     found = connector_kind(connector)
     where = (*here, "connector") if "connector" in entry else here
     if found is None:
-        r.issue(
-            where,
-            f"no probe for connector {connector!r}: set `kind:` to one of openai, "
-            "anthropic, gemini, openrouter, azure-openai, ollama, local, http",
-        )
-        return out
+        close = difflib.get_close_matches(connector, list(CONNECTORS), n=1, cutoff=0.8)
+        if close:
+            r.issue(where, f"unknown connector {connector!r} (did you mean {close[0]!r}?)")
+            return
+        # ModelMesh accepts any connector id (a custom package, one its docs name but 0.1.1
+        # does not ship): so does the daemon, which cannot probe it.
+        found = (UNSUPPORTED, None)
+        r.unknown_connectors.append(pid)
+    user_url = out.get("base_url")
     out["kind"], default_url = found
-    if default_url and "base_url" not in out:
+    if isinstance(user_url, str):
+        # A user's URL means what it means to ModelMesh (which appends `/v1/...` itself).
+        out["base_url"] = connector_url(connector, user_url)
+    elif default_url:
         out["base_url"] = default_url
-    return out
 
 
 def _lift(here: KeyPath, entry: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
