@@ -338,3 +338,36 @@ P = "providers: {openai.llm.v1: {api_key: k}}\n"
 def test_a_malformed_modelmesh_section_is_one_line_at_its_key(text: str, expected: str) -> None:
     (found,) = errors(text)
     assert found.split(": ", 1)[1].startswith(expected)
+
+
+def test_a_connector_modelmesh_lite_does_not_ship_is_accepted_and_never_probed() -> None:
+    config = load(MINIMAL.replace("models:", "  huggingface.inference.v1: {api_key: k}\nmodels:"))
+    provider = config.providers["huggingface.inference.v1"]
+    assert (provider.kind, provider.probed) == ("unsupported", False)
+    assert config.notices() == [
+        'providers["huggingface.inference.v1"]: unsupported: a connector modelmesh-lite 0.1.1 '
+        "does not ship, so never probed and never put on standby by this daemon"
+    ]
+
+
+def test_a_connector_id_close_to_a_shipped_one_is_a_typo() -> None:
+    text = MINIMAL.replace("models:", "  antropic.claude.v1: {api_key: k}\nmodels:")
+    assert errors(text) == [
+        "mm.yaml:5: providers[\"antropic.claude.v1\"]: unknown connector 'antropic.claude.v1' "
+        "(did you mean 'anthropic.claude.v1'?)"
+    ]
+
+
+def test_validate_names_the_ignored_keys_once_each_as_patterns() -> None:
+    text = MINIMAL.replace("    api_key: sk-test", "    api_key: sk-test\n    budget: {}") + (
+        "  other:\n    capability: generation\n    strategy: x\n"
+    )
+    text = text.replace(
+        "    capability: generation\n", "    capability: generation\n    strategy: y\n", 1
+    )
+    reading = load(text).modelmesh
+    assert reading is not None
+    assert reading.summary()[1] == (
+        "3 ModelMesh-only settings ignored (providers.*.budget, pools.*.strategy): "
+        "`validate --show` lists them"
+    )

@@ -162,7 +162,7 @@ MM_KEYS: tuple[MMKey, ...] = (
     ),
     MMKey(
         "pools.*.recovery",
-        why="the router's own recovery triggers (the daemon's probes decide recovery here)",
+        why="the router's own recovery triggers; the daemon's probes decide recovery here",
     ),
     *(
         MMKey(f"pools.*.recovery.{k}", why="the router's own recovery triggers")

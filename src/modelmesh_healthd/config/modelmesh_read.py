@@ -72,6 +72,7 @@ class ModelMeshReading:
         secret_store: The store `${secrets:NAME}` was resolved from.
         unknown_connectors: Providers whose connector modelmesh-lite 0.1.1 does not ship
             (kind `unsupported`: never probed).
+        ignored_keys: The ignored keys as patterns (`providers.*.budget`), each once.
     """
 
     ignored: tuple[tuple[str, str], ...] = ()
@@ -79,19 +80,16 @@ class ModelMeshReading:
     empty_pools: tuple[str, ...] = ()
     secret_store: str = DEFAULT_STORE
     unknown_connectors: tuple[str, ...] = ()
+    ignored_keys: tuple[str, ...] = ()
 
     def summary(self) -> list[str]:
         """One or two lines for `validate`."""
         lines = [f"read as a ModelMesh file (secrets from {self.secret_store})"]
         if self.ignored:
-            names = sorted({path.rsplit(".", 1)[-1] for path, _ in self.ignored})
             lines.append(
-                f"{len(self.ignored)} ModelMesh-only settings ignored ({', '.join(names)}): "
-                "`validate --show` lists them"
+                f"{len(self.ignored)} ModelMesh-only settings ignored "
+                f"({', '.join(self.ignored_keys)}): `validate --show` lists them"
             )
-        if self.unknown_connectors:
-            unknown = ", ".join(self.unknown_connectors)
-            lines.append(f"connectors modelmesh-lite 0.1.1 does not ship, not probed: {unknown}")
         if self.empty_pools:
             empty = ", ".join(self.empty_pools)
             lines.append(f"pools with no model in ModelMesh either, not tracked: {empty}")
@@ -226,9 +224,17 @@ def read_modelmesh(
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
         unknown_connectors=tuple(r.unknown_connectors),
+        ignored_keys=tuple(dict.fromkeys(_pattern(path) for path, _ in r.ignored)),
         secret_store=store_name(data.get("secrets")),
     )
     return ModelMeshRead(out, r.origin, r.issues, kept, reading)
+
+
+def _pattern(path: KeyPath) -> str:
+    """`("providers", "openai.llm.v1", "budget")` -> `providers.*.budget`."""
+    if path and path[0] in ("providers", "models", "pools") and len(path) > 1:
+        path = (path[0], "*", *path[2:])
+    return ".".join(map(str, path))
 
 
 def _section(data: dict[str, Any], key: str, r: _Reading) -> dict[str, Any]:

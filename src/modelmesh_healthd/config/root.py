@@ -54,9 +54,15 @@ class Config(_Section):
 
     def notices(self) -> list[str]:
         """One line per provider that is accepted but not probed (kind `unsupported`)."""
+        foreign = set(self._modelmesh.unknown_connectors) if self._modelmesh else set()
         return [
-            f'providers["{pid}"]: unsupported: no free authenticated endpoint, so never probed '
-            "and never put on standby by this daemon"
+            f'providers["{pid}"]: unsupported: '
+            + (
+                "a connector modelmesh-lite 0.1.1 does not ship"
+                if pid in foreign
+                else "no free authenticated endpoint"
+            )
+            + ", so never probed and never put on standby by this daemon"
             for pid, cfg in self.providers.items()
             if not cfg.probed
         ]
