@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelmesh_healthd.config import Config, ConfigError, load_config_text
+from modelmesh_healthd.config.modelmesh_health import alpha_for_failures
 from modelmesh_healthd.config.modelmesh_keys import MM_KEYS, OPEN, children_of
-from modelmesh_healthd.config.modelmesh_read import alpha_for_failures, is_modelmesh
+from modelmesh_healthd.config.modelmesh_read import is_modelmesh
 from modelmesh_healthd.kinds import connector_url
 from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy
 
@@ -371,3 +372,15 @@ def test_validate_names_the_ignored_keys_once_each_as_patterns() -> None:
         "3 ModelMesh-only settings ignored (providers.*.budget, pools.*.strategy): "
         "`validate --show` lists them"
     )
+
+
+def test_discovery_health_applies_wherever_the_daemon_sections_sit_in_the_file() -> None:
+    text = (
+        "discovery: {health: {interval: 60s, failure_threshold: 5}}\n"
+        + MINIMAL
+        + ("schedule: {timeout: 3s}\nhealth: {recovery_successes: 3}\n")
+    )
+    config = load(text)
+    assert (config.schedule.interval, config.schedule.timeout) == (60.0, 3.0)
+    assert config.policy().failures_to_down() == 5
+    assert config.health.recovery_successes == 3

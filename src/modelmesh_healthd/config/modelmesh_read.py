@@ -10,7 +10,8 @@ its pools select models by capability; and it carries much that only ModelMesh's
   is an error naming the closest known key;
 - pools get exactly the members ModelMesh gives them (`modelmesh_pools`), written out as
   explicit model lists;
-- `discovery.health` sets the probe schedule and the health policy's reaction speed;
+- `discovery.health` sets the probe schedule and the health policy's reaction speed
+  (`modelmesh_health`);
 - `MODELMESH_HEALTHD_BASE_URL_<PROVIDER>` in the environment overrides a provider's
   `base_url` without touching the file (to point a real file at a local server).
 """
@@ -18,19 +19,18 @@ its pools select models by capability; and it carries much that only ModelMesh's
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelmesh_healthd.config.errors import ConfigIssue, describe_type, did_you_mean, format_path
+from modelmesh_healthd.config.modelmesh_health import health_settings
 from modelmesh_healthd.config.modelmesh_keys import OPEN, children_of, lookup
 from modelmesh_healthd.config.modelmesh_pools import PoolSpec, pool_members
 from modelmesh_healthd.config.models import ModelConfig, PoolConfig, ProviderConfig
 from modelmesh_healthd.config.secrets_stores import DEFAULT_STORE, store_name
 from modelmesh_healthd.kinds import CONNECTORS, UNSUPPORTED, connector_kind, connector_url
-from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy, PolicyError
 
 __all__ = [
     "BASE_URL_ENV_PREFIX",
@@ -200,12 +200,13 @@ def read_modelmesh(
             storage = _storage(value, r)
             if storage:
                 out["storage"] = storage
-        elif key == "discovery":
-            _discovery(value, data, out, r)
         elif key in _MM_ONLY_TOP:
-            r.walk(value, (key,), key)
+            if key != "discovery":  # read below, after the sections it merges into
+                r.walk(value, (key,), key)
         elif key not in ("providers", "models", "pools"):
             r.unknown((), str(key), known_top)
+    if "discovery" in data:
+        _discovery(data["discovery"], data, out, r)
     providers = _section(data, "providers", r)
     models = _section(data, "models", r)
     pools = _section(data, "pools", r)
@@ -217,8 +218,10 @@ def read_modelmesh(
         for pid, entry in providers.items()
         if isinstance(entry, dict) and entry.get("enabled") is False
     ]
-    unused = [*(path for path, _ in r.ignored), *disabled]
-    kept = [i for i in unresolved if not any(i.path[: len(u)] == u for u in unused)]
+    unused = {*(path for path, _ in r.ignored), *disabled}
+    kept = [
+        i for i in unresolved if not any(i.path[:n] in unused for n in range(1, len(i.path) + 1))
+    ]
     reading = ModelMeshReading(
         ignored=tuple((format_path(path), why) for path, why in r.ignored),
         mapped=tuple(r.mapped),
@@ -266,73 +269,11 @@ def _discovery(value: Any, data: dict[str, Any], out: dict[str, Any], r: _Readin
     health = value.get("health") if isinstance(value, dict) else None
     if not isinstance(health, dict):
         return
-    here: KeyPath = ("discovery", "health")
-    ours = _mapping(data.get("schedule"))
-    schedule = dict(ours)
-    for key in ("interval", "timeout"):
-        if key in health:
-            if key in ours:
-                r.mapped.append((format_path((*here, key)), f"overridden by schedule.{key}"))
-                continue
-            schedule[key] = health[key]
-            r.origin[("schedule", key)] = (*here, key)
-            r.mapped.append((format_path((*here, key)), f"schedule.{key}"))
-    if schedule:
-        out["schedule"] = schedule
-    if "failure_threshold" in health:
-        _failure_threshold(health["failure_threshold"], data, out, r)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _failure_threshold(value: Any, data: dict[str, Any], out: dict[str, Any], r: _Reading) -> None:
-    here: KeyPath = ("discovery", "health", "failure_threshold")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        r.issue(here, f"must be a whole number of at least 1, got {value!r}")
-        return
-    ours = _mapping(data.get("health"))
-    if "ema_alpha" in ours:
-        r.mapped.append((format_path(here), "overridden by health.ema_alpha"))
-        return
-    minimum = ours.get("min_availability", DEFAULT_POLICY.min_availability)
-    alpha = alpha_for_failures(value, minimum) if isinstance(minimum, float | int) else None
-    if alpha is None:
-        return  # the health section's own error says why
-    r.mapped.append((format_path(here), f"health.ema_alpha = {alpha:g}"))
-    if alpha != DEFAULT_POLICY.ema_alpha:
-        out["health"] = {**ours, "ema_alpha": alpha}
-        r.origin[("health", "ema_alpha")] = here
-
-
-def alpha_for_failures(failures: int, min_availability: float) -> float | None:
-    """The EMA weight with which `failures` consecutive failed probes take a provider from a
-    score of 1.0 below `min_availability` (the default weight when it already does so).
-
-    Returns:
-        The weight, or None when `min_availability` is not in (0, 1).
-    """
-    if not 0.0 < min_availability < 1.0:
-        return None
-    try:
-        default = HealthPolicy(min_availability=min_availability)
-    except PolicyError:
-        default = None
-    if default is not None and default.failures_to_down() == failures:
-        return default.ema_alpha
-    # The middle (in log space) of the weights that give exactly `failures`:
-    # (1-a)^n < m <= (1-a)^(n-1)  holds for  1-a = m^(1/(n-1/2)).
-    alpha = 1.0 - math.pow(min_availability, 1.0 / (failures - 0.5))
-    rounded = round(alpha, 4)
-    fits = rounded > 0 and _failures_to_down(rounded, min_availability) == failures
-    return rounded if fits else alpha
-
-
-def _failures_to_down(alpha: float, minimum: float) -> int:
-    if alpha >= 1.0:
-        return 1
-    return max(math.floor(math.log(minimum) / math.log(1.0 - alpha)) + 1, 1)
+    found = health_settings(health, data)
+    out.update(found.sections)
+    r.origin.update(found.origin)
+    r.issues += found.issues
+    r.mapped += [(format_path(path), what) for path, what in found.mapped]
 
 
 def _env_name(provider: str) -> str:
