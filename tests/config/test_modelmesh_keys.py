@@ -384,3 +384,20 @@ def test_discovery_health_applies_wherever_the_daemon_sections_sit_in_the_file()
     assert (config.schedule.interval, config.schedule.timeout) == (60.0, 3.0)
     assert config.policy().failures_to_down() == 5
     assert config.health.recovery_successes == 3
+
+
+def test_a_fleet_file_keeps_a_few_examples_of_each_ignored_key() -> None:
+    providers = {f"p{i}.openai.llm.v1": {"api_key": "k", "budget": {}} for i in range(5)}
+    reading = load({"providers": providers}).modelmesh
+    assert reading is not None
+    assert reading.ignored_keys == (("providers.*.budget", 5),)
+    assert reading.summary()[1].startswith("5 ModelMesh-only settings ignored")
+    assert reading.details() == [
+        '  providers["p0.openai.llm.v1"].budget: ignored (spend and quota accounting of '
+        "ModelMesh's router)",
+        '  providers["p1.openai.llm.v1"].budget: ignored (spend and quota accounting of '
+        "ModelMesh's router)",
+        '  providers["p2.openai.llm.v1"].budget: ignored (spend and quota accounting of '
+        "ModelMesh's router)",
+        "  ... and 2 more providers.*.budget",
+    ]

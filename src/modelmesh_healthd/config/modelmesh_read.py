@@ -56,6 +56,9 @@ def _fields(entity: Any) -> tuple[str, ...]:
     return tuple(fields)
 
 
+_EXAMPLES = 3
+"""Ignored keys kept per pattern, as examples for `validate --show`."""
+
 _PROVIDER_OURS = _fields(ProviderConfig)
 _MODEL_OURS = _fields(ModelConfig)
 _POOL_OURS = _fields(PoolConfig)
@@ -66,13 +69,14 @@ class ModelMeshReading:
     """What the loader made of a ModelMesh file, for `validate` to tell.
 
     Attributes:
-        ignored: (key path, why) of every ModelMesh-only key the file holds.
+        ignored: (key path, why) of the ModelMesh-only keys the file holds: the first few of
+            each pattern (a fleet's file need not be kept key by key for the daemon's life).
         mapped: (key path, the daemon setting it became) of every key used beyond the obvious.
         empty_pools: Pools that hold no model in ModelMesh either: nothing to keep true.
         secret_store: The store `${secrets:NAME}` was resolved from.
         unknown_connectors: Providers whose connector modelmesh-lite 0.1.1 does not ship
             (kind `unsupported`: never probed).
-        ignored_keys: The ignored keys as patterns (`providers.*.budget`), each once.
+        ignored_keys: (pattern, how many) of the ignored keys, e.g. `providers.*.budget`.
     """
 
     ignored: tuple[tuple[str, str], ...] = ()
@@ -80,15 +84,16 @@ class ModelMeshReading:
     empty_pools: tuple[str, ...] = ()
     secret_store: str = DEFAULT_STORE
     unknown_connectors: tuple[str, ...] = ()
-    ignored_keys: tuple[str, ...] = ()
+    ignored_keys: tuple[tuple[str, int], ...] = ()
 
     def summary(self) -> list[str]:
         """One or two lines for `validate`."""
         lines = [f"read as a ModelMesh file (secrets from {self.secret_store})"]
-        if self.ignored:
+        if self.ignored_keys:
+            total = sum(count for _, count in self.ignored_keys)
+            names = ", ".join(pattern for pattern, _ in self.ignored_keys)
             lines.append(
-                f"{len(self.ignored)} ModelMesh-only settings ignored "
-                f"({', '.join(self.ignored_keys)}): `validate --show` lists them"
+                f"{total} ModelMesh-only settings ignored ({names}): `validate --show` lists them"
             )
         if self.empty_pools:
             empty = ", ".join(self.empty_pools)
@@ -99,6 +104,11 @@ class ModelMeshReading:
         """Every used-and-mapped and every ignored key, one line each."""
         lines = [f"  {path} -> {what}" for path, what in self.mapped]
         lines += [f"  {path}: ignored ({why})" for path, why in self.ignored]
+        lines += [
+            f"  ... and {count - _EXAMPLES} more {pattern}"
+            for pattern, count in self.ignored_keys
+            if count > _EXAMPLES
+        ]
         return lines
 
 
@@ -222,12 +232,19 @@ def read_modelmesh(
     kept = [
         i for i in unresolved if not any(i.path[:n] in unused for n in range(1, len(i.path) + 1))
     ]
+    by_pattern: dict[str, list[tuple[KeyPath, str]]] = {}
+    for path, why in r.ignored:
+        by_pattern.setdefault(_pattern(path), []).append((path, why))
     reading = ModelMeshReading(
-        ignored=tuple((format_path(path), why) for path, why in r.ignored),
+        ignored=tuple(
+            (format_path(path), why)
+            for found in by_pattern.values()
+            for path, why in found[:_EXAMPLES]
+        ),
         mapped=tuple(r.mapped),
         empty_pools=tuple(empty),
         unknown_connectors=tuple(r.unknown_connectors),
-        ignored_keys=tuple(dict.fromkeys(_pattern(path) for path, _ in r.ignored)),
+        ignored_keys=tuple((pattern, len(found)) for pattern, found in by_pattern.items()),
         secret_store=store_name(data.get("secrets")),
     )
     return ModelMeshRead(out, r.origin, r.issues, kept, reading)
