@@ -387,7 +387,10 @@ def test_discovery_health_applies_wherever_the_daemon_sections_sit_in_the_file()
 
 
 def test_a_fleet_file_keeps_a_few_examples_of_each_ignored_key() -> None:
-    providers = {f"p{i}.openai.llm.v1": {"api_key": "k", "budget": {}} for i in range(5)}
+    providers = {
+        f"p{i}.openai.llm.v1": {"connector": "openai.llm.v1", "api_key": "k", "budget": {}}
+        for i in range(5)
+    }
     reading = load({"providers": providers}).modelmesh
     assert reading is not None
     assert reading.ignored_keys == (("providers.*.budget", 5),)
