@@ -308,7 +308,10 @@ P = "providers: {openai.llm.v1: {api_key: k}}\n"
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("providers: {openai.llm.v1: 5}", 'providers["openai.llm.v1"]: must be a mapping, got int'),
+        (
+            "providers:\n  openai.llm.v1: {api_key: k}\n  groq.api.v1: 5",
+            'providers["groq.api.v1"]: must be a mapping, got int',
+        ),
         (
             "providers: {openai.llm.v1: {config: 5}}",
             'providers["openai.llm.v1"].config: must be a mapping, got int',

@@ -160,7 +160,7 @@ def is_modelmesh(data: Any) -> bool:
         return True
     providers = data.get("providers")
     return isinstance(providers, dict) and any(
-        not isinstance(p, dict) or "kind" not in p or "connector" in p or "config" in p
+        isinstance(p, dict) and ("kind" not in p or "connector" in p or "config" in p)
         for p in providers.values()
     )
 
