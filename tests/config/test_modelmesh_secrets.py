@@ -212,3 +212,9 @@ def test_a_dotenv_path_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
     text = f"secrets: {{store: modelmesh.dotenv.v1, path: {tmp_path}}}" + PROVIDERS
     (found,) = errors(text, {"OPENAI_API_KEY": SECRET})
     assert found == f"mm.yaml:1: secrets.path: cannot read {tmp_path}: Is a directory"
+
+
+def test_a_secret_named_as_modelmesh_docs_name_them_resolves_from_dotenv(tmp_path: Path) -> None:
+    dotenv(tmp_path, f"openai-api-key={SECRET}\n")
+    text = PROVIDERS.replace("OPENAI_API_KEY", "openai-api-key")
+    assert api_key("secrets: {store: modelmesh.dotenv.v1}" + text, {}, base_dir=tmp_path) == SECRET
