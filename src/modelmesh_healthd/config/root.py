@@ -52,6 +52,16 @@ class Config(_Section):
         """What was used and ignored of a ModelMesh-shaped file (None for the daemon's own)."""
         return self._modelmesh
 
+    def with_source(self, source: str | None) -> Config:
+        """This configuration, saying it was read from `source` (a shallow copy: it is immutable).
+
+        Args:
+            source: The file it came from (None: not from a file).
+        """
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
     def notices(self) -> list[str]:
         """One line per provider that is accepted but not probed (kind `unsupported`)."""
         foreign = set(self._modelmesh.unknown_connectors) if self._modelmesh else set()

@@ -15,17 +15,15 @@ by default all the same; there is no authentication.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
-from modelmesh_healthd.daemon.timing import phase_of
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
+from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.state import phase_of
 
 __all__ = ["AdminServer"]
 
@@ -34,7 +32,7 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on.
+        daemon: The daemon it reports on (read-only).
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -43,7 +41,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: Daemon,
+        daemon: DaemonView,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -129,7 +127,7 @@ class AdminServer:
         pools = sorted({p for m in models for p in d.mesh.model_pools.get(m, ())})
         body = {
             "provider": name,
-            "probed": name in d.providers,
+            "probed": name in d.probed,
             "healthy": ps.is_healthy(d.policy),
             "phase": str(phase_of(ps, d.policy)),
             "state": ps.to_dict(),
