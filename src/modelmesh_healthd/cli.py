@@ -80,8 +80,12 @@ def _validate(args: argparse.Namespace) -> int:
     )
     for notice in config.notices():
         print(f"{path}: {notice}")
+    if config.modelmesh is not None:
+        print("\n".join(f"  note: {line}" for line in config.modelmesh.summary()))
     if args.show:
         print(describe(config))
+        if config.modelmesh is not None and config.modelmesh.details():
+            print("\nModelMesh settings:\n" + "\n".join(config.modelmesh.details()))
     return EXIT_OK
 
 

@@ -433,7 +433,7 @@ class ProviderConfig:
             out.append(("http", "required for kind http (the request and its conditions)"))
         if self.http is not None and option != "http":
             out.append(("http", "applies only to kind http"))
-        if self.kind in KEYED_KINDS and self.api_key is None:
+        if self.kind in KEYED_KINDS and self.api_key is None and self.enabled:
             out.append(("api_key", f"required for kind {self.kind} (the probe proves it)"))
         return out
 
