@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelmesh_healthd import probes, simulator, storage
 from modelmesh_healthd.daemon import events as daemon_events
+from modelmesh_healthd.daemon import reports as daemon_reports
 from modelmesh_healthd.state import STATE_EVENTS, LogEventSpec
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "events.md"
@@ -26,6 +27,7 @@ def code_catalogue() -> dict[str, LogEventSpec]:
     all_specs = [
         *state_specs(),
         *daemon_events.LOG_EVENTS,
+        *daemon_reports.LOG_EVENTS,
         *storage.LOG_EVENTS,
         *probes.LOG_EVENTS,
         *simulator.LOG_EVENTS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,7 +123,7 @@ def test_requests_that_never_fail_never_accuse(outcomes: list[Outcome]) -> None:
 def test_accusations_are_at_least_a_cooldown_apart(outcomes: list[Outcome]) -> None:
     verdicts = play([(float(i) * 0.5, o) for i, o in enumerate(outcomes)])
     times = [i * 0.5 for i, v in enumerate(verdicts) if v is not None]
-    assert all(b - a >= RULES.cooldown for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= RULES.cooldown for a, b in itertools.pairwise(times))
 
 
 @given(st.lists(st.tuples(st.floats(0, 100), any_outcome), max_size=60))

@@ -7,9 +7,10 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
-by default all the same; there is no authentication.
+by default all the same; only `POST /v1/reports`, the one page that changes anything, takes a token.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiohttp import web
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
+from modelmesh_healthd.daemon.reports import ReportIntake
 from modelmesh_healthd.daemon.timing import phase_of
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
+        self.reports = ReportIntake(daemon)
+        """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
 
@@ -69,6 +73,7 @@ class AdminServer:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
+        app.router.add_post("/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)

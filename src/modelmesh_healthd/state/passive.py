@@ -1,4 +1,4 @@
-"""Passive evidence: what a router's real requests say about a provider, as Envoy's outlier detection.
+"""Passive evidence: what a router's real requests say about a provider (Envoy's outlier detection).
 
 A router (ModelMesh with `attach`) reports the outcome of each request it sent. Those reports never
 change a provider's health by themselves: they can only *accuse* it, and an accused provider is
