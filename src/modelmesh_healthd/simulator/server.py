@@ -28,6 +28,7 @@ from modelmesh_healthd.simulator.answers import (
     healthy_answer,
 )
 from modelmesh_healthd.simulator.behaviours import STREAMING, Behaviour, SimProvider
+from modelmesh_healthd.simulator.chat import ChatLog, chat_answer, is_chat_completion
 from modelmesh_healthd.simulator.defaults import default_providers
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
 from modelmesh_healthd.state.events import LogEventSpec
@@ -135,6 +136,8 @@ class Simulator:
         self._closing = asyncio.Event()
         self._scenario_task: asyncio.Task[None] | None = None
         self.base_url = ""
+        self.chat = ChatLog()
+        """Chat completion requests (a router's traffic, not probes) per provider."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -295,6 +298,10 @@ class Simulator:
             return web.json_response({"error": "no such simulated provider"}, status=404)
         p.requests += 1
         b = p.behaviour
+        if is_chat_completion(request.method, request.match_info["tail"]):
+            self.chat.count(p.name)
+            if b is Behaviour.HEALTHY and _key_ok(p, request, request.match_info["tail"]):
+                return _respond(chat_answer(p, await request.read()))
         if b in STREAMING:
             return await self._stream(request, p, b)
         if b is not Behaviour.HEALTHY:

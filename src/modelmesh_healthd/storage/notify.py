@@ -129,9 +129,7 @@ class _PostgresFeed:
             await self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         except (psycopg.Error, OSError) as exc:
             await self.__aexit__()
-            raise StoreUnavailableError(
-                f"postgresql {self._shown}: {type(exc).__name__}"
-            ) from None
+            raise StoreUnavailableError(f"postgresql {self._shown}: {type(exc).__name__}") from None
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -147,7 +145,5 @@ class _PostgresFeed:
             async for _ in self._conn.notifies(timeout=within, stop_after=1):
                 return True
         except (psycopg.Error, OSError) as exc:
-            raise StoreUnavailableError(
-                f"postgresql {self._shown}: {type(exc).__name__}"
-            ) from None
+            raise StoreUnavailableError(f"postgresql {self._shown}: {type(exc).__name__}") from None
         return False

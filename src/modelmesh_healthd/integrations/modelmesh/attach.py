@@ -277,9 +277,7 @@ class Attachment:
         if self.stale:
             self.stale = False
             _log.warning("attach.fresh store=%s", redact_url(self._url))
-        standby: Mapping[str, str | None] = (
-            {} if snapshot is None else standby_of(snapshot.state)
-        )
+        standby: Mapping[str, str | None] = {} if snapshot is None else standby_of(snapshot.state)
         self._record(self._sync.apply(standby))
         self._synced.set()
 

@@ -1,0 +1,205 @@
+"""A ModelMesh router built as a modelmesh-lite 0.1.1 user must, on the simulator, and the daemon.
+
+One ModelMesh-format YAML serves both: ModelMesh reads `providers`/`models`/`pools` and ignores
+the daemon's own sections (`schedule`, `health`, `admin`); the daemon reads all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelmesh_healthd.simulator import Simulator
+from modelmesh_healthd.simulator.behaviours import SimProvider
+
+TOKEN = "reports-token-for-tests"
+POOL = "chat-completion"
+
+
+def sim_providers() -> list[SimProvider]:
+    """Two OpenAI-compatible providers; each lists its model under both spellings.
+
+    ModelMesh sends the part of a model key after its first dot (`gpt-4o-mini`); the daemon may
+    check the key itself (`openai.gpt-4o-mini`) or that part, depending on how its configuration
+    reads ModelMesh's keys: listing both keeps this story about outages only.
+    """
+    return [
+        SimProvider(
+            "alpha",
+            "openai",
+            api_key="sk-sim-alpha",
+            models=("gpt-4o-mini", "openai.gpt-4o-mini", "openai.text-embedding-3-small"),
+        ),
+        SimProvider(
+            "beta",
+            "openai",
+            api_key="sk-sim-beta",
+            models=("llama-3.3-70b", "groq.llama-3.3-70b", "groq.whisper-large-v3"),
+        ),
+    ]
+
+
+def mesh_yaml(sim: Simulator, *, admin_port: int, fast: bool = True) -> str:
+    """The ModelMesh YAML of the story: alpha first in a stick-until-failure pool, beta second.
+
+    Each provider also has a model outside the chat pool, as real accounts do; with more than one
+    model the daemon's probe lists the provider's models rather than looking one up by name.
+    """
+    schedule = (
+        "schedule: {interval: 1s, fast_interval: 0.25s, down_interval: 0.5s, "
+        "down_interval_max: 1s, jitter: 0.0, timeout: 1s}\n"
+        if fast
+        else ""
+    )
+    return (
+        "# ModelMesh's own format (starter template): providers with connector + config.\n"
+        "providers:\n"
+        "  openai.llm.v1:\n"
+        "    connector: openai.llm.v1\n"
+        "    config:\n"
+        f"      base_url: {sim.base_url}/alpha\n"
+        "      api_key: sk-sim-alpha\n"
+        "  groq.api.v1:\n"
+        "    connector: groq.api.v1\n"
+        "    config:\n"
+        f"      base_url: {sim.base_url}/beta\n"
+        "      api_key: sk-sim-beta\n"
+        "models:\n"
+        "  openai.gpt-4o-mini:\n"
+        "    provider: openai.llm.v1\n"
+        "    capabilities: [generation.text-generation.chat-completion]\n"
+        "  groq.llama-3.3-70b:\n"
+        "    provider: groq.api.v1\n"
+        "    capabilities: [generation.text-generation.chat-completion]\n"
+        "  openai.text-embedding-3-small:\n"
+        "    provider: openai.llm.v1\n"
+        "    capabilities: [representation.embeddings.text-embeddings]\n"
+        "  groq.whisper-large-v3:\n"
+        "    provider: groq.api.v1\n"
+        "    capabilities: [understanding.audio.speech-to-text]\n"
+        "pools:\n"
+        f"  {POOL}:\n"
+        "    capability: generation.text-generation.chat-completion\n"
+        "    strategy: stick-until-failure\n"
+        "# The daemon's own sections (ModelMesh ignores them).\n"
+        f"{schedule}"
+        "admin:\n"
+        f"  listen: 127.0.0.1:{admin_port}\n"
+        f"  reports_token: {TOKEN}\n"
+    )
+
+
+def build_client(path: Path) -> Any:
+    """`modelmesh.create(config=...)` from the YAML, providers built from CONNECTOR_REGISTRY.
+
+    In 0.1.1 a provider routes only when given as an `instance`; its connector's options
+    (`config:`) go to the connector's config class. No retries inside the connector, so that
+    each failed attempt is one request the router sees (as a router that wants fast failover
+    configures it).
+    """
+    import modelmesh
+    from modelmesh.connectors import CONNECTOR_REGISTRY
+
+    raw = yaml.safe_load(path.read_text())
+    for name, entry in list(raw["providers"].items()):
+        cls = CONNECTOR_REGISTRY[entry["connector"]]
+        config_cls = getattr(importlib.import_module(cls.__module__), cls.__name__ + "Config")
+        options = {**entry.get("config", {}), "max_retries": 0, "timeout": 2.0}
+        raw["providers"][name] = {
+            "connector": entry["connector"],
+            "instance": cls(config_cls(**options)),
+        }
+    return modelmesh.create(config=raw)
+
+
+def ask(client: Any) -> bool:
+    """One user request through the router; True if it was answered."""
+    try:
+        client.chat.completions.create(model=POOL, messages=[{"role": "user", "content": "hi"}])
+    except Exception:  # noqa: BLE001 - the router's failure is what the caller counts
+        return False
+    return True
+
+
+async def ask_async(client: Any) -> bool:
+    """`ask` without blocking the loop (the simulator runs on it)."""
+    return await asyncio.to_thread(ask, client)
+
+
+async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait until `check()` holds, or fail saying `what`."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+class Daemon:
+    """A `modelmesh-healthd run` process and its JSON log lines."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict[str, Any]] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                self.events.append(json.loads(line))
+
+    def seen(self, event: str, **fields: Any) -> bool:
+        """Whether the daemon logged `event` with these fields."""
+        return any(
+            e.get("event") == event and all(e.get(k) == v for k, v in fields.items())
+            for e in self.events
+        )
+
+    async def wait_for(self, event: str, timeout: float = 20.0, **fields: Any) -> None:
+        """Wait for a log line."""
+        await until(lambda: self.seen(event, **fields), timeout, f"{event} {fields}")
+
+
+@contextlib.asynccontextmanager
+async def daemon_process(config: Path, store: str) -> AsyncIterator[Daemon]:
+    """Run the daemon on `config` with its state in `store`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modelmesh_healthd",
+        "run",
+        "-c",
+        str(config),
+        "--store",
+        store,
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    daemon = Daemon(proc)
+    try:
+        yield daemon
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        daemon._reader.cancel()
