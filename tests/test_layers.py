@@ -59,9 +59,9 @@ def test_integrations_use_only_the_stores_read_api_never_daemon_internals() -> N
             if isinstance(node, ast.ImportFrom) and node.module:
                 parts = node.module.split(".")
                 if parts[:2] == ["modelmesh_healthd", "storage"]:
-                    assert len(parts) > 2 and parts[2] in STORE_READ_API, (
-                        f"{path.relative_to(SRC)}:{node.lineno} imports {node.module}"
-                    )
+                    where = f"{path.relative_to(SRC)}:{node.lineno} imports {node.module}"
+                    assert len(parts) > 2, where
+                    assert parts[2] in STORE_READ_API, where
 
 
 def test_the_state_package_does_no_io() -> None:

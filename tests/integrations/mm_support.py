@@ -136,9 +136,9 @@ async def ask_async(client: Any) -> bool:
     return await asyncio.to_thread(ask, client)
 
 
-async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
+async def until(check: Callable[[], bool], within: float, what: str) -> None:
     """Wait until `check()` holds, or fail saying `what`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
@@ -165,9 +165,9 @@ class Daemon:
             for e in self.events
         )
 
-    async def wait_for(self, event: str, timeout: float = 20.0, **fields: Any) -> None:
+    async def wait_for(self, event: str, within: float = 20.0, **fields: Any) -> None:
         """Wait for a log line."""
-        await until(lambda: self.seen(event, **fields), timeout, f"{event} {fields}")
+        await until(lambda: self.seen(event, **fields), within, f"{event} {fields}")
 
 
 @contextlib.asynccontextmanager

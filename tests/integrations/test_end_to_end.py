@@ -19,10 +19,10 @@ from mm_support import (
     sim_providers,
     until,
 )
-from service_fixtures import free_port
 
 from modelmesh_healthd.integrations.modelmesh import attach
 from modelmesh_healthd.simulator import Simulator
+from service_fixtures import free_port
 
 ALPHA, BETA = "openai.llm.v1", "groq.api.v1"
 
