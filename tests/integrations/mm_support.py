@@ -17,10 +17,50 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import modelmesh
 import yaml
+from modelmesh.connectors.providers.groq_provider import GroqProvider, GroqProviderConfig
+from modelmesh.connectors.providers.openai_provider import OpenAIProvider, OpenAIProviderConfig
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.simulator.behaviours import SimProvider
+
+A, B = "openai.gpt-4o-mini", "groq.llama-3.3-70b"
+CHAT = "generation.text-generation.chat-completion"
+
+
+def make_mesh() -> Any:
+    """Two pools holding both models (a capability pool and an explicit one)."""
+    client = modelmesh.create(
+        config={
+            "providers": {
+                "openai.llm.v1": {
+                    "connector": "openai.llm.v1",
+                    "instance": OpenAIProvider(OpenAIProviderConfig(api_key="k")),
+                },
+                "groq.api.v1": {
+                    "connector": "groq.api.v1",
+                    "instance": GroqProvider(GroqProviderConfig(api_key="k")),
+                },
+            },
+            "models": {
+                A: {"provider": "openai.llm.v1", "capabilities": [CHAT]},
+                B: {"provider": "groq.api.v1", "capabilities": [CHAT]},
+            },
+            "pools": {
+                "chat": {"capability": CHAT, "strategy": "stick-until-failure"},
+                "fallback": {"models": [B, A]},
+            },
+        }
+    )
+    return client.mesh
+
+
+def statuses(mesh: Any) -> dict[str, dict[str, str]]:
+    return {
+        pid: {m.model_id: m.status.value for m in pool.models} for pid, pool in mesh.pools.items()
+    }
+
 
 TOKEN = "reports-token-for-tests"
 POOL = "chat-completion"
@@ -107,7 +147,6 @@ def build_client(path: Path) -> Any:
     each failed attempt is one request the router sees (as a router that wants fast failover
     configures it).
     """
-    import modelmesh
     from modelmesh.connectors import CONNECTOR_REGISTRY
 
     raw = yaml.safe_load(path.read_text())
