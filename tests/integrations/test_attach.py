@@ -5,66 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mm_support import A, B, make_mesh, statuses
+from mm_support import A, B, make_mesh, statuses, writer
 
 from modelmesh_healthd.integrations.modelmesh import attach
-from modelmesh_healthd.state import Mesh, Observation, Outcome, apply_probe, reconcile
-from modelmesh_healthd.storage import StateManager, StoreURLError, open_store
+from modelmesh_healthd.storage import StoreURLError
 from service_fixtures import RedisServerFactory
-
-PROVIDER = {A: "openai.llm.v1", B: "groq.api.v1"}
-
-
-class Writer:
-    """Stands in for the daemon: writes verdicts to the store as the daemon does."""
-
-    def __init__(self, url: str) -> None:
-        self.mesh = Mesh.build(
-            ["openai.llm.v1", "groq.api.v1"], PROVIDER, {"chat": [A, B], "fallback": [B, A]}
-        )
-        self.manager = StateManager(open_store(url), policy="immediate", writer_id="test-writer")
-        self.state, _ = reconcile(self.mesh, None, time.time())
-        self.now = time.time()
-
-    async def start(self) -> None:
-        await self.manager.start()
-        await self.manager.load()
-        self.manager.attach(self.state, self.mesh)
-        await self.manager.sync()
-
-    async def probes(self, provider: str, outcome: Outcome, times: int) -> None:
-        for _ in range(times):
-            self.now += 1.0
-            events = apply_probe(self.mesh, self.state, provider, Observation(outcome), self.now)
-            self.manager.record(events)
-        await self.manager.sync()
-
-    async def down(self, provider: str = "openai.llm.v1") -> None:
-        await self.probes(provider, Outcome.CONNECT_ERROR, 4)
-        assert not self.state.providers[provider].available
-
-    async def up(self, provider: str = "openai.llm.v1") -> None:
-        await self.probes(provider, Outcome.OK, 6)
-        assert self.state.providers[provider].available
-
-    async def stop(self) -> None:
-        await self.manager.stop()
-
-
-@asynccontextmanager
-async def writer(url: str) -> AsyncIterator[Writer]:
-    w = Writer(url)
-    await w.start()
-    try:
-        yield w
-    finally:
-        await w.stop()
 
 
 async def until(check: Any, within: float, what: str) -> float:
