@@ -8,8 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelmesh_healthd.state import Outcome, PolicyError
-from modelmesh_healthd.state.passive import Accusation, PassiveEvidence, PassivePolicy
+from modelmesh_healthd.state import ModelState, Outcome, PolicyError, ProviderState
+from modelmesh_healthd.state.passive import (
+    Accusation,
+    PassiveEvidence,
+    PassivePolicy,
+    add_usage,
+)
 
 OK, ERR, RATE = Outcome.OK, Outcome.SERVER_ERROR, Outcome.RATE_LIMITED
 RULES = PassivePolicy(consecutive_failures=3, window=10.0, min_requests=4, failure_rate=0.5)
@@ -136,3 +141,33 @@ def test_the_window_never_holds_a_request_older_than_the_window(
         now = max(now, at)
         evidence.observe(outcome, at, now, passive=RULES)
         assert all(now - t <= RULES.window for t, _ in evidence.recent)
+
+
+@pytest.mark.parametrize(
+    ("requests", "expected"),
+    [
+        ([], (0, 0.0, 0, 0, 0.0)),
+        ([(100, 0.5)], (1, 0.5, 1, 100, 0.5)),
+        ([(100, 0.5), (50, None)], (2, 0.5, 2, 150, 0.5)),
+    ],
+)
+def test_served_requests_add_quota_tokens_and_known_cost(
+    requests: list[tuple[int, float | None]], expected: tuple[int, float, int, int, float]
+) -> None:
+    provider, model = ProviderState(), ModelState()
+    for tokens, cost in requests:
+        add_usage(provider, model, tokens=tokens, cost=cost)
+    got = (
+        provider.total_quota_used,
+        provider.total_cost,
+        model.quota_used,
+        model.tokens_used,
+        model.cost_accumulated,
+    )
+    assert got == expected
+
+
+def test_usage_of_a_model_the_daemon_does_not_know_still_counts_for_its_provider() -> None:
+    provider = ProviderState()
+    add_usage(provider, None, tokens=10, cost=0.25)
+    assert (provider.total_quota_used, provider.total_cost) == (1, 0.25)

@@ -27,7 +27,7 @@ import structlog
 from aiohttp import web
 
 from modelmesh_healthd.state import LogEventSpec, Outcome
-from modelmesh_healthd.state.passive import PassiveEvidence, PassivePolicy
+from modelmesh_healthd.state.passive import PassiveEvidence, PassivePolicy, add_usage
 
 if TYPE_CHECKING:
     from modelmesh_healthd.daemon.service import Daemon
@@ -165,11 +165,15 @@ class ReportIntake:
             )
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _too_large()
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            return _too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > MAX_BODY:
+                return _too_large()
+            chunks.append(chunk)
         try:
-            reports = parse_batch(json.loads(body))
+            reports = parse_batch(json.loads(b"".join(chunks)))
         except json.JSONDecodeError as exc:
             return web.json_response({"error": f"body: not JSON ({exc.msg})"}, status=400)
         except ReportError as exc:
@@ -195,13 +199,7 @@ class ReportIntake:
                 continue
             taken += 1
             if r.outcome in (Outcome.OK, Outcome.DEGRADED):
-                ps.total_quota_used += 1
-                ps.total_cost += r.cost or 0.0
-                model = d.state.models.get(r.model)
-                if model is not None:
-                    model.quota_used += 1
-                    model.tokens_used += r.tokens
-                    model.cost_accumulated += r.cost or 0.0
+                add_usage(ps, d.state.models.get(r.model), tokens=r.tokens, cost=r.cost)
             evidence = self.evidence.setdefault(provider, PassiveEvidence())
             accusation = evidence.observe(
                 r.outcome, r.at, now, passive=self._passive, policy=d.policy

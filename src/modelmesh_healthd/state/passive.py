@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from modelmesh_healthd.state.model import ModelState
 from modelmesh_healthd.state.outcome import Effect, Outcome
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
+from modelmesh_healthd.state.provider import ProviderState
 
-__all__ = ["Accusation", "PassiveEvidence", "PassivePolicy"]
+__all__ = ["Accusation", "PassiveEvidence", "PassivePolicy", "add_usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +139,26 @@ class PassiveEvidence:
             if failures >= passive.failure_rate * total:
                 return Accusation("failure_rate", failures, total)
         return None
+
+
+def add_usage(
+    provider: ProviderState, model: ModelState | None, *, tokens: int, cost: float | None
+) -> None:
+    """Count one request a router reported as served.
+
+    ModelMesh counts quota in requests (a connector's `check_quota` is its request count), so
+    one served request is one unit of `total_quota_used` / `quota_used`; tokens go to the
+    model's `tokens_used`; a known cost to `total_cost` / `cost_accumulated`.
+
+    Args:
+        provider: The provider that served it.
+        model: The model that served it, when the daemon knows it.
+        tokens: Tokens the request used (0 when unknown).
+        cost: Its cost, when the router knew the model's pricing.
+    """
+    provider.total_quota_used += 1
+    provider.total_cost += cost or 0.0
+    if model is not None:
+        model.quota_used += 1
+        model.tokens_used += tokens
+        model.cost_accumulated += cost or 0.0

@@ -262,6 +262,7 @@ class Attachment:
             async with asyncio.timeout(max(self._poll, 5.0)):
                 await feed.__aenter__()
         except (StoreError, TimeoutError):
+            await _close_feed(feed)  # a connection half made when the time ran out
             return None
         return feed
 
