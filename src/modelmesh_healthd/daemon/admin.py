@@ -56,7 +56,7 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
-        self.reports = ReportIntake(daemon)
+        self.reports = ReportIntake(daemon, self._probe_now)
         """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
@@ -142,6 +142,13 @@ class AdminServer:
             "pools": {p: d.state.pools[p].to_dict() for p in pools if p in d.state.pools},
         }
         return web.json_response(body)
+
+    def _probe_now(self, provider: str) -> bool:
+        d = self._daemon
+        if provider not in d.providers or d.scheduler is None:
+            return False
+        d.scheduler.expedite(provider)
+        return True
 
     def _not_ready(self) -> list[str]:
         d = self._daemon

@@ -20,17 +20,16 @@ from __future__ import annotations
 import hmac
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
 
-from modelmesh_healthd.state import LogEventSpec, Outcome
-from modelmesh_healthd.state.passive import PassiveEvidence, PassivePolicy, add_usage
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
+from modelmesh_healthd.config import Config
+from modelmesh_healthd.state import HealthPolicy, LogEventSpec, Mesh, Outcome, SystemState
+from modelmesh_healthd.state.passive import Accusation, PassiveEvidence, PassivePolicy, add_usage
 
 __all__ = ["LOG_EVENTS", "MAX_BODY", "MAX_REPORTS", "ReportError", "ReportIntake", "parse_batch"]
 
@@ -55,6 +54,24 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
 )
 
 _log = structlog.get_logger("modelmesh_healthd.daemon.reports")
+
+
+class ReportTarget(Protocol):
+    """What the reports need of the daemon (the `Daemon` is one, structurally)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def mesh(self) -> Mesh: ...
+
+    @property
+    def state(self) -> SystemState: ...
+
+    @property
+    def policy(self) -> HealthPolicy: ...
+
+    def wall_clock(self) -> float: ...
 
 
 class ReportError(ValueError):
@@ -133,12 +150,19 @@ class ReportIntake:
     """The handler of `POST /v1/reports` and the passive evidence it keeps per provider.
 
     Args:
-        daemon: The daemon whose state and scheduler the reports reach.
+        daemon: The daemon whose state the reports reach.
+        probe_now: Asks for a probe of a provider at once; False when it is not probed.
         passive: The accusation rules.
     """
 
-    def __init__(self, daemon: Daemon, passive: PassivePolicy | None = None) -> None:
+    def __init__(
+        self,
+        daemon: ReportTarget,
+        probe_now: Callable[[str], bool],
+        passive: PassivePolicy | None = None,
+    ) -> None:
         self._daemon = daemon
+        self._probe_now = probe_now
         self._passive = passive or PassivePolicy()
         self.evidence: dict[str, PassiveEvidence] = {}
         self.accusations = 0
@@ -190,7 +214,7 @@ class ReportIntake:
         d = self._daemon
         now = d.wall_clock()
         taken = ignored = 0
-        accused: dict[str, Any] = {}
+        accused: dict[str, Accusation] = {}
         for r in reports:
             provider = d.mesh.model_provider.get(r.model) or r.provider
             ps = None if provider is None else d.state.providers.get(provider)
@@ -211,9 +235,8 @@ class ReportIntake:
         _log.debug("reports.received", reports=taken, ignored=ignored)
         return taken, ignored
 
-    def _accuse(self, provider: str, accusation: Any) -> None:
-        d = self._daemon
-        if provider not in d.providers or d.scheduler is None:
+    def _accuse(self, provider: str, accusation: Accusation) -> None:
+        if not self._probe_now(provider):
             return  # not probed (disabled): nothing can confirm it, so nothing happens
         self.accusations += 1
         _log.warning(
@@ -223,7 +246,6 @@ class ReportIntake:
             failures=accusation.failures,
             requests=accusation.requests,
         )
-        d.scheduler.expedite(provider)
 
 
 def _too_large() -> web.Response:
