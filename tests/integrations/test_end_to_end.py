@@ -7,8 +7,10 @@ Every assertion is on the chat requests the simulator received per provider.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+import httpx
 from mm_support import (
     POOL,
     TOKEN,
@@ -103,3 +105,29 @@ async def test_modelmesh_lite_alone_never_sends_traffic_back_to_a_recovered_prov
             assert await ask_async(client)
         assert sim.chat.counts()["alpha"] == 3 + 3  # never again
         assert client.pool_status(POOL)["standby"] == 1
+
+
+async def test_the_routers_served_requests_reach_the_daemon_as_usage(tmp_path: Path) -> None:
+    store = f"sqlite://{tmp_path}/state.db"
+    config = tmp_path / "modelmesh.yaml"
+    async with Simulator(sim_providers()) as sim:
+        port = free_port()
+        config.write_text(mesh_yaml(sim, admin_port=port))
+        async with (
+            daemon_process(config, store) as daemon,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http,
+        ):
+            await daemon.wait_for("daemon.started")
+            client = build_client(config)
+            admin = f"http://127.0.0.1:{port}"
+            async with attach(client, store=store, admin_url=admin, reports_token=TOKEN):
+                for _ in range(4):
+                    assert await ask_async(client)
+                deadline = time.monotonic() + 10
+                while True:
+                    body = (await http.get(f"/v1/providers/{ALPHA}")).json()
+                    if body["state"]["total_quota_used"] == 4:
+                        break
+                    assert time.monotonic() < deadline, body["state"]
+                    await asyncio.sleep(0.1)
+                assert body["models"]["openai.gpt-4o-mini"]["tokens_used"] == 4 * 8
