@@ -151,3 +151,16 @@ def test_only_a_modelmesh_or_its_client_can_be_attached() -> None:
 def test_a_non_positive_interval_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="poll_interval must be > 0"):
         attach(make_mesh(), store="memory://x", poll_interval=0)
+
+
+async def test_neither_the_store_password_nor_the_reports_token_shows_in_a_repr(
+    redis_url: str,
+) -> None:
+    from modelmesh_healthd.integrations.modelmesh import ReportSender
+
+    url = redis_url.replace("redis://", "redis://:s3cret-pw@", 1)
+    async with attach(make_mesh(), store=url, stale_after=60) as attached:
+        assert "s3cret-pw" not in repr(attached)
+    sender = ReportSender("http://127.0.0.1:9", "tok-s3cret")
+    assert "tok-s3cret" not in repr(sender)
+    await sender.aclose()

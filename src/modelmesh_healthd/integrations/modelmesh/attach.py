@@ -45,6 +45,9 @@ __all__ = ["Attachment", "attach", "standby_of"]
 
 _log = logging.getLogger("modelmesh_healthd.attach")
 
+_MIN_GAP = 0.05
+"""Seconds a notified change waits for more to come before the one read that takes them all."""
+
 
 def standby_of(state: SystemState) -> dict[str, str | None]:
     """Model id -> deactivation reason of every model the daemon holds in standby."""
@@ -245,7 +248,8 @@ class Attachment:
                     await asyncio.sleep(self._poll)
                     continue
                 try:
-                    await feed.wait(self._resync)
+                    if await feed.wait(self._resync):
+                        await self._coalesce(feed)
                 except StoreError:
                     await _close_feed(feed)
                     feed = None
@@ -253,6 +257,18 @@ class Attachment:
         finally:
             if feed is not None:
                 await _close_feed(feed)
+
+    async def _coalesce(self, feed: ChangeFeed) -> None:
+        """Let a burst of writes settle into one read.
+
+        A daemon writes once per change, so a busy fleet can announce hundreds of writes a
+        second; each read is the whole state. One read per `_MIN_GAP` at most, taking every
+        announcement made meanwhile, keeps the router's cost bounded for a delay it cannot see.
+        """
+        await asyncio.sleep(_MIN_GAP)
+        for _ in range(10_000):
+            if not await feed.wait(0):
+                return
 
     async def _open_feed(self) -> ChangeFeed | None:
         feed = change_feed(self._url)
