@@ -295,7 +295,11 @@ class Attachment:
             self.stale = False
             _log.warning("attach.fresh store=%s", redact_url(self._url))
         standby: Mapping[str, str | None] = {} if snapshot is None else standby_of(snapshot.state)
-        self._record(self._sync.apply(standby))
+        try:
+            self._record(self._sync.apply(standby))
+        except Exception:  # noqa: BLE001 - a surprise in the router's objects must not end attach
+            _log.exception("attach.apply_failed store=%s", redact_url(self._url))
+            return
         self._synced.set()
 
     def _unreadable(self, exc: BaseException) -> None:
