@@ -9,13 +9,16 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "modelmesh_healthd"
 
+# `kinds` is the registry of pure kind specs: every layer may read it, it reads nothing. Each
+# kind's behaviour lives in its layer (`probes/kinds/`, `simulator/kinds/`), resolved by name.
 ALLOWED = {
     "state": set(),
-    "config": {"state"},
-    "probes": {"state", "config"},
+    "kinds": set(),
+    "config": {"state", "kinds"},
+    "probes": {"state", "config", "kinds"},
     "storage": {"state", "config"},
-    "simulator": {"state"},
-    "daemon": {"state", "config", "probes", "storage", "simulator"},
+    "simulator": {"state", "kinds"},
+    "daemon": {"state", "kinds", "config", "probes", "storage", "simulator"},
     # Integrations run inside a router: the store's read API and the admin API (HTTP), nothing
     # of the daemon (see the next test for which parts of storage).
     "integrations": {"state", "storage"},

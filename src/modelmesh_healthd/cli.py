@@ -146,6 +146,8 @@ def _validate(args: argparse.Namespace) -> int:
         f"{args.config}: ok: {len(config.providers)} providers, {len(config.models)} models, "
         f"{len(config.pools)} pools"
     )
+    for notice in config.notices():
+        print(f"{args.config}: {notice}")
     if args.show:
         print(describe(config))
     return EXIT_OK
@@ -231,12 +233,15 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_BAD_CONFIG
-    enabled = [p for p, cfg in config.providers.items() if cfg.enabled]
+    enabled = [p for p, cfg in config.providers.items() if cfg.enabled and cfg.probed]
     wanted = args.provider or enabled
     unknown = [p for p in wanted if p not in config.providers]
     if unknown:
         print(f"{args.config}: unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    for notice in config.notices():
+        print(f"{args.config}: {notice}", file=sys.stderr)
+    wanted = [p for p in wanted if config.providers[p].probed]
     results = asyncio.run(check_round(config, wanted))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))

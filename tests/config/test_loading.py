@@ -215,7 +215,7 @@ def test_modelmesh_shape_loads_with_connectors_mapped_to_probe_kinds() -> None:
     kinds = {pid: (p.kind, p.url) for pid, p in config.providers.items()}
     assert kinds == {
         "openai.llm.v1": ("openai", "https://api.openai.com/v1"),
-        "groq.v1": ("openai", "https://api.groq.com/openai/v1"),
+        "groq.v1": ("groq", "https://api.groq.com/openai"),
         "azure.v1": ("azure-openai", "https://res.openai.azure.com"),
         "local.vllm": ("local", "http://127.0.0.1:8000"),
     }

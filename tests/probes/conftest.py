@@ -1,4 +1,5 @@
-"""Fixtures for the probe tests: a live simulator, a client per transport, targets for it."""
+"""Fixtures for the probe tests: the simulator in-process (MockTransport) or live on a socket,
+a client per transport, targets for either."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from modelmesh_healthd.probes import (
     Transport,
     build_client,
 )
-from modelmesh_healthd.simulator import Simulator
+from modelmesh_healthd.simulator import InProcessSimulator, Simulator
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def client(transport: Transport) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def target_for(sim: Simulator, name: str, **overrides: Any) -> ProbeTarget:
+def target_for(sim: Simulator | InProcessSimulator, name: str, **overrides: Any) -> ProbeTarget:
     """A target for simulated provider `name`, with its key and its first two models."""
     p = sim.provider(name)
     fields: dict[str, Any] = {
@@ -65,3 +66,35 @@ def make_target(sim: Simulator) -> MakeTarget:
         return target_for(sim, name, **overrides)
 
     return make
+
+
+@pytest.fixture
+def inproc() -> InProcessSimulator:
+    """Every kind's simulated provider, answered in-process (no socket)."""
+    return InProcessSimulator()
+
+
+@pytest.fixture
+async def mock_client(inproc: InProcessSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests `inproc` answers."""
+    async with httpx.AsyncClient(transport=inproc.transport()) as c:
+        yield c
+
+
+@pytest.fixture
+def make_mock_target(inproc: InProcessSimulator) -> MakeTarget:
+    """`make_mock_target(name, **overrides)`: a target for one of `inproc`'s providers."""
+
+    def make(name: str, **overrides: Any) -> ProbeTarget:
+        return target_for(inproc, name, **overrides)
+
+    return make
+
+
+@pytest.fixture
+async def aiohttp_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The default transport's client alone (for socket tests that need not run twice)."""
+    async with build_client(
+        ClientOptions(transport="aiohttp", concurrency=8, trust_env=False)
+    ) as c:
+        yield c

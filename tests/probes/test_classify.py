@@ -10,23 +10,39 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelmesh_healthd.probes import Reply, error_info, judge_error, parse_retry_after
-from modelmesh_healthd.probes.classify import MAX_RETRY_AFTER, rate_limit_headroom
-from modelmesh_healthd.probes.judges import (
-    Judge,
-    judge_anthropic_list,
-    judge_gemini_list,
-    judge_local_health,
-    judge_ollama_tags,
-    judge_ollama_version,
-    judge_openai_list,
-    judge_openrouter_key,
-    judge_single_model,
+from modelmesh_healthd.probes import (
+    PROBES,
+    Reply,
+    dialect_of,
+    error_info,
+    judge_error,
+    parse_retry_after,
 )
+from modelmesh_healthd.probes.classifier import (
+    MAX_RETRY_AFTER,
+    OPENAI_HEADROOM,
+    Judge,
+    judge_json_answer,
+    judge_openai_list,
+    judge_single_model,
+    rate_limit_headroom,
+)
+from modelmesh_healthd.probes.kinds.anthropic import judge_anthropic_list
+from modelmesh_healthd.probes.kinds.cohere import judge_cohere_models
+from modelmesh_healthd.probes.kinds.elevenlabs import judge_elevenlabs_models
+from modelmesh_healthd.probes.kinds.firecrawl import judge_firecrawl_credits
+from modelmesh_healthd.probes.kinds.gemini import judge_gemini_list
+from modelmesh_healthd.probes.kinds.local import judge_local_health
+from modelmesh_healthd.probes.kinds.ollama import judge_ollama_tags, judge_ollama_version
+from modelmesh_healthd.probes.kinds.openrouter import (
+    judge_openrouter_key,
+)
+from modelmesh_healthd.probes.kinds.tavily import judge_tavily_usage
+from modelmesh_healthd.probes.kinds.together import judge_together_models
 from modelmesh_healthd.state import Outcome
 
 NOW = 1_750_000_000.0
-KINDS = ("openai", "anthropic", "gemini", "openrouter", "azure-openai", "ollama", "local", "http")
+KINDS = tuple(PROBES)
 
 
 def j(payload: object) -> bytes:
@@ -100,6 +116,11 @@ ERROR_TABLE = [
     ),
     ("azure-openai", 429, j({"error": {"code": "429", "message": "rate"}}), Outcome.RATE_LIMITED),
     ("ollama", 500, j({"error": "boom"}), Outcome.SERVER_ERROR),
+    ("tavily", 432, j({"detail": {"error": "plan limit"}}), Outcome.QUOTA_EXHAUSTED),
+    ("tavily", 433, j({"detail": {"error": "paygo limit"}}), Outcome.QUOTA_EXHAUSTED),
+    ("openai", 432, b"", Outcome.PROTOCOL_ERROR),
+    ("perplexity", 401, b"<html>401 Authorization Required</html>", Outcome.AUTH_INVALID),
+    ("deepseek", 402, j({"error": {"message": "Insufficient Balance"}}), Outcome.QUOTA_EXHAUSTED),
     (
         "local",
         503,
@@ -118,12 +139,12 @@ ERROR_TABLE = [
 def test_an_error_answer_is_classified_as_providers_md_says(
     kind: str, status: int, body: bytes, expected: Outcome
 ) -> None:
-    assert judge_error(Reply(status, {}, body), kind, NOW).outcome is expected
+    assert judge_error(Reply(status, {}, body), dialect_of(kind), NOW).outcome is expected
 
 
 def test_openai_429_insufficient_quota_is_quota_exhausted_not_a_rate_limit() -> None:
     body = openai_err("insufficient_quota", "insufficient_quota")
-    got = judge_error(Reply(429, {"retry-after": "20"}, body), "openai", NOW)
+    got = judge_error(Reply(429, {"retry-after": "20"}, body), dialect_of("openai"), NOW)
     assert got.outcome is Outcome.QUOTA_EXHAUSTED
     assert got.retry_after is None
 
@@ -135,7 +156,7 @@ def test_openai_429_rate_limit_carries_retry_after_and_headroom() -> None:
         "x-ratelimit-remaining-tokens": "29000",
     }
     body = openai_err("rate_limit_exceeded", "requests")
-    got = judge_error(Reply(429, headers, body), "openai", NOW)
+    got = judge_error(Reply(429, headers, body), dialect_of("openai"), NOW)
     assert got.outcome is Outcome.RATE_LIMITED
     assert got.retry_after == 7.0
     assert dict(got.headroom) == {"requests": 0.0, "tokens": 29000.0}
@@ -143,8 +164,13 @@ def test_openai_429_rate_limit_carries_retry_after_and_headroom() -> None:
 
 def test_gemini_bad_key_as_400_is_auth_invalid_but_a_plain_400_elsewhere_is_not() -> None:
     body = google_err(400, "INVALID_ARGUMENT", "API_KEY_INVALID")
-    assert judge_error(Reply(400, {}, body), "gemini", NOW).outcome is Outcome.AUTH_INVALID
-    assert judge_error(Reply(400, {}, body), "openai", NOW).outcome is Outcome.PROTOCOL_ERROR
+    assert (
+        judge_error(Reply(400, {}, body), dialect_of("gemini"), NOW).outcome is Outcome.AUTH_INVALID
+    )
+    assert (
+        judge_error(Reply(400, {}, body), dialect_of("openai"), NOW).outcome
+        is Outcome.PROTOCOL_ERROR
+    )
 
 
 def test_gemini_rate_limit_takes_its_delay_from_retry_info_when_no_header() -> None:
@@ -159,7 +185,7 @@ def test_gemini_rate_limit_takes_its_delay_from_retry_info_when_no_header() -> N
             }
         }
     )
-    got = judge_error(Reply(429, {}, body), "gemini", NOW)
+    got = judge_error(Reply(429, {}, body), dialect_of("gemini"), NOW)
     assert (got.outcome, got.retry_after) == (Outcome.RATE_LIMITED, 37.0)
 
 
@@ -192,13 +218,13 @@ def gemini_quota_failure(quota_id: str) -> bytes:
 def test_gemini_resource_exhausted_is_a_quota_only_when_a_daily_quota_ran_out(
     quota_id: str, outcome: Outcome
 ) -> None:
-    got = judge_error(Reply(429, {}, gemini_quota_failure(quota_id)), "gemini", NOW)
+    got = judge_error(Reply(429, {}, gemini_quota_failure(quota_id)), dialect_of("gemini"), NOW)
     assert got.outcome is outcome
 
 
 def test_a_404_on_a_model_url_is_that_model_missing() -> None:
     body = openai_err("model_not_found", "invalid_request_error")
-    got = judge_error(Reply(404, {}, body), "openai", NOW, model="gpt-x")
+    got = judge_error(Reply(404, {}, body), dialect_of("openai"), NOW, model="gpt-x")
     assert got.outcome is Outcome.MODEL_NOT_FOUND
     assert got.missing == frozenset({"gpt-x"})
 
@@ -207,7 +233,7 @@ def test_the_detail_names_codes_but_never_the_providers_message() -> None:
     body = j(
         {"error": {"message": "Incorrect API key provided: sk-abc123", "code": "invalid_api_key"}}
     )
-    got = judge_error(Reply(401, {}, body), "openai", NOW)
+    got = judge_error(Reply(401, {}, body), dialect_of("openai"), NOW)
     assert got.detail is not None
     assert "invalid_api_key" in got.detail
     assert "sk-abc123" not in got.detail
@@ -219,6 +245,13 @@ def test_the_detail_names_codes_but_never_the_providers_message() -> None:
 def openai_list(*ids: str) -> bytes:
     return j({"object": "list", "data": [{"id": i, "object": "model"} for i in ids]})
 
+
+MNF, PE, QE, OK_ = (
+    Outcome.MODEL_NOT_FOUND,
+    Outcome.PROTOCOL_ERROR,
+    Outcome.QUOTA_EXHAUSTED,
+    Outcome.OK,
+)
 
 JUDGE_TABLE = [
     # judge, kind, body, models, expected outcome, expected missing
@@ -319,6 +352,28 @@ JUDGE_TABLE = [
     (judge_local_health, "local", b"", (), Outcome.OK, set()),
     (judge_local_health, "local", j({"status": "ok"}), (), Outcome.OK, set()),
     (judge_local_health, "local", j({"status": "loading model"}), (), Outcome.LOADING, set()),
+    (judge_together_models, "together", j([{"id": "m/a"}]), ("m/a", "m/b"), MNF, {"m/b"}),
+    (judge_together_models, "together", j({"data": []}), ("m/a",), PE, set()),
+    (judge_cohere_models, "cohere", j({"models": [{"name": "c"}]}), ("c", "d"), MNF, {"d"}),
+    (
+        judge_cohere_models,
+        "cohere",
+        j({"models": [{"name": "c"}], "next_page_token": "x"}),
+        ("c", "d"),
+        Outcome.OK,
+        set(),
+    ),
+    (judge_elevenlabs_models, "elevenlabs", j([{"model_id": "e"}]), ("e", "f"), MNF, {"f"}),
+    (judge_json_answer, "perplexity", j({"requests": []}), (), Outcome.OK, set()),
+    (judge_json_answer, "azure-speech", j([{"ShortName": "v"}]), (), Outcome.OK, set()),
+    (judge_json_answer, "assemblyai", b"<html>hi</html>", (), PE, set()),
+    (judge_firecrawl_credits, "firecrawl", j({"data": {"remaining_credits": 5}}), (), OK_, set()),
+    (judge_firecrawl_credits, "firecrawl", j({"data": {"remaining_credits": 0}}), (), QE, set()),
+    (judge_firecrawl_credits, "firecrawl", j({"success": True}), (), PE, set()),
+    (judge_tavily_usage, "tavily", j({"key": {"usage": 3, "limit": 10}}), (), OK_, set()),
+    (judge_tavily_usage, "tavily", j({"key": {"usage": 10, "limit": 10}}), (), QE, set()),
+    (judge_tavily_usage, "tavily", j({"key": {"usage": 10, "limit": None}}), (), OK_, set()),
+    (judge_tavily_usage, "tavily", j({"account": {}}), (), PE, set()),
 ]
 
 
@@ -332,21 +387,21 @@ def test_a_2xx_answer_is_judged_by_its_shape_and_the_models_it_lists(
     expected: Outcome,
     missing: set[str],
 ) -> None:
-    got = judge(Reply(200, {}, body), kind, models, NOW)
+    got = judge(Reply(200, {}, body), dialect_of(kind), models, NOW)
     assert got.outcome is expected
     assert got.missing == missing
 
 
 def test_openrouter_reports_the_remaining_credit_as_headroom() -> None:
     got = judge_openrouter_key(
-        Reply(200, {}, j({"data": {"limit_remaining": 8.25}})), "openrouter", (), NOW
+        Reply(200, {}, j({"data": {"limit_remaining": 8.25}})), dialect_of("openrouter"), (), NOW
     )
     assert dict(got.headroom) == {"credits": 8.25}
 
 
 def test_a_body_cut_at_the_cap_is_a_protocol_error_even_when_it_looks_fine() -> None:
     reply = Reply(200, {}, openai_list("a"), truncated=True)
-    assert judge_openai_list(reply, "openai", (), NOW).outcome is Outcome.PROTOCOL_ERROR
+    assert judge_openai_list(reply, dialect_of("openai"), (), NOW).outcome is Outcome.PROTOCOL_ERROR
 
 
 def test_anthropic_headroom_headers_are_read_on_a_success() -> None:
@@ -354,7 +409,9 @@ def test_anthropic_headroom_headers_are_read_on_a_success() -> None:
         "anthropic-ratelimit-requests-remaining": "49",
         "anthropic-ratelimit-tokens-remaining": "x",
     }
-    got = judge_anthropic_list(Reply(200, headers, j({"data": []})), "anthropic", (), NOW)
+    got = judge_anthropic_list(
+        Reply(200, headers, j({"data": []})), dialect_of("anthropic"), (), NOW
+    )
     assert dict(got.headroom) == {"requests": 49.0}
 
 
@@ -386,12 +443,14 @@ def test_retry_after_is_read_as_seconds_or_an_http_date(
 
 def test_retry_after_ms_wins_over_retry_after() -> None:
     headers = {"retry-after-ms": "1500", "retry-after": "9"}
-    got = judge_error(Reply(429, headers, b""), "openai", NOW)
+    got = judge_error(Reply(429, headers, b""), dialect_of("openai"), NOW)
     assert got.retry_after == 1.5
 
 
 def test_headroom_is_empty_for_kinds_without_rate_limit_headers() -> None:
-    assert dict(rate_limit_headroom({"x-ratelimit-remaining-requests": "3"}, "ollama")) == {}
+    headers = {"x-ratelimit-remaining-requests": "3"}
+    assert dict(rate_limit_headroom(headers, dialect_of("ollama").headroom)) == {}
+    assert dict(rate_limit_headroom(headers, OPENAI_HEADROOM)) == {"requests": 3.0}
 
 
 # --- never raises ----------------------------------------------------------------------
@@ -405,6 +464,12 @@ JUDGES = [
     judge_ollama_version,
     judge_ollama_tags,
     judge_local_health,
+    judge_json_answer,
+    judge_together_models,
+    judge_cohere_models,
+    judge_elevenlabs_models,
+    judge_firecrawl_credits,
+    judge_tavily_usage,
 ]
 
 json_values = st.recursive(
@@ -439,7 +504,7 @@ header_maps = st.dictionaries(
 def test_no_judge_raises_for_any_status_body_or_headers(
     *, status: int, body: bytes, headers: dict[str, str], kind: str, judge: Judge, truncated: bool
 ) -> None:
-    got = judge(Reply(status, headers, body, truncated), kind, ("m1", "m2"), NOW)
+    got = judge(Reply(status, headers, body, truncated), dialect_of(kind), ("m1", "m2"), NOW)
     assert isinstance(got.outcome, Outcome)
     if got.retry_after is not None:
         assert 0.0 <= got.retry_after <= MAX_RETRY_AFTER

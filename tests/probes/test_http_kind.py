@@ -22,7 +22,7 @@ from modelmesh_healthd.probes import (
     judge_http,
     probe,
 )
-from modelmesh_healthd.probes.conditions import parse_json_path
+from modelmesh_healthd.probes.classifier import parse_json_path
 from modelmesh_healthd.state import Outcome
 
 C = Comparison

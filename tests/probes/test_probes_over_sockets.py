@@ -1,4 +1,6 @@
-"""Every kind, every behaviour, both transports: real sockets against the simulator."""
+"""Every kind, every behaviour: answers in-process through MockTransport (fast), connection
+failures (hang, slow drip, reset, truncated) over real sockets, and one kind's every behaviour
+over both real transports, so the two transports are shown to agree."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ from modelmesh_healthd.probes import (
     build_client,
     probe,
 )
-from modelmesh_healthd.simulator import KINDS, Behaviour, Simulator
+from modelmesh_healthd.simulator import (
+    CONNECTION_LEVEL,
+    KINDS,
+    Behaviour,
+    InProcessSimulator,
+    Simulator,
+)
 from modelmesh_healthd.state import Outcome
 
 MakeTarget = Callable[..., ProbeTarget]
@@ -66,30 +74,65 @@ def matrix_target(make_target: MakeTarget, kind: str, behaviour: Behaviour) -> P
     slow = behaviour in (B.HANG, B.SLOW_DRIP)
     options = HTTP_OPTIONS if kind == "http" else None
     return make_target(
-        kind, timeout=0.3 if slow else 2.0, max_body_bytes=64 * 1024, options=options
+        kind, timeout=0.2 if slow else 2.0, max_body_bytes=64 * 1024, options=options
     )
 
 
-@pytest.mark.parametrize("behaviour", list(Behaviour))
+ANSWERS = [b for b in Behaviour if b not in CONNECTION_LEVEL]
+
+
+def check_outcome(result_outcome: Outcome, detail: str | None, latency: float | None) -> None:
+    if result_outcome is O.OK:
+        assert detail is None
+        assert latency is not None
+    else:
+        assert detail
+
+
+@pytest.mark.parametrize("behaviour", ANSWERS)
 @pytest.mark.parametrize("kind", KINDS)
-async def test_every_behaviour_of_every_kind_gets_its_outcome(
+async def test_every_answer_of_every_kind_gets_its_outcome(
+    inproc: InProcessSimulator,
+    mock_client: httpx.AsyncClient,
+    make_mock_target: MakeTarget,
+    kind: str,
+    behaviour: Behaviour,
+) -> None:
+    inproc.set_behaviour(kind, behaviour)
+    result = await probe(mock_client, matrix_target(make_mock_target, kind, behaviour))
+    assert result.outcome is expected_outcome(kind, behaviour), result.detail
+    assert inproc.requests(kind) >= 1
+    check_outcome(result.outcome, result.detail, result.latency)
+
+
+@pytest.mark.parametrize("behaviour", sorted(CONNECTION_LEVEL))
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_connection_failure_of_every_kind_gets_its_outcome(
     sim: Simulator,
-    client: httpx.AsyncClient,
+    aiohttp_client: httpx.AsyncClient,
     make_target: MakeTarget,
     kind: str,
     behaviour: Behaviour,
 ) -> None:
-    sim.set_behaviour(kind, behaviour)
+    sim.set_behaviour(kind, behaviour, drip_interval=0.05)
     target = matrix_target(make_target, kind, behaviour)
     async with asyncio.timeout(5):  # the probe's own deadline must end it long before this
-        result = await probe(client, target)
+        result = await probe(aiohttp_client, target)
     assert result.outcome is expected_outcome(kind, behaviour), result.detail
     assert sim.requests(kind) >= 1
-    if result.outcome is O.OK:
-        assert result.detail is None
-        assert result.latency is not None
-    else:
-        assert result.detail
+    check_outcome(result.outcome, result.detail, result.latency)
+
+
+@pytest.mark.parametrize("behaviour", list(Behaviour))
+async def test_both_transports_give_every_behaviour_the_same_outcome(
+    sim: Simulator, client: httpx.AsyncClient, make_target: MakeTarget, behaviour: Behaviour
+) -> None:
+    sim.set_behaviour("openai", behaviour, drip_interval=0.05)
+    target = matrix_target(make_target, "openai", behaviour)
+    async with asyncio.timeout(5):
+        result = await probe(client, target)
+    assert result.outcome is expected_outcome("openai", behaviour), result.detail
+    check_outcome(result.outcome, result.detail, result.latency)
 
 
 async def test_a_healthy_provider_reports_every_configured_model_present(

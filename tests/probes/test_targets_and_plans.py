@@ -9,6 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from modelmesh_healthd.kinds import KINDS
 from modelmesh_healthd.probes import (
     PROBES,
     TRANSPORTS,
@@ -143,19 +144,16 @@ def test_validation_names_what_is_wrong_with_a_target(
         validate_target(t)
 
 
-def test_every_kind_is_registered_and_valid_targets_validate() -> None:
-    assert set(PROBES) == {
-        "openai",
-        "anthropic",
-        "gemini",
-        "openrouter",
-        "azure-openai",
-        "ollama",
-        "local",
-        "http",
-    }
+def test_every_probed_kind_of_the_registry_has_a_probe_and_valid_targets_validate() -> None:
+    assert set(PROBES) == {name for name, spec in KINDS.items() if spec.probed}
+    assert "unsupported" not in PROBES
     for kind in PROBES:
         validate_target(target(kind))
+
+
+def test_the_unsupported_kind_is_known_but_never_probed() -> None:
+    with pytest.raises(UnknownKindError, match="not probed"):
+        get_probe("unsupported")
 
 
 def test_an_unknown_kind_is_a_lookup_error_naming_the_known_ones() -> None:

@@ -10,36 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from modelmesh_healthd.config.errors import ConfigIssue, describe_type
+from modelmesh_healthd.kinds import connector_kind, connector_url, kind_names
 
 __all__ = ["connector_kind", "is_modelmesh", "normalize_modelmesh"]
 
 Path = tuple[str | int, ...]
-
-# connector id prefix -> (kind, default base URL or None for the kind's default)
-_CONNECTORS: tuple[tuple[str, str, str | None], ...] = (
-    ("azure", "azure-openai", None),
-    ("microsoft.azure", "azure-openai", None),
-    ("openai", "openai", None),
-    ("anthropic", "anthropic", None),
-    ("google.gemini", "gemini", None),
-    ("gemini", "gemini", None),
-    ("google", "gemini", None),
-    ("openrouter", "openrouter", None),
-    ("ollama", "ollama", None),
-    ("vllm", "local", None),
-    ("llamacpp", "local", None),
-    ("llama.cpp", "local", None),
-    ("llama-cpp", "local", None),
-    ("groq", "openai", "https://api.groq.com/openai/v1"),
-    ("mistral", "openai", "https://api.mistral.ai/v1"),
-    ("together", "openai", "https://api.together.xyz/v1"),
-    ("deepseek", "openai", "https://api.deepseek.com/v1"),
-    ("fireworks", "openai", "https://api.fireworks.ai/inference/v1"),
-    ("xai", "openai", "https://api.x.ai/v1"),
-    ("localai", "openai", "http://127.0.0.1:8080/v1"),
-    ("lmstudio", "openai", "http://127.0.0.1:1234/v1"),
-    ("litellm", "openai", None),
-)
 
 _MM_PROVIDER_KEYS = frozenset(
     {
@@ -132,15 +107,6 @@ _MM_TOP_KEYS = frozenset(
 )
 
 
-def connector_kind(connector: str) -> tuple[str, str | None] | None:
-    """The probe kind (and default base URL) for a ModelMesh connector id, e.g. `groq.v1`."""
-    c = connector.lower()
-    for prefix, kind, url in _CONNECTORS:
-        if c == prefix or c.startswith((prefix + ".", prefix + "-")):
-            return kind, url
-    return None
-
-
 def is_modelmesh(data: Any) -> bool:
     """True when the document is in ModelMesh's shape (a provider names a `connector`)."""
     providers = data.get("providers") if isinstance(data, dict) else None
@@ -201,8 +167,8 @@ def _provider(pid: str, entry: Any, origin: dict[Path, Path], issues: list[Confi
             issues.append(
                 ConfigIssue(
                     (*here, "connector"),
-                    f"no probe for connector {connector!r}: set `kind:` to one of openai, "
-                    "anthropic, gemini, openrouter, azure-openai, ollama, local, http",
+                    f"no probe for connector {connector!r}: set `kind:` to one of "
+                    + ", ".join(kind_names()),
                 )
             )
             return out
@@ -211,6 +177,11 @@ def _provider(pid: str, entry: Any, origin: dict[Path, Path], issues: list[Confi
             out["base_url"] = default_url
     for block in ("config", "auth"):
         _lift(here, entry, block, out, origin=origin, issues=issues)
+    # A user's URL means what it means to ModelMesh (which appends `/v1/...` itself).
+    user_url = "base_url" in entry or (*here, "base_url") in origin
+    if user_url and "kind" not in entry and isinstance(connector, str):
+        url = out.get("base_url")
+        out["base_url"] = connector_url(connector, url) if isinstance(url, str) else url
     return out
 
 

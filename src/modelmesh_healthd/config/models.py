@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,6 +21,8 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
+from modelmesh_healthd.kinds import KINDS as KIND_SPECS
+from modelmesh_healthd.kinds import UNSUPPORTED, kind_names
 from modelmesh_healthd.state import DEFAULT_POLICY, Effect, HealthPolicy, Outcome, PolicyError
 
 __all__ = [
@@ -38,22 +42,21 @@ __all__ = [
     "StorageConfig",
 ]
 
-Kind = Literal[
-    "openai", "anthropic", "gemini", "openrouter", "azure-openai", "ollama", "local", "http"
-]
-KINDS: tuple[str, ...] = typing.get_args(Kind)
+# The kinds come from the one registry; a Literal built from it keeps `schema`'s enum and
+# pydantic's "Input should be 'openai', 'anthropic', ..." message naming every allowed kind.
+KINDS: tuple[str, ...] = kind_names()
+if typing.TYPE_CHECKING:
+    Kind = str
+else:
+    Kind = Literal[KINDS]
 
-KEYED_KINDS = frozenset({"openai", "anthropic", "gemini", "openrouter", "azure-openai"})
+KEYED_KINDS = frozenset(s.name for s in KIND_SPECS.values() if s.key_required)
 """Kinds whose probe proves an API key, which therefore must be given."""
 
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "openrouter": "https://openrouter.ai",
-    "ollama": "http://127.0.0.1:11434",
-}
-"""Where each kind lives when `base_url` is not given (azure-openai, local and http need one)."""
+DEFAULT_BASE_URLS: Mapping[str, str] = MappingProxyType(
+    {s.name: s.default_base_url for s in KIND_SPECS.values() if s.default_base_url}
+)
+"""Where each kind lives when `base_url` is not given (the others need one)."""
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200)]
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -369,7 +372,8 @@ class ProviderConfig:
     kind: Kind
     """The API it speaks, which decides the probe (see docs/probes.md)."""
     base_url: str | None = None
-    """API root (default per kind; required for azure-openai, local and http)."""
+    """API root (default per kind; required for azure-openai, local and http). In ModelMesh's
+    shape, ModelMesh's meaning: its connectors append `/v1/...` themselves."""
     api_key: SecretStr | None = None
     """Usually `${ENV_VAR}` or `${file:/run/secrets/…}`; never printed or logged."""
     headers: dict[str, SecretStr] = Field(default_factory=lambda: NO_HEADERS)
@@ -398,24 +402,30 @@ class ProviderConfig:
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule of the provider's kind that these settings break."""
         out: list[tuple[str, str]] = []
-        if self.base_url is None and self.kind not in DEFAULT_BASE_URLS:
+        option = KIND_SPECS[self.kind].option
+        if self.base_url is None and self.kind not in DEFAULT_BASE_URLS and self.probed:
             out.append(("base_url", f"required for kind {self.kind}"))
-        if self.api_version is not None and self.kind != "azure-openai":
+        if self.api_version is not None and option != "api_version":
             out.append(("api_version", "applies only to kind azure-openai"))
-        if self.health_path is not None and self.kind != "local":
+        if self.health_path is not None and option != "health_path":
             out.append(("health_path", "applies only to kind local"))
-        if self.http is None and self.kind == "http":
+        if self.http is None and option == "http":
             out.append(("http", "required for kind http (the request and its conditions)"))
-        if self.http is not None and self.kind != "http":
+        if self.http is not None and option != "http":
             out.append(("http", "applies only to kind http"))
         if self.kind in KEYED_KINDS and self.api_key is None:
             out.append(("api_key", f"required for kind {self.kind} (the probe proves it)"))
         return out
 
     @property
+    def probed(self) -> bool:
+        """False for kind `unsupported`: never probed, its models never deactivated by us."""
+        return self.kind != UNSUPPORTED
+
+    @property
     def url(self) -> str:
         """The effective base URL."""
-        return self.base_url or DEFAULT_BASE_URLS[self.kind]
+        return self.base_url or DEFAULT_BASE_URLS.get(self.kind, "")
 
 
 @_entity

@@ -41,6 +41,15 @@ class Config(_Section):
         """The file this configuration was read from, if any."""
         return self._source
 
+    def notices(self) -> list[str]:
+        """One line per provider that is accepted but not probed (kind `unsupported`)."""
+        return [
+            f'providers["{pid}"]: unsupported: no free authenticated endpoint, so never probed '
+            "and never put on standby by this daemon"
+            for pid, cfg in self.providers.items()
+            if not cfg.probed
+        ]
+
     def policy(self) -> HealthPolicy:
         """The HealthPolicy of the `health:` section."""
         return self.health.policy()

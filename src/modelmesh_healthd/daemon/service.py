@@ -471,7 +471,7 @@ class Daemon:
         """
         assert self.scheduler is not None
         config = self.config
-        enabled = [name for name, cfg in config.providers.items() if cfg.enabled]
+        enabled = [name for name, cfg in config.providers.items() if cfg.enabled and cfg.probed]
         keep = set(enabled)
         added, removed, changed = [], [], []
         for name in list(self.providers):

@@ -5,28 +5,34 @@ Typical use by the daemon::
     async with build_client(ClientOptions(transport="aiohttp", concurrency=64)) as client:
         result = await probe(client, target)      # ProbeResult, a state.Verdict
 
-`probe` picks the kind's probe from `PROBES` by `target.kind`. A probe never raises for what a
-provider or the network does; its result says what happened (see `state.Outcome`).
+`probe` picks the kind's probe from `PROBES` by `target.kind` (one module per kind under
+`probes/kinds/`, resolved once from the kinds registry; the classifier is `probes/classifier/`).
+A probe never raises for what a provider or the network does; its result says what happened
+(see `state.Outcome`).
 """
 
-from modelmesh_healthd.probes.classify import (
+from modelmesh_healthd.probes.classifier import (
+    Dialect,
     ErrorInfo,
-    Judgement,
+    Finding,
+    JsonPathError,
     Reply,
+    classify_exception,
     error_info,
     judge_error,
+    judge_http,
     parse_retry_after,
     rate_limit_headroom,
 )
 from modelmesh_healthd.probes.client import TRANSPORTS, ClientOptions, Transport, build_client
-from modelmesh_healthd.probes.conditions import JsonPathError, judge_http
-from modelmesh_healthd.probes.engine import Step, classify_exception, run_steps
-from modelmesh_healthd.probes.kinds import (
-    ANTHROPIC_VERSION,
+from modelmesh_healthd.probes.engine import Step, run_steps
+from modelmesh_healthd.probes.kinds.anthropic import ANTHROPIC_VERSION
+from modelmesh_healthd.probes.registry import (
     PROBES,
     PlannedProbe,
     Probe,
     UnknownKindError,
+    dialect_of,
     get_probe,
     plan,
     probe,
@@ -60,11 +66,12 @@ __all__ = [
     "BodyCondition",
     "ClientOptions",
     "Comparison",
+    "Dialect",
     "ErrorInfo",
+    "Finding",
     "HeaderCondition",
     "HttpOptions",
     "JsonPathError",
-    "Judgement",
     "LocalOptions",
     "ModelLookup",
     "PhaseTimings",
@@ -78,6 +85,7 @@ __all__ = [
     "UnknownKindError",
     "build_client",
     "classify_exception",
+    "dialect_of",
     "error_info",
     "get_probe",
     "judge_error",

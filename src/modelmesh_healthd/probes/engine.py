@@ -10,7 +10,6 @@ propagate.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,18 +17,18 @@ from time import perf_counter
 from types import MappingProxyType
 
 import aiohttp
-import h11
 import httpx
-from aiohttp.http_exceptions import HttpProcessingError
 
-from modelmesh_healthd.probes.classify import Judgement, Reply
+from modelmesh_healthd.probes.classifier.errors import Dialect
+from modelmesh_healthd.probes.classifier.exceptions import classify_exception
+from modelmesh_healthd.probes.classifier.judges import Judge
+from modelmesh_healthd.probes.classifier.replies import Finding, Reply
 from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock
-from modelmesh_healthd.probes.judges import Judge
 from modelmesh_healthd.probes.result import NO_MODELS, PhaseTimings, ProbeResult
 from modelmesh_healthd.probes.target import ProbeTarget
 from modelmesh_healthd.state.outcome import Outcome
 
-__all__ = ["Step", "classify_exception", "run_steps"]
+__all__ = ["Step", "run_steps"]
 
 _OK = Outcome.OK
 
@@ -57,71 +56,6 @@ class Step:
     content: bytes | None = None
     follow_redirects: bool = False
     max_redirects: int = 0
-
-
-# --- errors ------------------------------------------------------------------------
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(out) < 8 and cur not in out:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
-def classify_exception(  # noqa: PLR0912 - a precedence list of failure facts, read top down
-    exc: BaseException, *, got_response: bool
-) -> tuple[Outcome, str]:
-    """Classify a network failure (pure: it looks only at the exception and the phase).
-
-    The httpx-aiohttp transport maps aiohttp's errors onto httpx's loosely (a server closing the
-    connection arrives as `httpx.ConnectTimeout`), so the whole cause chain is read, most
-    specific facts first.
-
-    Args:
-        exc: What the request raised.
-        got_response: Whether the response headers had arrived (then a cut-off is the body's
-            fault, `protocol_error`; before, it is the connection's, `connect_error`).
-
-    Returns:
-        (outcome, secret-free detail naming the exception class).
-    """
-    chain = _chain(exc)
-    root = chain[-1]
-    what = f"{type(root).__name__}: {str(root)[:160]}".rstrip(": ")
-    for e in chain:
-        if isinstance(e, ssl.SSLError | aiohttp.ClientSSLError):
-            return Outcome.CONNECT_ERROR, f"TLS: {what}"
-    for e in chain:
-        if isinstance(e, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
-            return Outcome.CONNECT_ERROR, f"connection reset: {what}"
-        if isinstance(e, ConnectionRefusedError):
-            return Outcome.CONNECT_ERROR, f"connection refused: {what}"
-        if isinstance(e, aiohttp.ClientConnectorError | httpx.ConnectError):
-            return Outcome.CONNECT_ERROR, f"cannot connect: {what}"
-    for e in chain:
-        if isinstance(e, HttpProcessingError | h11.RemoteProtocolError):
-            return Outcome.PROTOCOL_ERROR, f"not HTTP: {what}"
-    for e in chain:
-        if isinstance(e, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
-            if got_response:
-                return Outcome.PROTOCOL_ERROR, f"body cut short: {what}"
-            return Outcome.CONNECT_ERROR, f"closed without an answer: {what}"
-        if isinstance(e, TimeoutError | aiohttp.ServerTimeoutError):
-            return Outcome.TIMEOUT, f"timed out: {what}"
-    if isinstance(exc, httpx.TimeoutException):
-        return Outcome.TIMEOUT, f"timed out: {what}"
-    if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return Outcome.PROTOCOL_ERROR, what
-    if isinstance(exc, httpx.DecodingError):
-        return Outcome.PROTOCOL_ERROR, f"undecodable body: {what}"
-    if got_response:
-        return Outcome.PROTOCOL_ERROR, f"body cut short: {what}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return Outcome.CONNECT_ERROR, f"closed without an answer: {what}"
-    return Outcome.CONNECT_ERROR, what
 
 
 _NETWORK_ERRORS = (httpx.HTTPError, httpx.InvalidURL, OSError, aiohttp.ClientError, EOFError)
@@ -223,6 +157,7 @@ async def run_steps(
     client: httpx.AsyncClient,
     target: ProbeTarget,
     steps: tuple[Step, ...],
+    dialect: Dialect,
     *,
     wall_clock: Callable[[], float] = time.time,
 ) -> ProbeResult:
@@ -232,6 +167,7 @@ async def run_steps(
         client: The shared client from `build_client`.
         target: What is probed (deadline, body cap, secrets to keep out of the result).
         steps: The requests, in order; the first answer that is not ok ends the probe.
+        dialect: The kind's error traps, handed to each step's judge.
         wall_clock: Wall time, for Retry-After dates.
 
     Returns:
@@ -241,7 +177,7 @@ async def run_steps(
     token = CURRENT_CLOCK.set(clock)
     progress = _Progress()
     start = perf_counter()
-    judgement: Judgement | None = None
+    finding: Finding | None = None
     found: set[str] = set()
     missing: set[str] = set()
     failure: tuple[Outcome, str] | None = None
@@ -249,10 +185,10 @@ async def run_steps(
         async with asyncio.timeout(target.timeout):
             for step in steps:
                 reply = await _exchange(client, step, target.max_body_bytes, start, progress)
-                judgement = step.judge(reply, target.kind, step.models, wall_clock())
-                found.update(judgement.found)
-                missing.update(judgement.missing)
-                if judgement.outcome is not _OK:
+                finding = step.judge(reply, dialect, step.models, wall_clock())
+                found.update(finding.found)
+                missing.update(finding.missing)
+                if finding.outcome is not _OK:
                     break
     except TimeoutError:
         failure = (Outcome.TIMEOUT, f"no complete answer within {target.timeout:g} s")
@@ -269,7 +205,7 @@ async def run_steps(
         progress.ttfb,
         progress.transfer if progress.ttfb is not None else None,
     )
-    if failure is not None or judgement is None:
+    if failure is not None or finding is None:
         failed, why = failure or (Outcome.PROTOCOL_ERROR, "no request made")
         return ProbeResult(
             provider=target.name,
@@ -281,7 +217,7 @@ async def run_steps(
             detail=_scrub(why, target.secrets()),
             bytes_read=progress.bytes_read,
         )
-    outcome, detail = judgement.outcome, judgement.detail
+    outcome, detail = finding.outcome, finding.detail
     if outcome is _OK and target.degraded_after is not None and elapsed > target.degraded_after:
         outcome = Outcome.DEGRADED
         detail = f"slow: {elapsed:.3f} s > {target.degraded_after:g} s"
@@ -293,8 +229,8 @@ async def run_steps(
         latency=elapsed,
         elapsed=elapsed,
         timings=timings,
-        retry_after=judgement.retry_after,
-        headroom=judgement.headroom,
+        retry_after=finding.retry_after,
+        headroom=finding.headroom,
         detail=_scrub(detail, target.secrets()) if detail is not None else None,
         model_outcomes=_model_outcomes(target, found, missing),
         bytes_read=progress.bytes_read,

@@ -165,12 +165,12 @@ class ProbeTarget:
 
     Attributes:
         name: Provider id (for results; never sent).
-        kind: Registry key of the probe: `openai`, `anthropic`, `gemini`, `openrouter`,
-            `azure-openai`, `ollama`, `local` or `http`.
-        base_url: The API base. `openai`: up to and including the version segment
-            (`https://api.openai.com/v1`); `anthropic`/`gemini`/`openrouter`/`ollama`/`local`:
-            the host root (`https://api.anthropic.com`); `azure-openai`: the resource endpoint;
-            `http`: the origin that `HttpOptions.path` is appended to.
+        kind: The kind's name in the kinds registry (`modelmesh_healthd.kinds`), which picks
+            the probe.
+        base_url: The API base, in the kind's terms (docs/probes.md): `openai` up to and
+            including the version segment (`https://api.openai.com/v1`); most others the host
+            root (`https://api.anthropic.com`); `azure-openai` the resource endpoint; `http` the
+            origin that `HttpOptions.path` is appended to.
         api_key: Credential, sent the way the kind expects. Never shown.
         headers: Extra request headers; their values are treated as secrets.
         models: (mesh model id, upstream model name) pairs to check in the same probe.

@@ -11,16 +11,19 @@ scripted `Scenario`, and from the command line: `python -m modelmesh_healthd.sim
 
 from modelmesh_healthd.simulator.behaviours import KINDS, STREAMING, Behaviour, SimProvider
 from modelmesh_healthd.simulator.defaults import DEFAULT_KEYS, default_providers
+from modelmesh_healthd.simulator.inprocess import CONNECTION_LEVEL, InProcessSimulator
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioError, ScenarioStep
 from modelmesh_healthd.simulator.server import LOG_EVENTS, SETTABLE, Simulator
 
 __all__ = [
+    "CONNECTION_LEVEL",
     "DEFAULT_KEYS",
     "KINDS",
     "LOG_EVENTS",
     "SETTABLE",
     "STREAMING",
     "Behaviour",
+    "InProcessSimulator",
     "Scenario",
     "ScenarioError",
     "ScenarioStep",

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from modelmesh_healthd.kinds import KINDS as _SPECS
+
 __all__ = ["KINDS", "STREAMING", "Behaviour", "SimProvider"]
 
-KINDS = ("openai", "anthropic", "gemini", "openrouter", "azure-openai", "ollama", "local", "http")
+KINDS: tuple[str, ...] = tuple(name for name, spec in _SPECS.items() if spec.probed)
+"""The kinds the simulator speaks: every probed kind of the registry."""
 
 
 class Behaviour(StrEnum):
@@ -80,7 +83,8 @@ class SimProvider:
         retry_after: Seconds in `retry-after` of rate-limit answers.
         drip_interval: Seconds between bytes in `slow_drip`.
         huge_bytes: Body size of `huge`.
-        limit_remaining: OpenRouter's `limit_remaining` credit on the key endpoint.
+        limit_remaining: Credit left on the key, where the kind reports it (OpenRouter's
+            `limit_remaining`, Firecrawl's `remaining_credits`, Tavily's limit minus usage).
         requests: Requests received since start (or the last reset).
     """
 

@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from modelmesh_healthd.simulator.answers import Answer
+from modelmesh_healthd.simulator.shapes import Answer
 from modelmesh_healthd.simulator.behaviours import SimProvider
 
 __all__ = ["ChatLog", "chat_answer", "is_chat_completion"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import socket
 import struct
@@ -21,15 +20,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from modelmesh_healthd.simulator.answers import (
-    Answer,
-    bad_key_answer,
-    error_answer,
-    healthy_answer,
-)
+from modelmesh_healthd.simulator.answers import Answer, answer
 from modelmesh_healthd.simulator.behaviours import STREAMING, Behaviour, SimProvider
 from modelmesh_healthd.simulator.chat import ChatLog, chat_answer, is_chat_completion
 from modelmesh_healthd.simulator.defaults import default_providers
+from modelmesh_healthd.simulator.kinds import SIMS
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
 from modelmesh_healthd.state.events import LogEventSpec
 
@@ -70,7 +65,12 @@ def _respond(answer: Answer) -> web.Response:
     )
 
 
-def _coerce(field: str, value: Any) -> Any:
+def coerce(field: str, value: Any) -> Any:
+    """`value` checked and converted for provider field `field` (one of `SETTABLE`).
+
+    Raises:
+        ValueError: The value has the wrong type or range.
+    """
     if field in ("models",):
         if not isinstance(value, list | tuple) or not all(isinstance(m, str) for m in value):
             raise ValueError(f"{field} must be a list of strings")
@@ -205,8 +205,7 @@ class Simulator:
         """The base URL to configure for provider `name` (its kind's convention: `openai` bases
         end in `/v1`, the others are the host root)."""
         p = self._providers[name]
-        prefix = f"{self.base_url}/{name}"
-        return f"{prefix}/v1" if p.kind == "openai" else prefix
+        return f"{self.base_url}/{name}{SIMS[p.kind].url_suffix}"
 
     def set_behaviour(
         self,
@@ -236,7 +235,7 @@ class Simulator:
         if unknown:
             raise ValueError(f"unknown provider fields: {', '.join(sorted(unknown))}")
         new = Behaviour(behaviour) if behaviour is not None else p.behaviour
-        coerced = {k: _coerce(k, v) for k, v in changes.items()}
+        coerced = {k: coerce(k, v) for k, v in changes.items()}
         p.behaviour = new
         for k, v in coerced.items():
             setattr(p, k, v)
@@ -298,27 +297,15 @@ class Simulator:
             return web.json_response({"error": "no such simulated provider"}, status=404)
         p.requests += 1
         b = p.behaviour
-        if is_chat_completion(request.method, request.match_info["tail"]):
+        tail = request.match_info["tail"]
+        if is_chat_completion(request.method, tail):
             self.chat.count(p.name)
-            if b is Behaviour.HEALTHY and _key_ok(p, request, request.match_info["tail"]):
+            key_ok = SIMS[p.kind].key_ok(p, request.headers, request.query, tail)
+            if b is Behaviour.HEALTHY and key_ok:
                 return _respond(chat_answer(p, await request.read()))
         if b in STREAMING:
             return await self._stream(request, p, b)
-        if b is not Behaviour.HEALTHY:
-            return _respond(error_answer(p, b))
-        tail = request.match_info["tail"]
-        if not _key_ok(p, request, tail):
-            return _respond(bad_key_answer(p))
-        if p.kind == "anthropic" and "anthropic-version" not in request.headers:
-            body = {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "message": "anthropic-version: header is required",
-                },
-            }
-            return web.json_response(body, status=400)
-        return _respond(healthy_answer(p, tail, dict(request.query)))
+        return _respond(answer(p, tail, request.headers, request.query))
 
     async def _stream(
         self, request: web.Request, p: SimProvider, b: Behaviour
@@ -377,24 +364,6 @@ class Simulator:
             await asyncio.wait_for(self._closing.wait(), seconds)
         transport = request.transport
         return self._closing.is_set() or transport is None or transport.is_closing()
-
-
-def _key_ok(p: SimProvider, request: web.Request, tail: str) -> bool:
-    key = p.api_key
-    if key is None or p.kind == "ollama":
-        return True
-    if p.kind == "local" and not tail.startswith("v1/"):
-        return True  # like vLLM: /health is open even with --api-key
-    h = request.headers
-    if p.kind == "anthropic":
-        given = h.get("x-api-key", "")
-    elif p.kind == "gemini":
-        given = h.get("x-goog-api-key", request.query.get("key", ""))
-    elif p.kind == "azure-openai":
-        given = h.get("api-key", "")
-    else:
-        given = h.get("authorization", "").removeprefix("Bearer ")
-    return hmac.compare_digest(given.encode(), key.encode())
 
 
 def _reset(request: web.Request) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from modelmesh_healthd.probes.classify import OK, Judgement, Reply, judge_error
+from modelmesh_healthd.probes.classifier.errors import PLAIN, judge_error
+from modelmesh_healthd.probes.classifier.replies import OK, Finding, Reply
 from modelmesh_healthd.probes.target import BodyCondition, Comparison, HeaderCondition, HttpOptions
 from modelmesh_healthd.state.outcome import Outcome
 
@@ -156,7 +157,7 @@ def _header_holds(cond: HeaderCondition, headers: Mapping[str, str]) -> bool:
     return _compare(_MISSING if raw is None else raw, cond.op, cond.value)
 
 
-def judge_http(reply: Reply, options: HttpOptions, now: float) -> Judgement:
+def judge_http(reply: Reply, options: HttpOptions, now: float) -> Finding:
     """Judge a generic `http` probe's answer.
 
     Args:
@@ -170,25 +171,25 @@ def judge_http(reply: Reply, options: HttpOptions, now: float) -> Judgement:
     """
     if reply.status not in options.expected_statuses:
         if 200 <= reply.status <= 299:
-            return Judgement(Outcome.PROTOCOL_ERROR, f"HTTP {reply.status} not expected")
-        return judge_error(reply, "http", now)
+            return Finding(Outcome.PROTOCOL_ERROR, f"HTTP {reply.status} not expected")
+        return judge_error(reply, PLAIN, now)
     for hc in options.response_headers:
         if not _header_holds(hc, reply.headers):
-            return Judgement(
+            return Finding(
                 options.on_condition_failure, f"header condition failed: {hc.name} {hc.op}"
             )
     if not options.body:
         return OK
     if reply.truncated:
-        return Judgement(Outcome.PROTOCOL_ERROR, f"body over the {len(reply.body)}-byte cap")
+        return Finding(Outcome.PROTOCOL_ERROR, f"body over the {len(reply.body)}-byte cap")
     document: object = _MISSING
     if any(c.json_path is not None for c in options.body):
         try:
             document = json.loads(reply.body)
         except (ValueError, RecursionError):
-            return Judgement(Outcome.PROTOCOL_ERROR, "unexpected body: not JSON")
+            return Finding(Outcome.PROTOCOL_ERROR, "unexpected body: not JSON")
     for bc in options.body:
         if not _body_holds(bc, reply.body, document):
             what = f"/{bc.regex}/" if bc.regex is not None else f"{bc.json_path} {bc.op}"
-            return Judgement(options.on_condition_failure, f"body condition failed: {what}")
+            return Finding(options.on_condition_failure, f"body condition failed: {what}")
     return OK

@@ -1,83 +1,38 @@
-"""Judging a provider's answer: pure functions from (status, headers, body) to an outcome.
+"""Judging a provider's error answer: pure functions from (status, headers, body) to a finding.
 
 No I/O and no clock here (the wall time needed to read a Retry-After date is a parameter), so
 every rule is table-tested without sockets. PROVIDERS.md is the source of these rules; the traps
-it names are called out where they are handled.
-
-JSON is parsed only as far as a verdict needs: an error body only on an error status, a models
-list only when models are to be checked. A 2xx body that must be a JSON object but is not (HTML,
-garbage, a cut-off document) is `protocol_error`.
+it names are called out where they are handled. What differs between providers (which headers
+carry headroom, whether a 400 can mean a bad key, what a 503 means) is each kind's `Dialect`,
+declared in its kind module.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any
 
+from modelmesh_healthd.probes.classifier.replies import Finding, Reply, parse_json_object
 from modelmesh_healthd.probes.result import EMPTY_HEADROOM
 from modelmesh_healthd.state.outcome import Outcome
 
 __all__ = [
     "MAX_RETRY_AFTER",
+    "OPENAI_HEADROOM",
+    "PLAIN",
+    "Dialect",
     "ErrorInfo",
-    "Judgement",
-    "Reply",
     "error_info",
     "judge_error",
-    "parse_json_object",
     "parse_retry_after",
     "rate_limit_headroom",
 ]
 
 MAX_RETRY_AFTER = 86_400.0
 """Retry-After values are capped at one day: a larger one is more likely a bug than a plan."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One HTTP answer, as far as judging goes.
-
-    Attributes:
-        status: HTTP status code.
-        headers: Response headers; a case-insensitive mapping (httpx.Headers) or lower-case keys.
-        body: The body bytes read (at most the target's cap).
-        truncated: True when the body was longer than the cap and reading stopped there.
-    """
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = b""
-    truncated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """The verdict on one answer.
-
-    Attributes:
-        outcome: Provider-level outcome (`ok` when the answer is correct; models aside).
-        detail: Short description built from codes, never from provider messages (they may
-            echo part of a key).
-        retry_after: Seconds to wait, when the provider said.
-        headroom: Rate-limit or credit headroom, when the provider said.
-        found: Upstream model names the answer shows to exist.
-        missing: Upstream model names the answer shows not to exist.
-    """
-
-    outcome: Outcome
-    detail: str | None = None
-    retry_after: float | None = None
-    headroom: Mapping[str, float] = field(default_factory=lambda: EMPTY_HEADROOM)
-    found: frozenset[str] = frozenset()
-    missing: frozenset[str] = frozenset()
-
-
-OK = Judgement(Outcome.OK)
 
 
 # --- headers -----------------------------------------------------------------
@@ -126,36 +81,27 @@ def _retry_after(headers: Mapping[str, str], now: float) -> float | None:
     return parse_retry_after(headers.get("retry-after"), now)
 
 
-_OPENAI_HEADROOM = (
+OPENAI_HEADROOM: tuple[tuple[str, str], ...] = (
     ("x-ratelimit-remaining-requests", "requests"),
     ("x-ratelimit-remaining-tokens", "tokens"),
 )
-_ANTHROPIC_HEADROOM = (
-    ("anthropic-ratelimit-requests-remaining", "requests"),
-    ("anthropic-ratelimit-tokens-remaining", "tokens"),
-    ("anthropic-ratelimit-input-tokens-remaining", "input_tokens"),
-    ("anthropic-ratelimit-output-tokens-remaining", "output_tokens"),
-)
-HEADROOM_HEADERS: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "openai": _OPENAI_HEADROOM,
-    "azure-openai": _OPENAI_HEADROOM,
-    "anthropic": _ANTHROPIC_HEADROOM,
-}
+"""OpenAI's headroom headers, which OpenAI-compatible providers copy."""
 
 
-def rate_limit_headroom(headers: Mapping[str, str], kind: str) -> Mapping[str, float]:
+def rate_limit_headroom(
+    headers: Mapping[str, str], names: tuple[tuple[str, str], ...]
+) -> Mapping[str, float]:
     """Read the rate-limit headroom headers a kind's provider sends, when present.
 
     Args:
         headers: Response headers.
-        kind: Probe kind (decides which headers to look at).
+        names: (header, headroom key) pairs to read: the kind's `Dialect.headroom`.
 
     Returns:
         {"requests": n, "tokens": n, ...} for the headers present and numeric; often empty (the
         providers document these headers on inference responses, not on the models list).
     """
-    names = HEADROOM_HEADERS.get(kind)
-    if names is None:
+    if not names:
         return EMPTY_HEADROOM
     out: dict[str, float] | None = None
     for header, key in names:
@@ -174,25 +120,6 @@ def rate_limit_headroom(headers: Mapping[str, str], kind: str) -> Mapping[str, f
 
 
 # --- bodies ------------------------------------------------------------------
-
-
-def parse_json_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or None if it is not one (garbage, truncated, a list ...)."""
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def looks_like_json_object(body: bytes) -> bool:
-    """A cheap check that a body is a JSON object, for answers whose content we do not need.
-
-    It rejects HTML, plain text, empty and binary bodies without parsing; a body cut short is
-    caught by the transport (Content-Length) or by a parse where content matters.
-    """
-    stripped = body.strip()
-    return stripped[:1] == b"{" and stripped[-1:] == b"}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +158,31 @@ class ErrorInfo:
 
 
 _NO_INFO = ErrorInfo()
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one kind's provider speaks about errors and limits: the traps `judge_error` reads.
+
+    Attributes:
+        name: The kind.
+        headroom: (response header, headroom key) pairs the provider sends.
+        bad_key_400: Tells a 400 that means a bad key (Gemini's trap); None: a 400 never does.
+        unavailable: What a 503 that is not "loading" means: back-pressure (`overloaded`) or,
+            for local servers, a dead or draining engine (`server_error`).
+        quota_statuses: Statuses of the provider's own that mean a used-up quota, like 402
+            (Tavily's 432 and 433).
+    """
+
+    name: str
+    headroom: tuple[tuple[str, str], ...] = ()
+    bad_key_400: Callable[[Reply, ErrorInfo], bool] | None = None
+    unavailable: Outcome = Outcome.OVERLOADED
+    quota_statuses: frozenset[int] = frozenset()
+
+
+PLAIN = Dialect("plain")
+"""No provider-specific traps (the generic `http` kind)."""
 
 
 def _ident(value: object) -> str | None:
@@ -300,17 +252,16 @@ def error_info(body: bytes) -> ErrorInfo:
 # --- statuses ----------------------------------------------------------------
 
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_error", "billing_hard_limit_reached"})
-_GOOGLE_BAD_KEY = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED"})
 
 
 def judge_error(  # noqa: PLR0912 - one branch per status class, in the order of PROVIDERS.md
-    reply: Reply, kind: str, now: float, *, model: str | None = None
-) -> Judgement:
+    reply: Reply, dialect: Dialect, now: float, *, model: str | None = None
+) -> Finding:
     """Classify a non-2xx answer of any provider kind.
 
     Args:
         reply: The answer.
-        kind: Probe kind; decides the kind-specific traps.
+        dialect: The kind's traps.
         now: Current Unix time (Retry-After dates).
         model: The upstream model name when the URL named one model (then 404 means that model
             does not exist); None for list and liveness URLs (then 404 means a wrong base URL).
@@ -322,76 +273,42 @@ def judge_error(  # noqa: PLR0912 - one branch per status class, in the order of
     info = error_info(reply.body) if reply.body else _NO_INFO
     label = f"HTTP {s} {info.label}".rstrip()
     if s in (401, 403):
-        return Judgement(Outcome.AUTH_INVALID, label)
-    if (
-        s == 400
-        and kind == "gemini"
-        and (
-            _GOOGLE_BAD_KEY.intersection(info.reasons)
-            or (info.status == "INVALID_ARGUMENT" and not info.reasons and b"API key" in reply.body)
-        )
-    ):
+        return Finding(Outcome.AUTH_INVALID, label)
+    if s == 400 and dialect.bad_key_400 is not None and dialect.bad_key_400(reply, info):
         # The Gemini trap: a bad key is a 400, not a 401. Other 400s are not about the key.
-        return Judgement(Outcome.AUTH_INVALID, label)
-    if s == 402:
-        return Judgement(Outcome.QUOTA_EXHAUSTED, label)
+        return Finding(Outcome.AUTH_INVALID, label)
+    if s == 402 or s in dialect.quota_statuses:
+        return Finding(Outcome.QUOTA_EXHAUSTED, label)
     if s == 404:
         if model is not None:
-            return Judgement(Outcome.MODEL_NOT_FOUND, label, missing=frozenset((model,)))
-        return Judgement(Outcome.PROTOCOL_ERROR, f"{label} (wrong base URL or resource?)")
+            return Finding(Outcome.MODEL_NOT_FOUND, label, missing=frozenset((model,)))
+        return Finding(Outcome.PROTOCOL_ERROR, f"{label} (wrong base URL or resource?)")
     retry = _retry_after(reply.headers, now)
     if s == 429:
         # The OpenAI trap: one status, two meanings. `insufficient_quota` will not pass by
         # waiting; `rate_limit_exceeded` will.
         if _QUOTA_CODES.intersection(info.tokens):
-            return Judgement(Outcome.QUOTA_EXHAUSTED, label)
+            return Finding(Outcome.QUOTA_EXHAUSTED, label)
         if any("PerDay" in q for q in info.quota_ids):
             # Gemini says RESOURCE_EXHAUSTED for a per-minute rate limit and for the daily
             # quota alike; only its QuotaFailure says which. A daily quota will not pass by
             # waiting seconds: the models go to standby until it resets.
-            return Judgement(Outcome.QUOTA_EXHAUSTED, f"{label} (daily quota)")
+            return Finding(Outcome.QUOTA_EXHAUSTED, f"{label} (daily quota)")
         if retry is None:
             retry = info.retry_delay
-        headroom = rate_limit_headroom(reply.headers, kind)
-        return Judgement(Outcome.RATE_LIMITED, label, retry, headroom)
+        headroom = rate_limit_headroom(reply.headers, dialect.headroom)
+        return Finding(Outcome.RATE_LIMITED, label, retry, headroom)
     if s == 503:
         if info.loading:
             # The llama.cpp trap: 503 while the model loads is "not ready yet", not "down".
-            return Judgement(Outcome.LOADING, label if info.label else f"HTTP {s} loading model")
-        if kind == "local":
-            # vLLM answers 503 when its engine is dead or draining: an outage, not back-pressure.
-            return Judgement(Outcome.SERVER_ERROR, label, retry)
-        return Judgement(Outcome.OVERLOADED, label, retry)
+            return Finding(Outcome.LOADING, label if info.label else f"HTTP {s} loading model")
+        return Finding(dialect.unavailable, label, retry)
     if s == 529:
-        return Judgement(Outcome.OVERLOADED, label, retry)
+        return Finding(Outcome.OVERLOADED, label, retry)
     if s == 408:
-        return Judgement(Outcome.TIMEOUT, label, retry)
+        return Finding(Outcome.TIMEOUT, label, retry)
     if 500 <= s <= 599:
-        return Judgement(Outcome.SERVER_ERROR, label, retry)
+        return Finding(Outcome.SERVER_ERROR, label, retry)
     if 300 <= s <= 399:
-        return Judgement(Outcome.PROTOCOL_ERROR, f"HTTP {s} redirect not followed")
-    return Judgement(Outcome.PROTOCOL_ERROR, f"{label} unexpected status")
-
-
-def models_judgement(
-    names: frozenset[str], wanted: tuple[str, ...], *, complete: bool = True
-) -> Judgement:
-    """The verdict on a models list that lists `names`, for the `wanted` upstream models.
-
-    Args:
-        names: The model names the provider listed.
-        wanted: The upstream names to check.
-        complete: Whether the list is the whole list (no further page). When it is not, a name
-            not seen is left unjudged rather than called missing.
-
-    Returns:
-        `ok` with `found`, or `model_not_found` with `found` and `missing`.
-    """
-    found = frozenset(w for w in wanted if w in names)
-    if not complete:
-        return Judgement(Outcome.OK, found=found)
-    missing = frozenset(w for w in wanted if w not in names)
-    if missing:
-        detail = "model not listed: " + ", ".join(sorted(missing))
-        return Judgement(Outcome.MODEL_NOT_FOUND, detail[:200], found=found, missing=missing)
-    return Judgement(Outcome.OK, found=found)
+        return Finding(Outcome.PROTOCOL_ERROR, f"HTTP {s} redirect not followed")
+    return Finding(Outcome.PROTOCOL_ERROR, f"{label} unexpected status")
