@@ -81,23 +81,19 @@ def sim_providers() -> list[SimProvider]:
             "alpha",
             "openai",
             api_key="sk-sim-alpha",
-            models=("gpt-4o-mini", "openai.gpt-4o-mini", "openai.text-embedding-3-small"),
+            models=("gpt-4o-mini", "openai.gpt-4o-mini"),
         ),
         SimProvider(
             "beta",
             "openai",
             api_key="sk-sim-beta",
-            models=("llama-3.3-70b", "groq.llama-3.3-70b", "groq.whisper-large-v3"),
+            models=("llama-3.3-70b", "groq.llama-3.3-70b"),
         ),
     ]
 
 
 def mesh_yaml(sim: Simulator, *, admin_port: int, fast: bool = True) -> str:
-    """The ModelMesh YAML of the story: alpha first in a stick-until-failure pool, beta second.
-
-    Each provider also has a model outside the chat pool, as real accounts do; with more than one
-    model the daemon's probe lists the provider's models rather than looking one up by name.
-    """
+    """The ModelMesh YAML of the story: alpha first in a stick-until-failure pool, beta second."""
     schedule = (
         "schedule: {interval: 1s, fast_interval: 0.25s, down_interval: 0.5s, "
         "down_interval_max: 1s, jitter: 0.0, timeout: 1s}\n"
@@ -124,12 +120,6 @@ def mesh_yaml(sim: Simulator, *, admin_port: int, fast: bool = True) -> str:
         "  groq.llama-3.3-70b:\n"
         "    provider: groq.api.v1\n"
         "    capabilities: [generation.text-generation.chat-completion]\n"
-        "  openai.text-embedding-3-small:\n"
-        "    provider: openai.llm.v1\n"
-        "    capabilities: [representation.embeddings.text-embeddings]\n"
-        "  groq.whisper-large-v3:\n"
-        "    provider: groq.api.v1\n"
-        "    capabilities: [understanding.audio.speech-to-text]\n"
         "pools:\n"
         f"  {POOL}:\n"
         "    capability: generation.text-generation.chat-completion\n"
