@@ -15,8 +15,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from modelmesh_healthd.simulator.shapes import Answer
 from modelmesh_healthd.simulator.behaviours import SimProvider
+from modelmesh_healthd.simulator.shapes import Answer
 
 __all__ = ["ChatLog", "chat_answer", "is_chat_completion"]
 

@@ -11,7 +11,9 @@ readers also re-read on a timer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -67,6 +69,20 @@ def change_feed(url: str) -> ChangeFeed | None:
     return _PostgresFeed(conninfo, channel, float(options["timeout"]), redact_url(url))
 
 
+async def _bounded(awaitable: Awaitable[object], seconds: float) -> None:
+    """Await a driver's clean-up for at most `seconds`, then leave it: a hung close must not
+    hang the reader. Its errors are of no interest (the connection is being dropped)."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+        else:
+            with contextlib.suppress(BaseException):
+                task.result()
+
+
 class _RedisFeed:
     def __init__(self, url: str, channel: str, timeout: float, shown: str) -> None:
         self._url, self._channel, self._timeout, self._shown = url, channel, timeout, shown
@@ -90,19 +106,27 @@ class _RedisFeed:
         await self._close()
 
     async def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            if self._pubsub is not None:
-                await self._pubsub.aclose()
-        with contextlib.suppress(Exception):
-            if self._client is not None:
-                await self._client.aclose()
+        if self._pubsub is not None:
+            await _bounded(self._pubsub.aclose(), self._timeout)
+        if self._client is not None:
+            await _bounded(self._client.aclose(), self._timeout)
         self._pubsub = self._client = None
 
     async def wait(self, within: float) -> bool:
         from redis.exceptions import RedisError
 
+        # After the server went away and came back, redis-py's get_message can wait forever
+        # and ignore its cancellation: bound it from outside and give up on it.
+        read = asyncio.ensure_future(self._pubsub.get_message(timeout=within))
         try:
-            message = await self._pubsub.get_message(timeout=within)
+            done, _ = await asyncio.wait({read}, timeout=within + self._timeout)
+        finally:
+            if not read.done():
+                read.cancel()
+        if not done:
+            raise StoreUnavailableError(f"redis {self._shown}: no answer from the subscription")
+        try:
+            message = read.result()
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis {self._shown}: {type(exc).__name__}") from None
         return message is not None
@@ -134,8 +158,7 @@ class _PostgresFeed:
 
     async def __aexit__(self, *_exc: object) -> None:
         if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
+            await _bounded(self._conn.close(), self._timeout)
             self._conn = None
 
     async def wait(self, within: float) -> bool:

@@ -26,9 +26,9 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -44,6 +44,8 @@ from modelmesh_healthd.storage.urls import open_store, redact_url
 __all__ = ["Attachment", "attach", "standby_of"]
 
 _log = logging.getLogger("modelmesh_healthd.attach")
+
+T = TypeVar("T")
 
 _MIN_GAP = 0.05
 """Seconds a notified change waits for more to come before the one read that takes them all."""
@@ -275,8 +277,7 @@ class Attachment:
         if feed is None:
             return None
         try:
-            async with asyncio.timeout(max(self._poll, 5.0)):
-                await feed.__aenter__()
+            await _within(feed.__aenter__(), max(self._poll, 5.0))
         except (StoreError, TimeoutError):
             await _close_feed(feed)  # a connection half made when the time ran out
             return None
@@ -284,8 +285,7 @@ class Attachment:
 
     async def _refresh(self) -> None:
         try:
-            async with asyncio.timeout(max(self._poll * 5, 5.0)):
-                snapshot = await read_snapshot(self._url)
+            snapshot = await _within(read_snapshot(self._url), max(self._poll * 5, 5.0))
         except (StoreError, TimeoutError, OSError) as exc:
             self._unreadable(exc)
             return
@@ -332,6 +332,26 @@ class Attachment:
                 feedback.dropped += len(batch)
                 _log.warning("attach.report_failed dropped=%d error=%s", len(batch), exc)
                 return
+
+
+async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    """Await a driver call for at most `seconds`, then leave it behind.
+
+    Not `asyncio.timeout`: after a server went away and came back, redis-py calls were seen to
+    ignore their cancellation, which would hang attach (and `close`) with them.
+
+    Raises:
+        TimeoutError: No result in time.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+    if not done:
+        raise TimeoutError
+    return task.result()
 
 
 async def _close_feed(feed: ChangeFeed) -> None:
