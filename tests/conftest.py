@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from modelmesh_healthd.storage.urls import redact_url
-from service_fixtures import (
+from service_support import (
     PostgresServer,
     RedisServerFactory,
     free_port,

@@ -1,8 +1,13 @@
-"""The layers of ARCHITECTURE.md, checked on the imports: each package uses only those below it."""
+"""The layers of docs/architecture.md, checked on the imports.
+
+Each package uses only those below it, and no module reaches itself again through others' imports
+(counting the ones made only for type checking: a circle there is a circle in the design).
+"""
 
 from __future__ import annotations
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -24,7 +29,7 @@ ALLOWED = {
     "integrations": {"state", "storage"},
 }
 
-STORE_READ_API = {"read", "notify", "errors", "urls"}
+STORE_READ_API = {"read_only", "notify", "errors", "urls"}
 
 IO_MODULES = {"asyncio", "socket", "os", "pathlib", "subprocess", "threading", "httpx", "sqlite3"}
 
@@ -91,3 +96,46 @@ def test_the_only_clock_read_in_state_is_the_seed_form_of_record_probe() -> None
         )
     ]
     assert readers == [("provider.py", ["time"])]
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Project module -> the project modules it imports (a package stands for its __init__)."""
+    modules = {_module_name(p): p for p in SRC.rglob("*.py")}
+
+    def resolve(name: str) -> str:
+        while name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(SRC.name):
+                assert node.module is not None
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    deps.add(full if full in modules else resolve(node.module))
+            elif isinstance(node, ast.Import):
+                deps.update(resolve(a.name) for a in node.names if a.name.startswith(SRC.name))
+        graph[module] = deps - {module}
+    return graph
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    try:
+        graphlib.TopologicalSorter(module_graph()).prepare()
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_observers_read_the_daemon_through_its_view_only() -> None:
+    graph = module_graph()
+    for observer in ("admin", "metrics", "supervision"):
+        deps = graph[f"modelmesh_healthd.daemon.{observer}"]
+        assert "modelmesh_healthd.daemon.service" not in deps, observer

@@ -9,14 +9,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from modelmesh_healthd import probes, storage
 from modelmesh_healthd.cli import _parser
 from modelmesh_healthd.config import load_config_text
 from modelmesh_healthd.config.reference import render_reference
-from modelmesh_healthd.daemon import events as daemon_events
+from modelmesh_healthd.daemon.events import EVENT_CATALOGUE
 from modelmesh_healthd.daemon.metrics import CATALOGUE
-from modelmesh_healthd.state import STATE_EVENTS
-from tool_fixtures import tool
+from tool_support import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "operations.md"
@@ -120,8 +118,7 @@ def test_every_command_in_the_shell_examples_exists() -> None:
 
 
 def test_every_event_the_logs_section_names_exists_and_every_error_is_named() -> None:
-    specs = [*daemon_events.LOG_EVENTS, *storage.LOG_EVENTS, *probes.LOG_EVENTS]
-    levels = {cls.name: cls.level for cls in STATE_EVENTS} | {s.name: s.level for s in specs}
+    levels = {name: spec.level for name, spec in EVENT_CATALOGUE.items()}
     named = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", _section("Logs")))
     assert named <= set(levels), named - set(levels)
     errors = {name for name, level in levels.items() if level == "error"}

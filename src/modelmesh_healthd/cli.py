@@ -228,7 +228,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from modelmesh_healthd.daemon.oneshot import check_round
+    from modelmesh_healthd.daemon.check_command import check_round
 
     config = _load(args.config)
     if config is None:
@@ -369,7 +369,7 @@ def _detail(detail: str | None, models: Any) -> str:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from modelmesh_healthd.daemon.selfcheck import check_daemon
+    from modelmesh_healthd.daemon.health_command import check_daemon
 
     healthy, reason = check_daemon(
         args.config, os.environ, timeout=args.timeout, heartbeat=args.heartbeat

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import KEYS, Running, config_text, fleet
+from daemon_support import KEYS, Running, config_text, fleet
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.config import load_config
@@ -33,7 +33,7 @@ def admin_config(
     listen: str | None = "127.0.0.1:0",
     stall: bool = False,
 ) -> str:
-    """`harness.config_text` with the admin endpoint on `listen` (None: disabled).
+    """`daemon_support.config_text` with the admin endpoint on `listen` (None: disabled).
 
     With `stall`: one probe at a time, provider `a` allowed to hang for a minute, and a stall
     declared after 1 s, so that `a` hanging stalls the scheduler (everyone else waits for the

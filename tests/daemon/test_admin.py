@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import httpx
-from harness import KEYS
+from daemon_support import KEYS
 from ops_support import admin_daemon, admin_url
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,7 +18,7 @@ from modelmesh_healthd.config import load_config_text
 from modelmesh_healthd.daemon.metrics import CATALOGUE
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.state import Outcome
-from tool_fixtures import tool
+from tool_support import tool
 
 _OUTCOMES = {str(o) for o in Outcome}
 

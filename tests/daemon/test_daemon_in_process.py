@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from harness import KEYS, fleet, running_daemon
+from daemon_support import KEYS, fleet, running_daemon
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state
@@ -180,3 +180,16 @@ async def test_a_key_changed_while_its_probe_runs_is_probed_again_at_once(tmp_pa
         await run.probes_of("d", 3)
         after = run.events("probe.completed", provider="d")[seen:]
         assert [e["outcome"] for e in after[:3]] == ["ok", "ok", "ok"]
+
+
+async def test_probe_now_makes_a_probed_provider_due_at_once_and_refuses_others(
+    tmp_path: Path,
+) -> None:
+    async with running_daemon(tmp_path) as run:
+        await run.probes_of("a", 1)
+        scheduler = run.daemon.scheduler
+        assert scheduler is not None
+        assert not run.daemon.probe_now("no-such-provider")
+        assert run.daemon.probe_now("a")
+        due = scheduler.due_of("a")  # None: running now, and runs again when it ends
+        assert due is None or due <= scheduler.now()

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from harness import running_daemon
+from daemon_support import running_daemon
 
 from modelmesh_healthd import read_state  # the public read API for routers
-from service_fixtures import RedisServerFactory
+from service_support import RedisServerFactory
 
 
 async def status(*args: str) -> tuple[int, str]:

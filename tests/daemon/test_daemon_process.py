@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import config_text, fleet
+from daemon_support import config_text, fleet
 from ops_support import daemon_process
 
 from modelmesh_healthd.simulator import Simulator

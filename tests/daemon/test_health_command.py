@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import fleet
+from daemon_support import fleet
 from ops_support import admin_config, admin_daemon, admin_url, daemon_process, health
 
 from modelmesh_healthd.simulator import Simulator
-from service_fixtures import free_port
+from service_support import free_port
 
 
 def _listen() -> str:

@@ -9,11 +9,11 @@ import re
 import signal
 from pathlib import Path
 
-from harness import fleet
+from daemon_support import fleet
 from ops_support import admin_config, daemon_process
 
 from modelmesh_healthd.simulator import Simulator
-from tool_fixtures import tool
+from tool_support import tool
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 

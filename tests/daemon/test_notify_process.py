@@ -7,11 +7,11 @@ import signal
 import time
 from pathlib import Path
 
-from harness import fleet
+from daemon_support import fleet
 from ops_support import admin_config, daemon_process, notify_socket
 
 from modelmesh_healthd.simulator import Simulator
-from service_fixtures import free_port
+from service_support import free_port
 
 
 def _monotonic_usec() -> int:

@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.daemon.scheduler import SchedulerStats
 from modelmesh_healthd.daemon.supervision import Supervision
-from modelmesh_healthd.state import SystemState
+from modelmesh_healthd.state import Mesh, SystemState
 
 
 async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
@@ -52,17 +52,18 @@ class StallableScheduler:
 
 
 class StandInDaemon:
-    """The attributes of a Daemon that Supervision and its metrics read."""
+    """A DaemonView (what Supervision and its metrics read), with the scheduler set by the test."""
 
     def __init__(self, environ: dict[str, str], counts: dict[str, Any] | None = None) -> None:
         self.environ = environ
+        self.writer_id = "test:1:default"
         self.config = Config.model_validate(
             {"daemon": {"stall_after": 0.5}, "admin": {"enabled": False}}
         )
-        self.sinks: list[Any] = []
         self.scheduler = StallableScheduler()
         self.state = SystemState()
-        self.providers: dict[str, Any] = {}
+        self.mesh = Mesh.build(providers=[], models={}, pools={})
+        self.probed: list[str] = []
         self.policy = self.config.policy()
         self.manager = None
         self.ready = True
@@ -92,7 +93,7 @@ async def test_watchdog_pings_stop_while_the_scheduler_is_stalled_and_resume_aft
             "STATE_DIRECTORY": str(tmp_path),
         }
         daemon = StandInDaemon(env)
-        supervision = Supervision(daemon)
+        supervision = Supervision(daemon, daemon.environ)
         daemon.scheduler.completes()
         supervision.started()
         assert (await sock.wait_for("READY", "1"))["STATUS"].startswith("3/4 providers up")
@@ -126,7 +127,7 @@ async def test_watchdog_pings_stop_while_the_scheduler_is_stalled_and_resume_aft
 async def test_no_watchdog_ping_is_sent_before_the_daemon_is_ready() -> None:
     with notify_socket() as sock:
         env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "20000"}
-        supervision = Supervision(StandInDaemon(env))
+        supervision = Supervision(StandInDaemon(env), env)
         await asyncio.sleep(0.1)
         assert sock.with_key("WATCHDOG") == []
         assert not supervision.liveness().live
@@ -135,7 +136,7 @@ async def test_no_watchdog_ping_is_sent_before_the_daemon_is_ready() -> None:
 
 async def test_a_reload_is_announced_with_the_monotonic_clock_then_ready_again() -> None:
     with notify_socket() as sock:
-        supervision = Supervision(StandInDaemon({"NOTIFY_SOCKET": sock.address}))
+        supervision = Supervision(StandInDaemon({}), {"NOTIFY_SOCKET": sock.address})
         before = asyncio.get_running_loop().time()
         supervision.reloading()
         supervision.reloaded()
@@ -156,7 +157,7 @@ def test_the_status_line_names_down_providers_and_a_few_empty_pools() -> None:
         "held": 2,
         "empty_pools": ["a", "b", "c", "d", "e"],
     }
-    supervision = Supervision(StandInDaemon({}, counts))
+    supervision = Supervision(StandInDaemon({}, counts), {})
     assert supervision.status_line() == (
         "6/10 providers up, 3 down, 1 pending, 2 held (network suspect); "
         "empty pools: a, b, c and 2 more"
@@ -167,7 +168,7 @@ async def test_a_heartbeat_that_cannot_be_written_is_reported_once(tmp_path: Pat
     env = {"STATE_DIRECTORY": str(tmp_path / "missing")}
     with capture_logs() as logs:
         daemon = StandInDaemon(env)
-        supervision = Supervision(daemon)
+        supervision = Supervision(daemon, daemon.environ)
         daemon.scheduler.completes()
         supervision.started()
         await eventually(lambda: any(e["event"] == "heartbeat.write_failed" for e in logs))

@@ -6,15 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelmesh_healthd.daemon.timing import (
-    Phase,
-    Timing,
-    base_delay,
-    first_due,
-    next_due,
-    phase_of,
-)
-from modelmesh_healthd.state import ProviderState
+from modelmesh_healthd.daemon.timing import Timing, base_delay, due_after, first_due, next_due
+from modelmesh_healthd.state import Phase, Step
 
 T = Timing(
     interval=30.0,
@@ -24,25 +17,6 @@ T = Timing(
     jitter=0.0,
     timeout=10.0,
 )
-
-
-@pytest.mark.parametrize(
-    ("state", "phase"),
-    [
-        (ProviderState(), Phase.HEALTHY),
-        (ProviderState(consecutive_failures=1, availability_score=0.75), Phase.PENDING),
-        (ProviderState(loading_since=100.0), Phase.PENDING),
-        (ProviderState(available=False, availability_score=0.4), Phase.DOWN),
-        (
-            ProviderState(available=False, availability_score=0.5, consecutive_successes=1),
-            Phase.PENDING,
-        ),
-        (ProviderState(auth_valid=False, available=False), Phase.DOWN),
-    ],
-    ids=["healthy", "first failure", "loading", "down", "first success after down", "bad key"],
-)
-def test_phase_follows_the_provider_state(state: ProviderState, phase: Phase) -> None:
-    assert phase_of(state) is phase
 
 
 @pytest.mark.parametrize(
@@ -102,3 +76,27 @@ def test_jitter_stays_within_its_symmetric_band(jitter: float, u: float, phase: 
 @pytest.mark.parametrize(("u", "due"), [(0.0, 1000.0), (0.5, 1015.0), (0.999, 1029.97)])
 def test_first_probe_is_staggered_uniformly_over_the_first_interval(u: float, due: float) -> None:
     assert first_due(T, Phase.HEALTHY, 1000.0, u) == pytest.approx(due)
+
+
+def test_a_held_result_waits_the_down_interval_so_far_from_when_it_finished() -> None:
+    held = Step([], Phase.DOWN, backoff=2, hold=True)
+    got = due_after(
+        T, held, scheduled_at=100.0, finished_at=101.0, resume_at=None, draw=lambda: 0.5
+    )
+    assert got == 101.0 + 60.0
+
+
+def test_probe_now_asks_for_the_next_probe_at_once() -> None:
+    now = Step([], Phase.HEALTHY, probe_now=True)
+    assert (
+        due_after(T, now, scheduled_at=100.0, finished_at=101.0, resume_at=None, draw=lambda: 0.5)
+        == 101.0
+    )
+
+
+def test_an_applied_result_follows_next_due_with_its_phase_and_backoff() -> None:
+    down = Step([], Phase.DOWN, backoff=1)
+    got = due_after(
+        T, down, scheduled_at=100.0, finished_at=100.5, resume_at=None, draw=lambda: 0.5
+    )
+    assert got == 130.0

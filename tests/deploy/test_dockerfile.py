@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from modelmesh_healthd.config import AdminConfig
-from tool_fixtures import tool
+from tool_support import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelmesh_healthd.config import DaemonConfig
-from tool_fixtures import tool
+from tool_support import tool
 
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "modelmesh-healthd.service"
 INSTALLED_BINARY = "/opt/modelmesh-healthd/bin/modelmesh-healthd"

@@ -13,7 +13,7 @@ from mm_support import A, B, make_mesh, statuses, writer
 
 from modelmesh_healthd.integrations.modelmesh import attach
 from modelmesh_healthd.storage import StoreURLError
-from service_fixtures import RedisServerFactory
+from service_support import RedisServerFactory
 
 
 async def until(check: Any, within: float, what: str) -> float:

@@ -24,7 +24,7 @@ from mm_support import (
 
 from modelmesh_healthd.integrations.modelmesh import attach
 from modelmesh_healthd.simulator import Simulator
-from service_fixtures import free_port
+from service_support import free_port
 
 ALPHA, BETA = "openai.llm.v1", "groq.api.v1"
 

@@ -14,7 +14,7 @@ from mm_support import TOKEN, Daemon, daemon_process, mesh_yaml, sim_providers, 
 
 from modelmesh_healthd.daemon.reports import MAX_REPORTS, ReportError, parse_batch
 from modelmesh_healthd.simulator import Simulator
-from service_fixtures import free_port
+from service_support import free_port
 
 ALPHA = "openai.llm.v1"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

@@ -8,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelmesh_healthd.state import (
+    DEFAULT_POLICY,
     PROVIDER_REASONS,
+    ConnectivityGuard,
+    HealthCore,
     Mesh,
     ModelReactivated,
     Observation,
@@ -18,6 +21,7 @@ from modelmesh_healthd.state import (
     SystemState,
     apply_probe,
     initial_state,
+    observe,
     reconcile,
 )
 
@@ -90,12 +94,15 @@ def scenarios(draw: st.DrawFn) -> tuple[Mesh, list[tuple[str, Observation]]]:
 def test_invariants_hold_in_every_reachable_state(
     scenario: tuple[Mesh, list[tuple[str, Observation]]],
 ) -> None:
+    # Through `observe`, the daemon's path: the connectivity guard holds some results back.
     mesh, sequence = scenario
     state = initial_state(mesh)
+    guard = ConnectivityGuard(enabled=True, min_providers=1)
+    core = HealthCore(mesh, state, DEFAULT_POLICY, guard, fleet=len(mesh.providers))
     check_invariants(mesh, state)
     for i, (provider, obs) in enumerate(sequence):
         before = {m: ms.deactivation_reason for m, ms in state.models.items()}
-        events = apply_probe(mesh, state, provider, obs, float(i))
+        events = observe(core, provider, obs, float(i)).events
         check_invariants(mesh, state)
         for e in events:
             if isinstance(e, ModelReactivated):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from raw_access import MemoryRaw, PostgresRaw, RawStore, RedisRaw, SQLiteRaw
+from raw_store_support import MemoryRaw, PostgresRaw, RawStore, RedisRaw, SQLiteRaw
 from storage_support import BACKENDS
 
 from modelmesh_healthd.storage.memory_store import MemoryStore

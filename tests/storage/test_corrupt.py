@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from raw_access import RawStore, valid_checksum
+from raw_store_support import RawStore, valid_checksum
 from storage_support import consistency_errors, read_bytes, small_mesh
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import Observation, Outcome, apply_probe, initial_state, reconcile
 from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
-from modelmesh_healthd.storage.rows import ROW_LAYOUT, encode_json
+from modelmesh_healthd.storage.row_encode import ROW_LAYOUT, encode_json
 
 ROW_BACKENDS = ("memory", "sqlite", "redis", "postgres")
 

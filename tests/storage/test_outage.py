@@ -26,7 +26,7 @@ from modelmesh_healthd.storage import (
     open_store,
     read_state,
 )
-from service_fixtures import PostgresServer, RedisServerFactory
+from service_support import PostgresServer, RedisServerFactory
 
 
 async def eventually(condition: Callable[[], bool], what: str, patience: float = 20.0) -> None:

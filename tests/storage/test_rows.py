@@ -16,8 +16,8 @@ from modelmesh_healthd.state import (
     initial_state,
 )
 from modelmesh_healthd.storage.base import Envelope
-from modelmesh_healthd.storage.decode import decode_store
-from modelmesh_healthd.storage.rows import all_rows, make_batch, row_for
+from modelmesh_healthd.storage.row_decode import decode_store
+from modelmesh_healthd.storage.row_encode import all_rows, make_batch, row_for
 
 
 def _busy_state() -> SystemState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from raw_access import RawStore
+from raw_store_support import RawStore
 
 from modelmesh_healthd.state import Mesh, Observation, Outcome, apply_probe, initial_state
 from modelmesh_healthd.storage import StateManager, open_store

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from raw_access import RawStore
+from raw_store_support import RawStore
 from storage_support import probe_step, small_mesh
 from structlog.testing import capture_logs
 

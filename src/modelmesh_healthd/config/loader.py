@@ -88,8 +88,7 @@ def load_config_text(
     if cross:
         lines = _remap(line_index(text, source), origin)
         raise ConfigError(cross, source).with_lines(lines, source)
-    config._source = source
-    return config
+    return config.with_source(source)
 
 
 def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:

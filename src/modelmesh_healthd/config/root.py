@@ -41,6 +41,16 @@ class Config(_Section):
         """The file this configuration was read from, if any."""
         return self._source
 
+    def with_source(self, source: str | None) -> Config:
+        """This configuration, saying it was read from `source` (a shallow copy: it is immutable).
+
+        Args:
+            source: The file it came from (None: not from a file).
+        """
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
     def notices(self) -> list[str]:
         """One line per provider that is accepted but not probed (kind `unsupported`)."""
         return [

@@ -16,7 +16,7 @@ by default all the same; only `POST /v1/reports`, the one page that changes anyt
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -24,10 +24,8 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.reports import ReportIntake
-from modelmesh_healthd.daemon.timing import phase_of
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
+from modelmesh_healthd.daemon.view import DaemonControls
+from modelmesh_healthd.state import phase_of
 
 __all__ = ["AdminServer"]
 
@@ -36,7 +34,8 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on.
+        daemon: The daemon it reports on (read-only), and asks for a probe when routers' reports
+            accuse a provider.
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -45,7 +44,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: Daemon,
+        daemon: DaemonControls,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -56,7 +55,7 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
-        self.reports = ReportIntake(daemon, self._probe_now)
+        self.reports = ReportIntake(daemon)
         """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
@@ -134,7 +133,7 @@ class AdminServer:
         pools = sorted({p for m in models for p in d.mesh.model_pools.get(m, ())})
         body = {
             "provider": name,
-            "probed": name in d.providers,
+            "probed": name in d.probed,
             "healthy": ps.is_healthy(d.policy),
             "phase": str(phase_of(ps, d.policy)),
             "state": ps.to_dict(),
@@ -142,13 +141,6 @@ class AdminServer:
             "pools": {p: d.state.pools[p].to_dict() for p in pools if p in d.state.pools},
         }
         return web.json_response(body)
-
-    def _probe_now(self, provider: str) -> bool:
-        d = self._daemon
-        if provider not in d.providers or d.scheduler is None:
-            return False
-        d.scheduler.expedite(provider)
-        return True
 
     def _not_ready(self) -> list[str]:
         d = self._daemon

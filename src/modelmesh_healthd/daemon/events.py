@@ -1,10 +1,23 @@
-"""The daemon's own log events (the state events are in `state.events`)."""
+"""The one catalogue of log events: every event name the daemon's process writes.
+
+Each layer declares the events it logs next to the code that logs them (the typed state events in
+`state.events`, the guard's among them; `storage.LOG_EVENTS`; `probes.LOG_EVENTS`;
+`simulator.LOG_EVENTS`; routers' reports in `daemon.reports`; the daemon's own below).
+`EVENT_CATALOGUE` gathers them into one mapping, name -> spec, and refuses a name declared twice.
+docs/events.md is checked against it.
+"""
 
 from __future__ import annotations
 
-from modelmesh_healthd.state import LogEventSpec
+import dataclasses
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
-__all__ = ["LOG_EVENTS"]
+from modelmesh_healthd import probes, simulator, storage
+from modelmesh_healthd.daemon import reports
+from modelmesh_healthd.state import STATE_EVENTS, Event, LogEventSpec
+
+__all__ = ["EVENT_CATALOGUE", "LOG_EVENTS"]
 
 LOG_EVENTS: tuple[LogEventSpec, ...] = (
     LogEventSpec(
@@ -90,25 +103,6 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "Periodic one-line health of the fleet (every daemon.summary_interval).",
     ),
     LogEventSpec(
-        "daemon.network_suspect",
-        "warning",
-        ("provider", "outcome", "held"),
-        "Network failures without evidence from any other provider: likely our own network; "
-        "no provider is taken down until another provider answers.",
-    ),
-    LogEventSpec(
-        "daemon.network_restored",
-        "info",
-        ("provider",),
-        "A provider answered again after a network suspicion episode.",
-    ),
-    LogEventSpec(
-        "probe.held",
-        "info",
-        ("provider", "outcome", "detail"),
-        "A network failure that would take a provider down was held back by the guard.",
-    ),
-    LogEventSpec(
         "scheduler.job_failed",
         "error",
         ("provider",),
@@ -165,3 +159,30 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "The supervision task hit a bug (logged once with the traceback); it carries on.",
     ),
 )
+
+
+def _spec_of(event: type[Event]) -> LogEventSpec:
+    fields = tuple("from" if f.name == "from_" else f.name for f in dataclasses.fields(event))
+    return LogEventSpec(event.name, event.level, fields, " ".join((event.__doc__ or "").split()))
+
+
+def _catalogue(*groups: Iterable[LogEventSpec]) -> Mapping[str, LogEventSpec]:
+    out: dict[str, LogEventSpec] = {}
+    for group in groups:
+        for spec in group:
+            if spec.name in out:
+                raise ValueError(f"log event {spec.name!r} is declared twice")
+            out[spec.name] = spec
+    return MappingProxyType(out)
+
+
+EVENT_CATALOGUE: Mapping[str, LogEventSpec] = _catalogue(
+    map(_spec_of, STATE_EVENTS),
+    LOG_EVENTS,
+    reports.LOG_EVENTS,
+    storage.LOG_EVENTS,
+    probes.LOG_EVENTS,
+    simulator.LOG_EVENTS,
+)
+"""Every log event, by name: the state events, then the daemon's, storage's, probes' and the
+simulator's."""

@@ -36,8 +36,8 @@ def release_memory() -> None:
 
 
 async def trim_periodically(every: float = 60.0) -> None:
-    """Trim the C heap every `every` seconds, forever (a few milliseconds each at 10,000
-    providers): what probing allocated and freed meanwhile goes back to the system.
+    """Trim the C heap every `every` seconds, forever (cheap next to a minute of probing, see
+    docs/benchmarks.md): what probing allocated and freed meanwhile goes back to the system.
     """
     while True:
         await asyncio.sleep(every)

@@ -20,7 +20,6 @@ import platform
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
+from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import (
     Event,
     Outcome,
@@ -41,9 +41,6 @@ from modelmesh_healthd.state import (
     ProviderRemoved,
     ProviderUp,
 )
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
 
 __all__ = ["CATALOGUE", "CONTENT_TYPE", "MetricSpec", "Metrics"]
 
@@ -181,11 +178,11 @@ class Metrics:
     """The daemon's metrics.
 
     Args:
-        daemon: The daemon whose state is read at scrape time.
+        daemon: The daemon whose state is read at scrape time (read-only).
         liveness: The current progress verdict (None: not judged).
     """
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
         self.lateness = Histogram(
@@ -251,8 +248,9 @@ _MASK = 0xFFFFFFFF
 class _ProviderCounts:
     """Every provider's probe counters and latency histogram, as rows of two flat arrays.
 
-    prometheus-client's labelled children cost kilobytes each (a lock per bucket), and even an
-    array object per provider costs more in object headers than in counts. A provider is a row
+    prometheus-client's labelled children cost far more than their counts (a lock per bucket),
+    and even an array object per provider costs more in object headers than in counts (the
+    figures are in docs/benchmarks.md). A provider is a row
     number: its `_WIDTH` counters (outcomes, then latency buckets, then down and up transitions)
     sit at `row * _WIDTH` in `counts`, its latency sum at `sums[row]`. A removed provider's row
     is reused. Counters are 32 bits and wrap (a counter reset to Prometheus): 136 years of one
@@ -371,7 +369,7 @@ class _WithoutCreated(Collector):
 class _StateCollector(Collector):
     """Gauges (and the store's save counter) read from the daemon at scrape time."""
 
-    def __init__(self, daemon: Daemon, liveness: Callable[[], Liveness | None]) -> None:
+    def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self._daemon = daemon
         self._liveness = liveness
 
@@ -383,7 +381,7 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         d = self._daemon
         g, c = _families()
-        for name in d.providers:
+        for name in d.probed:
             provider = d.state.providers.get(name)
             if provider is None:
                 continue

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hmac
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,7 +56,7 @@ _log = structlog.get_logger("modelmesh_healthd.daemon.reports")
 
 
 class ReportTarget(Protocol):
-    """What the reports need of the daemon (the `Daemon` is one, structurally)."""
+    """What the reports need of the daemon: a part of `view.DaemonControls`."""
 
     @property
     def config(self) -> Config: ...
@@ -72,6 +71,10 @@ class ReportTarget(Protocol):
     def policy(self) -> HealthPolicy: ...
 
     def wall_clock(self) -> float: ...
+
+    def probe_now(self, provider: str) -> bool:
+        """Probe `provider` at once; False when it is not probed."""
+        ...
 
 
 class ReportError(ValueError):
@@ -150,19 +153,12 @@ class ReportIntake:
     """The handler of `POST /v1/reports` and the passive evidence it keeps per provider.
 
     Args:
-        daemon: The daemon whose state the reports reach.
-        probe_now: Asks for a probe of a provider at once; False when it is not probed.
+        daemon: The daemon whose state the reports reach and which probes accused providers.
         passive: The accusation rules.
     """
 
-    def __init__(
-        self,
-        daemon: ReportTarget,
-        probe_now: Callable[[str], bool],
-        passive: PassivePolicy | None = None,
-    ) -> None:
+    def __init__(self, daemon: ReportTarget, passive: PassivePolicy | None = None) -> None:
         self._daemon = daemon
-        self._probe_now = probe_now
         self._passive = passive or PassivePolicy()
         self.evidence: dict[str, PassiveEvidence] = {}
         self.accusations = 0
@@ -236,7 +232,7 @@ class ReportIntake:
         return taken, ignored
 
     def _accuse(self, provider: str, accusation: Accusation) -> None:
-        if not self._probe_now(provider):
+        if not self._daemon.probe_now(provider):
             return  # not probed (disabled): nothing can confirm it, so nothing happens
         self.accusations += 1
         _log.warning(

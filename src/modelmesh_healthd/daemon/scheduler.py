@@ -5,10 +5,13 @@ and the job answers when that provider is due next (see `timing.next_due`). A pr
 the heap while its job runs and returns with the job's answer, so two probes of one provider
 never overlap. Jobs run as separate tasks: a slow probe delays only itself.
 
-Per provider it keeps one float (when it is due) and one `(due, name)` heap item: a fleet of
-10,000 costs about 100 bytes a provider here. A heap item is current only while it matches the
-provider's due time and the provider is idle; moved or removed providers leave stale items
-behind, dropped when they reach the top.
+Per provider it keeps one float (when it is due) and one `(due, name)` heap item, nothing more
+(docs/benchmarks.md has what that costs a large fleet). A heap item is current only while it
+matches the provider's due time and the provider is idle; moved or removed providers leave stale
+items behind, dropped when they reach the top.
+
+Time comes from a `Clock` (the event loop's by default): the scheduler reads it and asks it for
+wake-ups, never sleeping on its own, so a test can drive it with a clock it moves by hand.
 """
 
 from __future__ import annotations
@@ -17,15 +20,53 @@ import asyncio
 import heapq
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
-__all__ = ["Job", "Scheduler", "SchedulerStats"]
+__all__ = ["Clock", "Job", "LoopClock", "Scheduler", "SchedulerStats", "Wakeup"]
 
 Job = Callable[[str, float], Awaitable[float | None]]
 """`job(name, due) -> next due` (None: do not schedule again). Runs on the scheduler's loop."""
 
 _log = structlog.get_logger("modelmesh_healthd.daemon")
+
+
+class Wakeup(Protocol):
+    """A wake-up asked of a Clock; cancel it when it is no longer wanted."""
+
+    def cancel(self) -> None:
+        """Do not call it (harmless after it ran)."""
+        ...
+
+
+class Clock(Protocol):
+    """The scheduler's time: a monotonic reading and wake-ups at a given reading."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic clock."""
+        ...
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> Wakeup:
+        """Run `callback` on the event loop once `now()` reaches `when`."""
+        ...
+
+
+class LoopClock:
+    """The running event loop's monotonic clock (the default)."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+
+    def now(self) -> float:
+        """The loop's time."""
+        return self._loop.time()
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> Wakeup:
+        """The loop's `call_at`."""
+        return self._loop.call_at(when, callback)
 
 
 @dataclass(slots=True)
@@ -48,6 +89,7 @@ class Scheduler:
         job: The per-provider work; returns when the provider is due next.
         concurrency: Most jobs running at once; due jobs beyond it wait (and show as lateness).
         on_start: Called with (name, due, started) as each job starts (lateness metrics).
+        clock: Where time comes from (default: the running event loop's clock).
     """
 
     def __init__(
@@ -56,6 +98,7 @@ class Scheduler:
         *,
         concurrency: int,
         on_start: Callable[[str, float, float], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._job = job
         self._limit = asyncio.Semaphore(concurrency)
@@ -73,7 +116,7 @@ class Scheduler:
         self._waiter: asyncio.Future[None] | None = None
         self._stopping = False
         self.stats = SchedulerStats()
-        self._loop_time = asyncio.get_running_loop().time
+        self._clock = clock or LoopClock()
 
     # --- what runs when ---------------------------------------------------
 
@@ -84,8 +127,8 @@ class Scheduler:
         return name in self._due
 
     def now(self) -> float:
-        """The scheduler's clock (the event loop's monotonic time)."""
-        return self._loop_time()
+        """The scheduler's clock (by default the event loop's monotonic time)."""
+        return self._clock.now()
 
     def add(self, name: str, due: float) -> None:
         """Schedule a new provider, or move an idle one, to `due`."""
@@ -204,7 +247,11 @@ class Scheduler:
     async def _sleep(self, delay: float | None) -> None:
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        handle = None if delay is None else loop.call_later(delay, _resolve, waiter)
+        handle = (
+            None
+            if delay is None
+            else self._clock.call_at(self.now() + delay, lambda: _resolve(waiter))
+        )
         try:
             await waiter
         finally:
@@ -237,7 +284,18 @@ class Scheduler:
         tasks = list(self._tasks.values())
         if not tasks:
             return 0
-        _, pending = await asyncio.wait(tasks, timeout=grace)
+        deadline = asyncio.get_running_loop().create_future()
+        wakeup = self._clock.call_at(self.now() + grace, lambda: _resolve(deadline))
+        pending: set[asyncio.Future[None]] = set(tasks)
+        try:
+            while pending and not deadline.done():
+                _, pending = await asyncio.wait(
+                    pending | {deadline}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(deadline)
+        finally:
+            wakeup.cancel()
+            deadline.cancel()
         for task in pending:
             task.cancel()
         if pending:

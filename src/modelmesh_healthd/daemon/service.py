@@ -3,50 +3,55 @@
 Signal handlers only set flags (uvicorn's pattern): SIGTERM/SIGINT request a graceful stop, a
 second SIGINT forces it, SIGHUP requests a reload. The main loop acts on the flags.
 
+One probe's path is `probe -> observe -> publish -> next due`: every health decision (the
+connectivity guard, the transition, the next phase) is the pure core's (`state.observe`); the
+daemon only does the I/O around it.
+
 This module is longer than most on purpose: `Daemon` is the one owner of the daemon's mutable
-runtime (state, mesh, providers, client, scheduler, store), and startup, one probe's result,
-reload and shutdown each change all of it. The parts that do not need that ownership live
-beside it: timing, the scheduler, the guard, targets, supervision, metrics, memory.
+runtime (core, providers, client, scheduler, store), and startup, one probe's result, reload and
+shutdown each change all of it. The parts that do not need that ownership live beside it:
+timing, the scheduler, probe set-up, reload diffing, supervision (which sees the daemon only
+through `view.DaemonView`), metrics, memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import random
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
-from modelmesh_healthd.daemon.guard import NETWORK_OUTCOMES, ConnectivityGuard
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
+from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
+from modelmesh_healthd.daemon.reload import (
+    Topology,
+    carried_over,
+    diff_fleet,
+    restart_required,
+)
 from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
-from modelmesh_healthd.daemon.targets import client_options, probe_target, timing_for
-from modelmesh_healthd.daemon.timing import (
-    Phase,
-    Timing,
-    base_delay,
-    first_due,
-    next_due,
-    phase_of,
-)
-from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
+from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
+from modelmesh_healthd.probes import ProbeTarget, build_client, probe
 from modelmesh_healthd.state import (
+    ConnectivityGuard,
     Event,
+    HealthCore,
+    HealthPolicy,
     Mesh,
-    Outcome,
-    ProviderDown,
+    Phase,
     SystemState,
-    apply_probe,
+    observe,
+    phase_of,
     reconcile,
 )
 from modelmesh_healthd.storage import (
@@ -61,6 +66,8 @@ from modelmesh_healthd.storage import (
 if TYPE_CHECKING:
     import httpx
 
+    from modelmesh_healthd.daemon.view import DaemonControls
+
 __all__ = ["Daemon"]
 
 _log = structlog.get_logger("modelmesh_healthd.daemon")
@@ -69,18 +76,17 @@ EventSink = Callable[[list[Event]], None]
 
 
 class _Provider:
-    """What the daemon keeps per probed provider besides its ProviderState.
+    """What the daemon keeps per probed provider besides its ProviderState: its schedule.
 
     Not its ProbeTarget: that is built from the configuration for each probe (see `_target`).
     A reload that changes a provider's target replaces this object, so a probe still running
     with the old target can tell that its result is stale.
     """
 
-    __slots__ = ("down_probes", "timing")
+    __slots__ = ("timing",)
 
-    def __init__(self, timing: Timing, down_probes: int = 0) -> None:
+    def __init__(self, timing: Timing) -> None:
         self.timing = timing
-        self.down_probes = down_probes
 
 
 class Daemon:
@@ -109,14 +115,18 @@ class Daemon:
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.writer_id = f"{socket.gethostname()}:{os.getpid()}:{config.daemon.instance}"
-        self.mesh: Mesh = config.mesh()
-        self.policy = config.policy()
-        self.state = SystemState()
-        self.providers: dict[str, _Provider] = {}
-        self.guard = ConnectivityGuard(
-            enabled=config.daemon.network_guard.enabled,
-            min_providers=config.daemon.network_guard.min_providers,
+        mesh = config.mesh()
+        self.core = HealthCore(
+            mesh,
+            SystemState(),
+            config.policy(),
+            ConnectivityGuard(
+                enabled=config.daemon.network_guard.enabled,
+                min_providers=config.daemon.network_guard.min_providers,
+            ),
         )
+        """The pure core's state and memory: every health decision is made on it."""
+        self.providers: dict[str, _Provider] = {}
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
         self.ready = False
@@ -134,8 +144,36 @@ class Daemon:
         self._probes_since_summary = 0
         self._last_evidence_request = 0.0
         self._background: set[asyncio.Task[Any]] = set()
-        self.supervision = Supervision(self)
+        self.supervision = Supervision(self, self.environ)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
+        self.sinks.extend(self.supervision.sinks)
+
+    # --- the core, as observers read it (see view.DaemonView) ---------------
+
+    @property
+    def mesh(self) -> Mesh:
+        """The topology the state is reconciled to."""
+        return self.core.mesh
+
+    @property
+    def state(self) -> SystemState:
+        """The health of every provider, model and pool."""
+        return self.core.state
+
+    @property
+    def policy(self) -> HealthPolicy:
+        """Thresholds and outcome rules."""
+        return self.core.policy
+
+    @property
+    def guard(self) -> ConnectivityGuard:
+        """The connectivity guard (the core's)."""
+        return self.core.guard
+
+    @property
+    def probed(self) -> Collection[str]:
+        """The providers being probed."""
+        return self.providers.keys()
 
     # --- flags (signal handlers call only these) --------------------------
 
@@ -213,7 +251,7 @@ class Daemon:
             return False
         self.manager = manager
         now = self.wall_clock()
-        self.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
+        self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
         manager.attach(self.state, self.mesh)
         self._publish(events)
 
@@ -350,86 +388,44 @@ class Daemon:
         if entry is None or client is None:
             return None
         result = await probe(client, self._target(name, entry.timing.timeout))
+        assert self.scheduler is not None
         if self.providers.get(name) is not entry:
             # A reload removed it (the scheduler forgets it) or changed its target while this
             # probe ran: the result is stale, so probe the new target at once.
-            return (
-                None
-                if name not in self.providers or self.scheduler is None
-                else self.scheduler.now()
-            )
-        return self._record(name, entry, result, due)
-
-    def _target(
-        self, name: str, timeout: float, topology: tuple[Config, Mesh] | None = None
-    ) -> ProbeTarget:
-        """What to probe for `name`, as the configuration says now (or as `topology` said)."""
-        config, mesh = topology or (self.config, self.mesh)
-        return probe_target(
-            config, name, models=mesh.provider_models.get(name, ()), timeout=timeout
-        )
-
-    def _retargeted(self, name: str, was: Timing, now: Timing, before: tuple[Config, Mesh]) -> bool:
-        """Whether a reload changed what a probe of `name` sends (URL, key, models, timeout...)."""
-        return self._target(name, was.timeout, before) != self._target(name, now.timeout)
-
-    def _record(self, name: str, entry: _Provider, result: ProbeResult, due: float) -> float:
-        assert self.scheduler is not None
+            return None if name not in self.providers else self.scheduler.now()
         now = self.wall_clock()
-        ps = self.state.providers[name]
-        if self._held(name, result, now):
+        step = observe(self.core, name, result, now)
+        self._publish(step.events)
+        if step.wants_evidence:
             self._request_evidence(name)
-            # Keep probing, backing off as for a down provider: our network may be out for long.
-            delay = base_delay(entry.timing, Phase.DOWN, entry.down_probes)
-            entry.down_probes += 1
-            return self.scheduler.now() + delay
-        events = apply_probe(self.mesh, self.state, name, result, now, policy=self.policy)
-        self._probes_since_summary += 1
-        self._publish(events)
-        phase = phase_of(ps, self.policy)
-        went_down = any(isinstance(e, ProviderDown) for e in events)
-        if phase is Phase.DOWN:
-            entry.down_probes = 0 if went_down else entry.down_probes + 1
-        elif ps.is_healthy(self.policy):
-            entry.down_probes = 0
+        if not step.hold:
+            self._probes_since_summary += 1
         mono = self.scheduler.now()
-        resume = None if ps.throttled_until is None else mono + (ps.throttled_until - now)
-        return next_due(
+        return due_after(
             entry.timing,
-            phase,
-            down_probes=entry.down_probes,
+            step,
             scheduled_at=due,
             finished_at=mono,
-            resume_at=resume,
-            u=self.rng.random(),
+            resume_at=None if step.resume_at is None else mono + (step.resume_at - now),
+            draw=self.rng.random,
         )
 
-    def _held(self, name: str, result: ProbeResult, now: float) -> bool:
-        """Let the connectivity guard see every result; True if this one must be held back."""
-        outcome = Outcome(result.outcome)
-        would_go_down = False
-        if outcome in NETWORK_OUTCOMES and self.guard.enabled:
-            ps = self.state.providers[name]
-            trial = dataclasses.replace(ps)
-            trial.record_probe(False, now=now, outcome=outcome, policy=self.policy)
-            would_go_down = ps.is_healthy(self.policy) and not trial.is_healthy(self.policy)
-        decision = self.guard.observe(
-            name, outcome, now, would_go_down=would_go_down, fleet=len(self.providers)
+    def _target(self, name: str, timeout: float) -> ProbeTarget:
+        """What to probe for `name`, as the configuration says now."""
+        return probe_target(
+            self.config, name, models=self.mesh.provider_models.get(name, ()), timeout=timeout
         )
-        if decision.suspect_ended:
-            _log.info("daemon.network_restored", provider=name)
-        if decision.suspect_started:
-            _log.warning(
-                "daemon.network_suspect",
-                provider=name,
-                outcome=str(result.outcome),
-                held=len(self.guard.held),
-            )
-        if decision.hold:
-            _log.info(
-                "probe.held", provider=name, outcome=str(result.outcome), detail=result.detail
-            )
-        return decision.hold
+
+    def probe_now(self, provider: str) -> bool:
+        """Probe `provider` as soon as possible (see `view.DaemonControls`).
+
+        Returns:
+            False if it is not probed, or the scheduler is not running.
+        """
+        if provider not in self.providers or self.scheduler is None:
+            return False
+        self.scheduler.expedite(provider)
+        return True
 
     def _request_evidence(self, held: str) -> None:
         """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""
@@ -458,9 +454,7 @@ class Daemon:
 
     # --- the fleet --------------------------------------------------------
 
-    def _apply_config(
-        self, before: tuple[Config, Mesh] | None = None
-    ) -> tuple[list[str], list[str], list[str]]:
+    def _apply_config(self, before: Topology | None = None) -> tuple[list[str], ...]:
         """Schedule exactly the configuration's enabled providers; probe changed ones at once.
 
         Args:
@@ -470,32 +464,24 @@ class Daemon:
             The providers added, removed and changed.
         """
         assert self.scheduler is not None
-        config = self.config
-        enabled = [name for name, cfg in config.providers.items() if cfg.enabled and cfg.probed]
-        keep = set(enabled)
-        added, removed, changed = [], [], []
-        for name in list(self.providers):
-            if name not in keep:
-                del self.providers[name]
-                self.scheduler.remove(name)
-                self.guard.forget(name)
-                removed.append(name)
+        running = {name: entry.timing for name, entry in self.providers.items()}
+        diff = diff_fleet(running, (self.config, self.mesh), before)
+        for name in diff.removed:
+            del self.providers[name]
+            self.scheduler.remove(name)
+            self.core.forget(name)
         mono = self.scheduler.now()
-        for name in enabled:
-            timing = timing_for(config, name)
-            current = self.providers.get(name)
-            if current is None:
-                self.providers[name] = _Provider(timing)
-                phase = phase_of(self.state.providers[name], self.policy)
-                self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
-                added.append(name)
-            elif before is not None and self._retargeted(name, current.timing, timing, before):
-                self.providers[name] = _Provider(timing, current.down_probes)
-                self.scheduler.expedite(name)
-                changed.append(name)
-            else:
-                current.timing = timing
-        return added, removed, changed
+        for name, timing in diff.added.items():
+            self.providers[name] = _Provider(timing)
+            phase = phase_of(self.state.providers[name], self.policy)
+            self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
+        for name, timing in diff.retargeted.items():
+            self.providers[name] = _Provider(timing)
+            self.scheduler.expedite(name)
+        for name, timing in diff.kept.items():
+            self.providers[name].timing = timing
+        self.core.fleet = len(self.providers)
+        return list(diff.added), diff.removed, list(diff.retargeted)
 
     async def reload(self) -> bool:
         """Re-read the configuration file and apply it as a diff.
@@ -512,20 +498,15 @@ class Daemon:
             _log.error("config.invalid", source=source, errors=exc.render().splitlines())
             return False
         old = self.config
-        for key, before, after in (
-            ("storage", old.storage, config.storage),
-            ("daemon.instance", old.daemon.instance, config.daemon.instance),
-            ("admin", old.admin, config.admin),
-        ):
-            if before != after:
-                _log.warning("config.restart_required", key=key)
-        config = config.model_copy(update={"storage": old.storage, "admin": old.admin})
-        config._source = source
+        for key in restart_required(old, config):
+            _log.warning("config.restart_required", key=key)
+        config = carried_over(old, config)
         previous = (self.config, self.mesh)
         self.config = config
-        self.mesh = config.mesh()
-        self.policy = config.policy()
-        self.state, events = reconcile(self.mesh, self.state, self.wall_clock(), policy=self.policy)
+        core = self.core
+        core.mesh = config.mesh()
+        core.policy = config.policy()
+        core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)
         self._publish(events)
@@ -608,3 +589,9 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except Exception:  # noqa: BLE001 - best-effort cleanup after a failed start; already reported
         return
+
+
+if TYPE_CHECKING:
+
+    def _a_daemon_is_its_own_view(daemon: Daemon) -> DaemonControls:
+        return daemon  # mypy proves here that observers' view is what the Daemon offers

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -27,10 +27,8 @@ from modelmesh_healthd.daemon.admin import AdminServer
 from modelmesh_healthd.daemon.liveness import Liveness, heartbeat_path, judge, write_heartbeat
 from modelmesh_healthd.daemon.metrics import Metrics
 from modelmesh_healthd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval
+from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import Event, ProbeCompleted
-
-if TYPE_CHECKING:
-    from modelmesh_healthd.daemon.service import Daemon
 
 __all__ = ["Supervision"]
 
@@ -52,15 +50,16 @@ class Supervision:
     """Admin endpoint, metrics, sd_notify, watchdog and heartbeat of one daemon.
 
     Args:
-        daemon: The daemon (its `environ` says whether systemd watches it).
+        daemon: The daemon, as its observers see it (plus `probe_now`, for routers' reports).
+        environ: The process environment (says whether systemd watches, where the heartbeat goes).
     """
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: DaemonControls, environ: Mapping[str, str]) -> None:
         self._daemon = daemon
-        self.notifier = Notifier(daemon.environ)
-        self.watchdog_every = watchdog_interval(daemon.environ, os.getpid())
+        self.notifier = Notifier(environ)
+        self.watchdog_every = watchdog_interval(environ, os.getpid())
         """Seconds between watchdog pings (None: no watchdog asked)."""
-        self.heartbeat = heartbeat_path(daemon.environ)
+        self.heartbeat = heartbeat_path(environ)
         """The heartbeat file (None: no runtime or state directory in the environment)."""
         self.metrics = Metrics(daemon, self.liveness)
         self.admin: AdminServer | None = None
@@ -69,8 +68,11 @@ class Supervision:
         self._stalled_at: float | None = None
         self._status_dirty = True
         self._heartbeat_failed = False
-        daemon.sinks.append(self.metrics.observe)
-        daemon.sinks.append(self._observe)
+        self.sinks: tuple[Callable[[list[Event]], None], ...] = (
+            self.metrics.observe,
+            self._observe,
+        )
+        """What the daemon must feed every batch of state events to."""
 
     # --- hooks the daemon calls -------------------------------------------------------
 

@@ -1,28 +1,17 @@
-"""When to probe a provider next: a pure function of its state, its schedule and a random draw.
+"""When to probe a provider next: a pure function of its phase, its schedule and a random draw.
 
-The scheduler around it is thin; everything worth table-testing about timing is here.
+The core decides the phase (`state.observe`); this turns it into seconds. The scheduler around
+it is thin; everything worth table-testing about timing is here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
-from modelmesh_healthd.state import DEFAULT_POLICY, HealthPolicy, ProviderState
+from modelmesh_healthd.state import Phase, Step
 
-__all__ = ["Phase", "Timing", "base_delay", "first_due", "next_due", "phase_of"]
-
-
-class Phase(StrEnum):
-    """Which interval applies to a provider."""
-
-    HEALTHY = "healthy"
-    """All is well: `interval`."""
-    PENDING = "pending"
-    """A transition may be under way (a first failure, a first success after down, a server
-    still loading): `fast_interval`, so the verdict comes quickly."""
-    DOWN = "down"
-    """Unhealthy and still failing: `down_interval`, doubling per failed probe up to the cap."""
+__all__ = ["Timing", "base_delay", "due_after", "first_due", "next_due"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +24,6 @@ class Timing:
     down_interval_max: float = 300.0
     jitter: float = 0.1
     timeout: float = 10.0
-
-
-def phase_of(state: ProviderState, policy: HealthPolicy = DEFAULT_POLICY) -> Phase:
-    """The phase a provider is in after its latest probe."""
-    if not state.is_healthy(policy):
-        return Phase.PENDING if state.consecutive_successes > 0 else Phase.DOWN
-    if state.consecutive_failures > 0 or state.loading_since is not None:
-        return Phase.PENDING
-    return Phase.HEALTHY
 
 
 def base_delay(timing: Timing, phase: Phase, down_probes: int = 0) -> float:
@@ -112,3 +92,39 @@ def next_due(
     if resume_at is not None:
         due = max(due, resume_at)
     return due
+
+
+def due_after(
+    timing: Timing,
+    step: Step,
+    *,
+    scheduled_at: float,
+    finished_at: float,
+    resume_at: float | None,
+    draw: Callable[[], float],
+) -> float:
+    """When to probe a provider again, after the core observed its probe.
+
+    Args:
+        timing: The provider's schedule.
+        step: What the core decided.
+        scheduled_at: When the probe was due.
+        finished_at: When it completed (the scheduler's clock, as is the answer).
+        resume_at: When the provider's Retry-After ends (same clock), if it sent one.
+        draw: Uniform draws in [0, 1) for the jitter (called only when jitter applies).
+    """
+    if step.probe_now:
+        return finished_at
+    if step.hold:
+        # A held failure: probe again after the down interval so far, counted from now; no
+        # jitter, no anchoring on the schedule (our own network may be out for long).
+        return finished_at + base_delay(timing, Phase.DOWN, step.backoff)
+    return next_due(
+        timing,
+        step.phase,
+        down_probes=step.backoff,
+        scheduled_at=scheduled_at,
+        finished_at=finished_at,
+        resume_at=resume_at,
+        u=draw(),
+    )

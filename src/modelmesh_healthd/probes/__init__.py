@@ -3,7 +3,7 @@
 Typical use by the daemon::
 
     async with build_client(ClientOptions(transport="aiohttp", concurrency=64)) as client:
-        result = await probe(client, target)      # ProbeResult, a state.Verdict
+        result = await probe(client, target)      # ProbeResult, a state.ProbeReport
 
 `probe` picks the kind's probe from `PROBES` by `target.kind` (one module per kind under
 `probes/kinds/`, resolved once from the kinds registry; the classifier is `probes/classifier/`).

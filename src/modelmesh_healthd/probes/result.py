@@ -1,4 +1,4 @@
-"""ProbeResult: everything one probe found out, secret-free. It satisfies `state.Verdict`."""
+"""ProbeResult: everything one probe found out, secret-free. It satisfies `state.ProbeReport`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from modelmesh_healthd.state.outcome import Outcome
 
 if TYPE_CHECKING:
-    from modelmesh_healthd.state.transition import Verdict
+    from modelmesh_healthd.state.transition import ProbeReport
 
 __all__ = ["EMPTY_HEADROOM", "NO_MODELS", "PhaseTimings", "ProbeResult"]
 
@@ -104,5 +104,5 @@ class ProbeResult:
 
 if TYPE_CHECKING:
 
-    def _a_probe_result_is_a_verdict(result: ProbeResult) -> Verdict:
-        return result  # mypy proves the structural match with state.Verdict here
+    def _a_probe_result_is_a_probe_report(result: ProbeResult) -> ProbeReport:
+        return result  # mypy proves the structural match with state.ProbeReport here

@@ -13,20 +13,26 @@ from modelmesh_healthd.state.events import (
     ModelDeactivated,
     ModelReactivated,
     ModelRemoved,
+    NetworkRestored,
+    NetworkSuspect,
     PoolEmpty,
     PoolRestored,
     ProbeCompleted,
+    ProbeHeld,
     ProviderAdded,
     ProviderDown,
     ProviderReasonChanged,
     ProviderRemoved,
     ProviderUp,
 )
+from modelmesh_healthd.state.guard import NETWORK_OUTCOMES, ConnectivityGuard, GuardRuling
 from modelmesh_healthd.state.mesh import Mesh, MeshError
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason, Effect, Outcome
+from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
-from modelmesh_healthd.state.provider import ProviderState
+from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
+from modelmesh_healthd.state.step import HealthCore, Step, observe
 from modelmesh_healthd.state.system import (
     SCHEMA_VERSION,
     Snapshot,
@@ -37,7 +43,7 @@ from modelmesh_healthd.state.system import (
 )
 from modelmesh_healthd.state.transition import (
     Observation,
-    Verdict,
+    ProbeReport,
     apply_probe,
     initial_state,
     reconcile,
@@ -46,13 +52,17 @@ from modelmesh_healthd.state.transition import (
 __all__ = [
     "ACTIVE",
     "DEFAULT_POLICY",
+    "NETWORK_OUTCOMES",
     "PROVIDER_REASONS",
     "SCHEMA_VERSION",
     "STANDBY",
     "STATE_EVENTS",
+    "ConnectivityGuard",
     "DeactivationReason",
     "Effect",
     "Event",
+    "GuardRuling",
+    "HealthCore",
     "HealthPolicy",
     "LogEventSpec",
     "Mesh",
@@ -62,13 +72,19 @@ __all__ = [
     "ModelReactivated",
     "ModelRemoved",
     "ModelState",
+    "NetworkRestored",
+    "NetworkSuspect",
     "Observation",
     "Outcome",
+    "Phase",
     "PolicyError",
     "PoolEmpty",
     "PoolRestored",
     "PoolState",
+    "ProbeChange",
     "ProbeCompleted",
+    "ProbeHeld",
+    "ProbeReport",
     "ProviderAdded",
     "ProviderDown",
     "ProviderReasonChanged",
@@ -77,11 +93,14 @@ __all__ = [
     "ProviderUp",
     "Snapshot",
     "SnapshotError",
+    "Step",
     "SystemState",
-    "Verdict",
     "apply_probe",
     "canonical_json",
     "checksum_of",
     "initial_state",
+    "observe",
+    "phase_of",
+    "plan_probe",
     "reconcile",
 ]

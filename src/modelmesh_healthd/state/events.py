@@ -18,9 +18,12 @@ __all__ = [
     "ModelDeactivated",
     "ModelReactivated",
     "ModelRemoved",
+    "NetworkRestored",
+    "NetworkSuspect",
     "PoolEmpty",
     "PoolRestored",
     "ProbeCompleted",
+    "ProbeHeld",
     "ProviderAdded",
     "ProviderDown",
     "ProviderReasonChanged",
@@ -220,6 +223,38 @@ class ModelRemoved(Event):
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeHeld(Event):
+    """A network failure that would take a provider down was held back by the guard."""
+
+    name: ClassVar[str] = "probe.held"
+    level: ClassVar[str] = INFO
+    provider: str
+    outcome: str
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSuspect(Event):
+    """Network failures without evidence from any other provider: likely our own network; no
+    provider is taken down until another provider answers."""
+
+    name: ClassVar[str] = "daemon.network_suspect"
+    level: ClassVar[str] = WARNING
+    provider: str
+    outcome: str
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRestored(Event):
+    """A provider answered again after a network suspicion episode."""
+
+    name: ClassVar[str] = "daemon.network_restored"
+    level: ClassVar[str] = INFO
+    provider: str
+
+
 STATE_EVENTS: tuple[type[Event], ...] = (
     ProbeCompleted,
     ProviderDown,
@@ -233,5 +268,8 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProviderRemoved,
     ModelAdded,
     ModelRemoved,
+    ProbeHeld,
+    NetworkSuspect,
+    NetworkRestored,
 )
 """Every event class the core emits (the docs test walks this)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from time import time as _wall_clock
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelmesh_healthd.state._codec import decode_fields
 from modelmesh_healthd.state.outcome import Effect, Outcome, reason_for
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 
-__all__ = ["ProviderState"]
+__all__ = ["ProbeChange", "ProviderState", "plan_probe"]
 
 
 @dataclass(slots=True)
@@ -120,59 +120,7 @@ class ProviderState:
         """
         if now is None:
             now = _wall_clock()
-        if outcome is not None:
-            effect = policy.effect_of(outcome)
-        else:
-            effect = Effect.SUCCESS if success else Effect.FAILURE
-        self.last_probe = now
-        # `.value` is the member's own string; `str(outcome)` would be a new copy per probe.
-        self.last_outcome = outcome.value if outcome is not None else None
-        self.last_latency = latency
-
-        if effect is Effect.LOADING:
-            if self.loading_since is None:
-                self.loading_since = now
-            effect = (
-                Effect.NEUTRAL
-                if now - self.loading_since < policy.loading_grace
-                else (Effect.FAILURE)
-            )
-        else:
-            self.loading_since = None
-
-        if effect is Effect.NEUTRAL:
-            return
-
-        ok = effect is Effect.SUCCESS
-        score = policy.ema_alpha * (1.0 if ok else 0.0) + (1.0 - policy.ema_alpha) * (
-            self.availability_score
-        )
-        self.availability_score = min(1.0, max(0.0, score))
-
-        if ok:
-            self.consecutive_successes += 1
-            self.consecutive_failures = 0
-            # Every probe kind proves the credentials when it succeeds.
-            self.auth_valid = True
-            if (
-                not self.available
-                and self.availability_score >= policy.recovery_threshold
-                and self.consecutive_successes >= policy.recovery_successes
-            ):
-                self.available = True
-                self.down_reason = None
-                self.changed_at = now
-            return
-
-        self.consecutive_failures += 1
-        self.consecutive_successes = 0
-        if outcome is Outcome.AUTH_INVALID:
-            self.auth_valid = False
-        if effect is Effect.FATAL or self.availability_score < policy.min_availability:
-            if self.available:
-                self.available = False
-                self.changed_at = now
-            self.down_reason = str(reason_for(outcome or Outcome.SERVER_ERROR))
+        plan_probe(self, success, outcome, now, policy).apply(self, now, outcome, latency)
 
     # --- serialization ----------------------------------------------------
 
@@ -211,3 +159,121 @@ class ProviderState:
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ProviderState))
+
+
+class ProbeChange(NamedTuple):
+    """What recording one probe does to a provider: decided once by `plan_probe`, then applied.
+
+    The connectivity guard reads a change before it is applied (would it take a healthy provider
+    down?), so the rule is worked out once and either applied or dropped, never run twice.
+
+    Attributes:
+        effect: The probe's effect, the loading grace resolved (never `LOADING`).
+        loading_since: The provider's `loading_since` after this probe.
+        score: The availability score after it.
+        available: `available` after it.
+        auth_valid: `auth_valid` after it.
+        fails: A failure that sets (or keeps) the provider down: fatal, or the score below minimum.
+    """
+
+    effect: Effect
+    loading_since: float | None
+    score: float
+    available: bool
+    auth_valid: bool
+    fails: bool
+
+    def healthy(self, policy: HealthPolicy = DEFAULT_POLICY) -> bool:
+        """`ProviderState.is_healthy` as it will answer once this change is applied."""
+        return self.available and self.auth_valid and self.score >= policy.min_availability
+
+    def apply(
+        self,
+        state: ProviderState,
+        now: float,
+        outcome: Outcome | None,
+        latency: float | None,
+    ) -> None:
+        """Write this change, and the probe's own facts, into `state` (the one mutation)."""
+        state.last_probe = now
+        # `.value` is the member's own string; `str(outcome)` would be a new copy per probe.
+        state.last_outcome = outcome.value if outcome is not None else None
+        state.last_latency = latency
+        state.loading_since = self.loading_since
+        if self.effect is Effect.NEUTRAL:
+            return
+        state.availability_score = self.score
+        state.auth_valid = self.auth_valid
+        if self.effect is Effect.SUCCESS:
+            state.consecutive_successes += 1
+            state.consecutive_failures = 0
+            if self.available and not state.available:
+                state.available = True
+                state.down_reason = None
+                state.changed_at = now
+            return
+        state.consecutive_failures += 1
+        state.consecutive_successes = 0
+        if self.fails:
+            if state.available:
+                state.available = False
+                state.changed_at = now
+            state.down_reason = str(reason_for(outcome or Outcome.SERVER_ERROR))
+
+
+def plan_probe(
+    state: ProviderState,
+    success: bool,
+    outcome: Outcome | None,
+    now: float,
+    policy: HealthPolicy = DEFAULT_POLICY,
+) -> ProbeChange:
+    """Decide what one probe does to `state`, without changing it.
+
+    The rule of `ProviderState.record_probe`: an exponential moving average of success; down
+    when a failure is fatal or drops the score below `min_availability`; back up only once the
+    score reaches `recovery_threshold` with `recovery_successes` successes in a row.
+
+    Args:
+        state: The provider before the probe.
+        success: The seed's flag, used when `outcome` is None.
+        outcome: The probe's outcome class; its effect comes from `policy`.
+        now: Unix timestamp of the probe.
+        policy: Thresholds and outcome rules.
+
+    Returns:
+        The change, to `apply` or to drop.
+    """
+    if outcome is not None:
+        effect = policy.effect_of(outcome)
+    else:
+        effect = Effect.SUCCESS if success else Effect.FAILURE
+    loading_since = None
+    if effect is Effect.LOADING:
+        loading_since = now if state.loading_since is None else state.loading_since
+        effect = Effect.NEUTRAL if now - loading_since < policy.loading_grace else Effect.FAILURE
+    if effect is Effect.NEUTRAL:
+        return ProbeChange(
+            effect,
+            loading_since,
+            state.availability_score,
+            state.available,
+            state.auth_valid,
+            fails=False,
+        )
+    ok = effect is Effect.SUCCESS
+    alpha = policy.ema_alpha
+    score = min(
+        1.0, max(0.0, alpha * (1.0 if ok else 0.0) + (1.0 - alpha) * state.availability_score)
+    )
+    if ok:
+        recovers = (
+            score >= policy.recovery_threshold
+            and state.consecutive_successes + 1 >= policy.recovery_successes
+        )
+        return ProbeChange(effect, loading_since, score, state.available or recovers, True, False)
+    fails = effect is Effect.FATAL or score < policy.min_availability
+    auth_valid = False if outcome is Outcome.AUTH_INVALID else state.auth_valid
+    return ProbeChange(
+        effect, loading_since, score, state.available and not fails, auth_valid, fails
+    )

@@ -2,7 +2,7 @@
 
 Two functions change a SystemState, and nothing else does:
 
-* `apply_probe` records one probe's verdict at time `now` and fans the consequences out across
+* `apply_probe` records one probe's report at time `now` and fans the consequences out across
   the mesh: provider down -> each of its active models to standby in every pool, with the
   provider's reason; provider up -> exactly those models back; a model missing at the provider ->
   that one model to standby.
@@ -38,18 +38,17 @@ from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import (
     PROVIDER_REASONS,
     DeactivationReason,
-    Effect,
     Outcome,
 )
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
-from modelmesh_healthd.state.provider import ProviderState
+from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
 from modelmesh_healthd.state.system import SystemState
 
-__all__ = ["Observation", "Verdict", "apply_probe", "initial_state", "reconcile"]
+__all__ = ["Observation", "ProbeReport", "apply_probe", "initial_state", "reconcile"]
 
 
-class Verdict(Protocol):
-    """What the core needs to know about one probe (the probes' ProbeResult provides it)."""
+class ProbeReport(Protocol):
+    """What the core is told about one probe (the probes' ProbeResult is one)."""
 
     @property
     def outcome(self) -> Outcome: ...
@@ -69,7 +68,7 @@ class Verdict(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """A plain Verdict, for callers that have no ProbeResult (tests, replays, the seed API).
+    """A plain ProbeReport, for callers that have no ProbeResult (tests, replays, the seed API).
 
     Attributes:
         outcome: The provider-level outcome class.
@@ -250,10 +249,11 @@ def apply_probe(
     mesh: Mesh,
     state: SystemState,
     provider: str,
-    verdict: Verdict,
+    report: ProbeReport,
     now: float,
     *,
     policy: HealthPolicy = DEFAULT_POLICY,
+    change: ProbeChange | None = None,
 ) -> list[Event]:
     """Record one probe of `provider` at `now` and fan its consequences out across the mesh.
 
@@ -261,9 +261,11 @@ def apply_probe(
         mesh: The topology `state` was reconciled to.
         state: Mutated in place.
         provider: The probed provider's id.
-        verdict: The probe's classified result.
+        report: The probe's classified result.
         now: Unix timestamp of the probe's completion.
         policy: Thresholds and outcome rules.
+        change: What the probe does to the provider, when the caller has planned it already
+            (`observe` plans it once, for the guard and for this).
 
     Returns:
         The events, in order: `probe.completed`, then any provider transition, then the model and
@@ -276,17 +278,13 @@ def apply_probe(
     was_healthy = ps.is_healthy(policy)
     old_reason = ps.down_reason
     went_down_at = ps.changed_at
-    outcome = Outcome(verdict.outcome)
-    ps.record_probe(
-        policy.effect_of(outcome) is Effect.SUCCESS,
-        verdict.latency,
-        now=now,
-        outcome=outcome,
-        policy=policy,
-    )
-    ps.last_detail = verdict.detail
-    if outcome is Outcome.RATE_LIMITED and verdict.retry_after is not None:
-        ps.throttled_until = now + max(0.0, verdict.retry_after)
+    outcome = Outcome(report.outcome)
+    if change is None:
+        change = plan_probe(ps, False, outcome, now, policy)
+    change.apply(ps, now, outcome, report.latency)
+    ps.last_detail = report.detail
+    if outcome is Outcome.RATE_LIMITED and report.retry_after is not None:
+        ps.throttled_until = now + max(0.0, report.retry_after)
     else:
         ps.throttled_until = None
     healthy = ps.is_healthy(policy)
@@ -297,11 +295,11 @@ def apply_probe(
         ProbeCompleted(
             provider=provider,
             outcome=str(outcome),
-            latency_ms=None if verdict.latency is None else round(verdict.latency * 1000.0, 1),
+            latency_ms=None if report.latency is None else round(report.latency * 1000.0, 1),
             score=score,
             healthy=healthy,
-            detail=verdict.detail,
-            retry_after=verdict.retry_after if outcome is Outcome.RATE_LIMITED else None,
+            detail=report.detail,
+            retry_after=report.retry_after if outcome is Outcome.RATE_LIMITED else None,
         )
     ]
     fan = _FanOut(mesh, state, now, events, policy)
@@ -309,13 +307,13 @@ def apply_probe(
         fan.provider_transition(
             provider,
             outcome,
-            verdict.detail,
+            report.detail,
             was_healthy=was_healthy,
             old_reason=old_reason,
             went_down_at=went_down_at,
         )
 
-    for model, model_outcome in verdict.model_outcomes.items():
+    for model, model_outcome in report.model_outcomes.items():
         if mesh.model_provider.get(model) == provider:  # a stale check of a moved model: skip
             fan.model_check(model, Outcome(model_outcome), provider_healthy=healthy)
 
@@ -376,7 +374,7 @@ class _FanOut:
                 ms.deactivation_reason = reason
 
     def model_check(self, model: str, outcome: Outcome, *, provider_healthy: bool) -> None:
-        """Apply the probe's verdict on one model (found or missing at the provider)."""
+        """Apply the probe's finding on one model (found or missing at the provider)."""
         ms = self.state.models[model]
         if outcome is Outcome.MODEL_NOT_FOUND:
             if ms.is_active:

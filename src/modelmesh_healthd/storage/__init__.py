@@ -9,8 +9,8 @@ The daemon's side::
     state, events = reconcile(mesh, restored, now)
     manager.attach(state, mesh)                  # full save follows
     ...
-    events = apply_probe(mesh, state, provider, verdict, now)
-    manager.record(events)                       # never blocks, never raises
+    step = observe(core, provider, result, now)  # the core's step (state.observe)
+    manager.record(step.events)                  # never blocks, never raises
     ...
     await manager.stop()                         # final save, lock released
 
@@ -37,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.log import LOG_EVENTS
 from modelmesh_healthd.storage.manager import StateManager, SyncPolicy
-from modelmesh_healthd.storage.read import read_snapshot, read_state
+from modelmesh_healthd.storage.read_only import read_snapshot, read_state
 from modelmesh_healthd.storage.status import (
     PoolRow,
     ProviderRow,

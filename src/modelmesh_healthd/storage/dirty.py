@@ -28,7 +28,7 @@ from modelmesh_healthd.state.events import (
     ProviderUp,
 )
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.storage.rows import MEMBERS, POOL, PROVIDER
+from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER
 
 __all__ = ["DirtySet"]
 

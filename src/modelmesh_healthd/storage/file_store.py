@@ -35,7 +35,7 @@ from modelmesh_healthd.storage.base import (
 )
 from modelmesh_healthd.storage.errors import StoreError, StoreUnavailableError
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import MEMBERS, POOL, PROVIDER, encode_json
+from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER, encode_json
 from modelmesh_healthd.storage.urls import redact_url
 
 __all__ = ["FileStore", "parse_snapshot_bytes"]

@@ -37,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.log import LOGGER_NAME, log_load, log_locked
 from modelmesh_healthd.storage.pending import PendingWrites, Taken
-from modelmesh_healthd.storage.rows import make_batch, stray_models
+from modelmesh_healthd.storage.row_encode import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
 
 __all__ = ["SaveCounts", "StateManager", "SyncPolicy"]

@@ -14,9 +14,8 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from modelmesh_healthd.storage.base import LoadResult, LockHandle, LockOwner, WriteBatch
-from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import StoreLockedError
-from modelmesh_healthd.storage.rowstore import load_result
+from modelmesh_healthd.storage.row_decode import decode_store, load_result
 from modelmesh_healthd.storage.urls import redact_url
 
 __all__ = ["MemoryStore"]

@@ -1,4 +1,4 @@
-"""Change notifications for readers in other processes: part of the read API, like `read.py`.
+"""Change notifications for readers in other processes: part of the read API, like `read_only.py`.
 
 The Redis store PUBLISHes on `<prefix>changed` and the PostgreSQL store NOTIFYs `<schema>_changed`
 with every write, so a reader can re-read as soon as the daemon wrote instead of polling. SQLite,

@@ -28,7 +28,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from modelmesh_healthd.storage.base import LoadResult, LockHandle, LockOwner, WriteBatch
-from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
     LockLostError,
     StoreError,
@@ -37,8 +36,8 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
-from modelmesh_healthd.storage.rows import KINDS, check_follows
-from modelmesh_healthd.storage.rowstore import load_result
+from modelmesh_healthd.storage.row_decode import decode_store, load_result
+from modelmesh_healthd.storage.row_encode import KINDS, check_follows
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
 if TYPE_CHECKING:

@@ -33,7 +33,6 @@ from modelmesh_healthd.storage.base import (
     SetAside,
     WriteBatch,
 )
-from modelmesh_healthd.storage.decode import decode_store
 from modelmesh_healthd.storage.errors import (
     StoreError,
     StoreResetError,
@@ -41,8 +40,8 @@ from modelmesh_healthd.storage.errors import (
     StoreURLError,
 )
 from modelmesh_healthd.storage.filelock import FileLock
-from modelmesh_healthd.storage.rows import check_follows
-from modelmesh_healthd.storage.rowstore import load_result
+from modelmesh_healthd.storage.row_decode import decode_store, load_result
+from modelmesh_healthd.storage.row_encode import check_follows
 from modelmesh_healthd.storage.urls import redact_url, split_options
 
 __all__ = ["DB_LAYOUT", "SQLiteStore"]
@@ -63,16 +62,16 @@ _SCHEMA = (
 )
 _CACHE_KIB = 512
 """The writer's page cache between full saves. An incremental write touches a handful of pages
-(the rest come from the OS's file cache): with 512 KiB the per-change cost at 10,000 providers
-measured the same as with SQLite's default 2 MiB (bench/persistence.py), and a fleet's daemon
-keeps ~150 bytes per provider less; a cache as large as the database would keep all of it."""
+(the rest come from the OS's file cache), so a cache smaller than SQLite's default costs nothing
+per change and keeps less memory per provider; a cache as large as the database would keep all
+of it (docs/benchmarks.md, bench/persistence.py)."""
 _BULK_CACHE_KIB = 65536
 """The page cache during a full save, handed back when it ends."""
 
 
 def _shrink_cache(conn: sqlite3.Connection) -> None:
-    """Back to the small cache, and free what the full save's pages held (about 600 bytes per
-    provider, for the life of the daemon, otherwise)."""
+    """Back to the small cache, and free what the full save's pages held (otherwise kept for the
+    life of the daemon: a copy of the database; see docs/benchmarks.md)."""
     with contextlib.suppress(sqlite3.Error):
         conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         conn.execute("PRAGMA shrink_memory")
@@ -196,10 +195,10 @@ class SQLiteStore:
                 raise _CorruptFileError(
                     f"database layout {version} is newer than this daemon's {DB_LAYOUT}"
                 )
-            # Before anything is created: 16 KiB pages (and a large cache while it runs, see
-            # `_write_sync`) make a full save of a 10,000-provider fleet (30 MB of rows) about
-            # twice as fast (bench/persistence.py). page_size is a no-op on an existing WAL
-            # database, which keeps its pages.
+            # Before anything is created: larger pages (and a large cache while it runs, see
+            # `_write_sync`) make a large fleet's full save much faster (bench/persistence.py,
+            # docs/benchmarks.md). page_size is a no-op on an existing WAL database, which keeps
+            # its pages.
             conn.execute("PRAGMA page_size=16384")
             conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             conn.execute("PRAGMA journal_mode=WAL")

@@ -38,7 +38,7 @@ from modelmesh_healthd.state.model import STANDBY
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.storage.errors import StoreError
 from modelmesh_healthd.storage.notify import ChangeFeed, change_feed
-from modelmesh_healthd.storage.read import read_snapshot
+from modelmesh_healthd.storage.read_only import read_snapshot
 from modelmesh_healthd.storage.urls import open_store, redact_url
 
 __all__ = ["Attachment", "attach", "standby_of"]

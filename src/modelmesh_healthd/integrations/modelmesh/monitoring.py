@@ -13,7 +13,7 @@ from modelmesh.interfaces.discovery import HealthMonitoring, HealthReport, Probe
 
 from modelmesh_healthd.state.provider import ProviderState
 from modelmesh_healthd.state.system import SystemState
-from modelmesh_healthd.storage.read import read_state
+from modelmesh_healthd.storage.read_only import read_state
 from modelmesh_healthd.storage.urls import open_store
 
 __all__ = ["StoreHealthMonitoring"]

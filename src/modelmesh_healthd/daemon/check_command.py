@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelmesh_healthd.config import Config
-from modelmesh_healthd.daemon.targets import client_options, probe_target
+from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
 from modelmesh_healthd.probes import ProbeResult, build_client, probe
 from modelmesh_healthd.state import Outcome
 

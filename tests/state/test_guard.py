@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelmesh_healthd.daemon.guard import ConnectivityGuard
-from modelmesh_healthd.state import Outcome
+from modelmesh_healthd.state import ConnectivityGuard, Outcome
 
 TO, CE, OK, AUTH = Outcome.TIMEOUT, Outcome.CONNECT_ERROR, Outcome.OK, Outcome.AUTH_INVALID
 

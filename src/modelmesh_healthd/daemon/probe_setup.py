@@ -1,4 +1,7 @@
-"""From configuration to what the probes and the scheduler need, per provider."""
+"""What each probe is set up with, from the configuration: its target, its schedule, the client.
+
+Not `probes.target`, which defines what a target is; this builds one from `Config`.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ def probe_target(
 ) -> ProbeTarget:
     """The ProbeTarget of provider `name`.
 
-    The daemon builds one for each probe rather than keeping 10,000 of them (~220 bytes per
-    provider): it passes what it has indexed already.
+    The daemon builds one for each probe rather than keeping one per provider (memory a large
+    fleet notices, see docs/benchmarks.md): it passes what it has indexed already.
 
     Args:
         config: The configuration.

@@ -1,4 +1,7 @@
-"""Reading a row store back: verify every row, set the bad ones apart, keep the rest consistent."""
+"""Reading a row store back: verify every row, set the bad ones apart, keep the rest consistent.
+
+The counterpart of `row_encode`; every row backend loads through `decode_store` and `load_result`.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ from modelmesh_healthd.state.system import (
     SystemState,
     migrate,
 )
-from modelmesh_healthd.storage.base import Envelope
-from modelmesh_healthd.storage.rows import (
+from modelmesh_healthd.storage.base import Envelope, LoadResult, SetAside
+from modelmesh_healthd.storage.row_encode import (
     KINDS,
     MEMBERS,
     META,
@@ -27,7 +30,7 @@ from modelmesh_healthd.storage.rows import (
     row_checksum,
 )
 
-__all__ = ["Decoded", "decode_store"]
+__all__ = ["Decoded", "decode_store", "load_result"]
 
 
 @dataclass(slots=True)
@@ -129,8 +132,8 @@ def decode_store(
 
     # One provider row at a time, parsed, built and dropped before the next. Parsing every row
     # first left the state's objects scattered among the parser's garbage of the whole store,
-    # and CPython returns an arena only when nothing in it is alive: a daemon restarted on
-    # 10,000 providers kept ~3.7 KiB per provider more than a fresh one.
+    # and CPython returns an arena only when nothing in it is alive: a restarted daemon kept
+    # several times the memory of a fresh one (docs/benchmarks.md, the `--restart` figure).
     state = SystemState(timestamp=envelope.timestamp)
     bad: dict[tuple[str, str], str] = {}
     owner: dict[str, str] = {}
@@ -229,3 +232,23 @@ def _parse_pools(
                 active = model.status == ACTIVE
                 (pool.active_models if active else pool.standby_models).add(model_id)
         state.pools[pool_id] = pool
+
+
+def load_result(decoded: Decoded, *, row_count: int, moved_to: str | None) -> LoadResult:
+    """Turn a verified row store into a LoadResult.
+
+    Args:
+        decoded: The outcome of `decode_store`.
+        row_count: How many rows the store held (named when the whole store is set aside).
+        moved_to: Where the backend moved the bad data (None for a read-only load).
+
+    Returns:
+        The good remainder (or None) and one SetAside per bad row, or one for the whole store.
+    """
+    if decoded.whole_reason is not None:
+        what = f"whole store (meta row and {row_count} rows)"
+        return LoadResult(None, [SetAside(what, decoded.whole_reason, moved_to)], decoded.epoch)
+    aside = [
+        SetAside(f"{kind} row {key!r}", reason, moved_to) for kind, key, reason in decoded.bad_rows
+    ]
+    return LoadResult(decoded.snapshot, aside, decoded.epoch)

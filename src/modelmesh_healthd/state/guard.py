@@ -7,24 +7,26 @@ this provider's trouble began: an answer proves our network works, so the failur
 no such evidence the failure is not applied, the provider is probed again soon, and the daemon
 asks for evidence by probing another provider early.
 
-Pure: the daemon feeds it outcomes and times; it returns decisions.
+Pure: `observe` (state.step) feeds it each outcome with its time and whether applying it would
+take the provider down; it returns a ruling. Its memory (who failed since when, who answered last)
+lives here, beside the rest of the core's, so the ruling is decided where the transition is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelmesh_healthd.state import Outcome
+from modelmesh_healthd.state.outcome import Outcome
 
-__all__ = ["NETWORK_OUTCOMES", "ConnectivityGuard", "Decision"]
+__all__ = ["NETWORK_OUTCOMES", "ConnectivityGuard", "GuardRuling"]
 
 NETWORK_OUTCOMES = frozenset({Outcome.TIMEOUT, Outcome.CONNECT_ERROR})
 """Outcomes that a broken network on our side produces for every provider alike."""
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with one probe result."""
+class GuardRuling:
+    """The guard's ruling on one probe result."""
 
     hold: bool
     """Do not apply the result: there is no proof the fault is the provider's."""
@@ -59,7 +61,7 @@ class ConnectivityGuard:
 
     def observe(
         self, provider: str, outcome: Outcome, now: float, *, would_go_down: bool, fleet: int
-    ) -> Decision:
+    ) -> GuardRuling:
         """Judge one result.
 
         Args:
@@ -79,17 +81,17 @@ class ConnectivityGuard:
             # Every held provider's trouble began before this answer: their next failure, if any,
             # is real and will be applied.
             self.held.clear()
-            return Decision(hold=False, suspect_ended=ended)
+            return GuardRuling(hold=False, suspect_ended=ended)
         started = self.streak_started.setdefault(provider, now)
         if not (self.enabled and would_go_down and fleet >= self.min_providers):
             self.held.discard(provider)
-            return Decision(hold=False)
+            return GuardRuling(hold=False)
         if self.last_answer_at is not None and self.last_answer_at >= started:
             self.held.discard(provider)
-            return Decision(hold=False)
+            return GuardRuling(hold=False)
         was_suspect = self.suspect
         self.held.add(provider)
-        return Decision(hold=True, suspect_started=not was_suspect)
+        return GuardRuling(hold=True, suspect_started=not was_suspect)
 
     def forget(self, provider: str) -> None:
         """Drop a provider that left the configuration."""

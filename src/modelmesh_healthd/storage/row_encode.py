@@ -184,8 +184,8 @@ def _sorted_groups(mesh: Mesh) -> Mapping[str, tuple[str, ...]]:
     """Provider -> its model ids, sorted (row order), computed once per mesh.
 
     The mesh's own map when its groups are in order already (one model per provider always
-    is): a second map of 10,000 tuples held for the life of the daemon costs ~120 bytes per
-    provider.
+    is): a second map, one tuple per provider held for the life of the daemon, is memory a large
+    fleet notices (docs/benchmarks.md).
     """
     groups = mesh.provider_models
     if all(_in_order(models) for models in groups.values()):

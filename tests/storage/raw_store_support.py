@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelmesh_healthd.storage.memory_store import MemoryStore
-from modelmesh_healthd.storage.rows import row_checksum
+from modelmesh_healthd.storage.row_encode import row_checksum
 
 
 class RawStore(Protocol):

@@ -1,0 +1,137 @@
+"""One probe result in, one decision out: `observe`, the core's single step for probe results.
+
+    probe -> observe(core, provider, report, now) -> Step -> publish events, schedule next_due
+
+`observe` owns every health decision about one result, in this order:
+
+1. the rule: what the probe would do to the provider (`plan_probe`, decided once);
+2. the connectivity guard: would that take a healthy provider down without proof that our own
+   network works? Then hold the result back (nothing applied) and ask for evidence;
+3. the transition: apply the planned change and fan it out across the mesh (`apply_probe`);
+4. the phase: which interval applies next, and how far a down provider's backoff has grown.
+
+The daemon does only I/O around it. Later inputs plug in here, not in the daemon: evidence from
+elsewhere (a router's report that accuses a provider) answers with `Step.probe_now`, and an
+override that holds a provider's state (a drain) decides before step 2, as the guard does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelmesh_healthd.state.events import Event, NetworkRestored, NetworkSuspect, ProbeHeld
+from modelmesh_healthd.state.guard import ConnectivityGuard
+from modelmesh_healthd.state.mesh import Mesh
+from modelmesh_healthd.state.outcome import Outcome
+from modelmesh_healthd.state.phase import Phase, phase_of
+from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
+from modelmesh_healthd.state.provider import plan_probe
+from modelmesh_healthd.state.system import SystemState
+from modelmesh_healthd.state.transition import ProbeReport, apply_probe
+
+__all__ = ["HealthCore", "Step", "observe"]
+
+
+@dataclass(slots=True)
+class HealthCore:
+    """Everything `observe` decides with: the topology, the state and the core's own memory.
+
+    Attributes:
+        mesh: The topology `state` is reconciled to.
+        state: The health of every provider, model and pool (mutated by `observe`).
+        policy: Thresholds and outcome rules.
+        guard: The connectivity guard and its memory of who answered when.
+        fleet: How many providers are probed (the guard leaves small fleets alone).
+        down_probes: Per provider, failed probes since it went down (its backoff so far).
+    """
+
+    mesh: Mesh
+    state: SystemState
+    policy: HealthPolicy = DEFAULT_POLICY
+    guard: ConnectivityGuard = field(default_factory=ConnectivityGuard)
+    fleet: int = 0
+    down_probes: dict[str, int] = field(default_factory=dict)
+
+    def forget(self, provider: str) -> None:
+        """Drop the core's memory of a provider that is no longer probed."""
+        self.guard.forget(provider)
+        self.down_probes.pop(provider, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one observed result decided.
+
+    Attributes:
+        events: What changed, in order, to log, persist and count (possibly none).
+        phase: Which interval applies to the provider next.
+        backoff: Failed probes since it went down: how far its down interval has grown.
+        hold: The result was held back, not applied (the provider's state is unchanged).
+        resume_at: Unix time before which the provider asked not to be probed (Retry-After).
+        wants_evidence: Probe some other, healthy provider early: its answer says whose network
+            is at fault.
+        probe_now: Probe this provider again at once, whatever its phase. Nothing sets it yet:
+            it is where evidence from outside the probes (a router's report) will answer.
+    """
+
+    events: list[Event]
+    phase: Phase
+    backoff: int = 0
+    hold: bool = False
+    resume_at: float | None = None
+    wants_evidence: bool = False
+    probe_now: bool = False
+
+
+def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
+    """Decide everything one probe result means, and apply it to `core.state`.
+
+    Args:
+        core: The core's state and memory (mutated).
+        provider: The probed provider (in `core.mesh`).
+        report: The probe's classified result.
+        now: Unix time of the probe's completion.
+
+    Returns:
+        The step: events, next phase and backoff, and whether the result was held back.
+
+    Raises:
+        KeyError: `provider` is not in the mesh (a programming error of the caller).
+    """
+    policy = core.policy
+    ps = core.state.providers[provider]
+    outcome = Outcome(report.outcome)
+    change = plan_probe(ps, False, outcome, now, policy)
+    was_healthy = ps.is_healthy(policy)
+    goes_down = was_healthy and not change.healthy(policy)
+
+    ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
+    events: list[Event] = []
+    if ruling.suspect_ended:
+        events.append(NetworkRestored(provider))
+    if ruling.suspect_started:
+        events.append(NetworkSuspect(provider, outcome.value, len(core.guard.held)))
+    if ruling.hold:
+        events.append(ProbeHeld(provider, outcome.value, report.detail))
+        # Probed again as if down (our network may be out for long), nothing else changes.
+        backoff = core.down_probes.get(provider, 0)
+        core.down_probes[provider] = backoff + 1
+        return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
+
+    events += apply_probe(
+        core.mesh, core.state, provider, report, now, policy=policy, change=change
+    )
+    phase = phase_of(ps, policy)
+    before = core.down_probes.get(provider, 0)
+    backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)
+    core.down_probes[provider] = backoff
+    return Step(events, phase, backoff, resume_at=ps.throttled_until)
+
+
+def _backoff(before: int, phase: Phase, *, healthy: bool, went_down: bool) -> int:
+    # Down: the first wait after going down is the base down interval, each failure after it
+    # doubles it. Healthy (even with a failure pending): forgotten. Unhealthy but on the way back
+    # up: kept, in case it falls back.
+    if phase is Phase.DOWN:
+        return 0 if went_down else before + 1
+    return 0 if healthy else before
