@@ -3,6 +3,7 @@ tokens and cost."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import modelmesh
@@ -51,8 +52,13 @@ async def test_a_successful_request_is_reported_with_latency_tokens_and_cost() -
         client = priced_client(sim)
         feedback = Feedback(client.mesh)
         feedback.install()
-        assert await ask_async(client)
+        response = await asyncio.to_thread(
+            client.chat.completions.create,
+            model=POOL,
+            messages=[{"role": "user", "content": "hi"}],
+        )
         (report,) = feedback.drain(10)
+    usage = response.usage
     assert (report.model, report.provider, report.outcome) == (
         "openai.gpt-4o-mini",
         "openai.llm.v1",
@@ -60,9 +66,9 @@ async def test_a_successful_request_is_reported_with_latency_tokens_and_cost() -
     )
     assert report.latency is not None
     assert report.latency > 0
-    assert report.tokens > 0
-    # The simulator counts 4 prompt and 4 completion tokens for "hi".
-    assert report.cost == pytest.approx(4 / 1000 * 0.5 + 4 / 1000 * 1.5 + 0.001)
+    assert report.tokens == usage.total_tokens > 0
+    expected = usage.prompt_tokens / 1000 * 0.5 + usage.completion_tokens / 1000 * 1.5 + 0.001
+    assert report.cost == pytest.approx(expected)
 
 
 async def test_a_provider_without_pricing_reports_tokens_and_no_cost() -> None:

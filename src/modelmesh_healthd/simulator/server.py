@@ -21,8 +21,13 @@ import structlog
 from aiohttp import web
 
 from modelmesh_healthd.simulator.answers import Answer, answer
-from modelmesh_healthd.simulator.behaviours import STREAMING, Behaviour, SimProvider
-from modelmesh_healthd.simulator.chat import ChatLog, chat_answer, is_chat_completion
+from modelmesh_healthd.simulator.behaviours import (
+    MODEL_STATES,
+    STREAMING,
+    Behaviour,
+    SimProvider,
+)
+from modelmesh_healthd.simulator.chat import ChatLog, is_chat_completion
 from modelmesh_healthd.simulator.defaults import default_providers
 from modelmesh_healthd.simulator.kinds import SIMS
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
@@ -50,6 +55,7 @@ SETTABLE = frozenset(
         "huge_bytes",
         "limit_remaining",
         "api_key",
+        "model_states",
     }
 )
 """Provider fields that `set_behaviour` (and the control endpoint) may change, besides behaviour."""
@@ -63,6 +69,14 @@ def _respond(answer: Answer) -> web.Response:
         body=answer.body,
         headers={**answer.headers, "content-type": answer.content_type},
     )
+
+
+def _model_states(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(m, str) and v in MODEL_STATES for m, v in value.items()
+    ):
+        raise ValueError(f"model_states must map model names to one of {sorted(MODEL_STATES)}")
+    return dict(value)
 
 
 def coerce(field: str, value: Any) -> Any:
@@ -93,6 +107,8 @@ def coerce(field: str, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError(f"{field} must be a number or null")
         return None if value is None else float(value)
+    if field == "model_states":
+        return _model_states(value)
     if value is not None and not isinstance(value, str):  # api_key
         raise ValueError(f"{field} must be a string or null")
     return value
@@ -297,15 +313,15 @@ class Simulator:
             return web.json_response({"error": "no such simulated provider"}, status=404)
         p.requests += 1
         b = p.behaviour
-        tail = request.match_info["tail"]
-        if is_chat_completion(request.method, tail):
-            self.chat.count(p.name)
-            key_ok = SIMS[p.kind].key_ok(p, request.headers, request.query, tail)
-            if b is Behaviour.HEALTHY and key_ok:
-                return _respond(chat_answer(p, await request.read()))
+        if is_chat_completion(request.method, request.match_info["tail"]):
+            self.chat.count(p.name)  # a router's request, counted apart from the probes
         if b in STREAMING:
             return await self._stream(request, p, b)
-        return _respond(answer(p, tail, request.headers, request.query))
+        tail = request.match_info["tail"]
+        content = await request.read() if request.method != "GET" else b""
+        return _respond(
+            answer(p, tail, request.headers, request.query, method=request.method, body=content)
+        )
 
     async def _stream(
         self, request: web.Request, p: SimProvider, b: Behaviour
