@@ -235,6 +235,8 @@ class AdminConfig(_Section):
     """False: no endpoint (`health` then reads the heartbeat file)."""
     listen: str = "127.0.0.1:9464"
     """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
+    reports_token: SecretStr | None = None
+    """Bearer token routers must send with `POST /v1/reports` (unset: reports are refused)."""
 
     @field_validator("listen")
     @classmethod

@@ -7,9 +7,10 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
-by default all the same; there is no authentication.
+by default all the same; only `POST /v1/reports`, the one page that changes anything, takes a token.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from aiohttp import web
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
-from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.daemon.reports import ReportIntake
+from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import phase_of
 from modelmesh_healthd.storage.errors import StoreError
 
@@ -33,7 +35,8 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on (read-only).
+        daemon: The daemon it reports on (read-only), and asks for a probe when routers' reports
+            accuse a provider.
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -42,7 +45,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: DaemonView,
+        daemon: DaemonControls,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -53,6 +56,8 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
+        self.reports = ReportIntake(daemon)
+        """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
 
@@ -68,6 +73,7 @@ class AdminServer:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
+        app.router.add_post("/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)

@@ -3,7 +3,8 @@
 Tables live in their own schema (default `modelmesh_healthd`), created and versioned by the daemon:
 `schema_version` records each applied migration; migrations run when the writer opens the store.
 `rows (kind, key, data, checksum, doc jsonb)` holds the rows, `meta` the envelope, `quarantine`
-what was set aside, `lock_owner` who holds the lock.
+what was set aside, `lock_owner` who holds the lock. Every write NOTIFYs the channel
+`<schema>_changed` in its transaction (delivered at commit), so readers re-read at once.
 
 Connections come from a psycopg_pool pool. The writer lock is a session advisory lock held on one
 connection taken from the pool for the writer's lifetime; every write goes over that same
@@ -104,6 +105,8 @@ class PostgresStore:
         except ValueError:
             raise StoreURLError(f"{self.url}: pool_max and timeout must be numbers") from None
         self._conninfo = "postgresql" + bare[bare.index(":") :]
+        self.changes_channel = f"{self.schema}_changed"
+        """The LISTEN/NOTIFY channel every write notifies (see `storage.notify`)."""
         self._secrets = url_secrets(url)
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._conn: AsyncConnection[Any] | None = None
@@ -414,6 +417,7 @@ class PostgresStore:
                     ),
                     (batch.meta_data, batch.meta_checksum),
                 )
+                await cur.execute("SELECT pg_notify(%s, '')", (self.changes_channel,))
         except StoreError:
             raise
         except self._errors() as exc:

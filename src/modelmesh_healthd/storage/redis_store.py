@@ -2,7 +2,8 @@
 
 Keys (under `prefix`, default `modelmesh-healthd:`): `rows:provider`, `rows:model`, `rows:pool`,
 `rows:members` (hashes: row key -> `<checksum>\\n<json>`), `meta` (hash: data, checksum),
-`quarantine` (hash of rows set aside), `lock` (the writer lease).
+`quarantine` (hash of rows set aside), `lock` (the writer lease). Every write also PUBLISHes on
+the channel `changed` (inside the same MULTI), so readers in other processes re-read at once.
 
 The writer lock is a lease: `SET lock <owner> NX PX ttl`, renewed every third of the TTL and on
 every write; a crashed writer's lease runs out and the next daemon takes the store over (at once
@@ -94,6 +95,8 @@ class RedisStore:
         self._meta = f"{self.prefix}meta"
         self._quarantine = f"{self.prefix}quarantine"
         self._lock = f"{self.prefix}lock"
+        self.changes_channel = f"{self.prefix}changed"
+        """The pub/sub channel every write publishes on (see `storage.notify`)."""
         self._client: Redis | None = None
         self._owner_value: str | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -370,6 +373,7 @@ class RedisStore:
                 pipe.hset(self._rows[kind], mapping=dict(chunk))
         pipe.hset(self._meta, mapping={"data": batch.meta_data, "checksum": batch.meta_checksum})
         pipe.pexpire(self._lock, self._ttl_ms)
+        pipe.publish(self.changes_channel, "")
 
 
 def _chunks(items: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
