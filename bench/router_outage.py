@@ -166,7 +166,7 @@ async def one_run(args: argparse.Namespace, attached: bool, workdir: Path) -> Ru
     from modelmesh_healthd.integrations.modelmesh import attach
 
     run = Run("with the daemon attached" if attached else "modelmesh-lite alone")
-    store = args.store or f"sqlite://{workdir}/{'with' if attached else 'alone'}.db"
+    store = args.store or f"sqlite:///{workdir}/{'with' if attached else 'alone'}.db"
     async with Simulator(providers()) as sim:
         chat = TimedChatLog()
         sim.chat = chat

@@ -31,7 +31,7 @@ def a_is(mesh: Any, status: str) -> bool:
 
 @pytest.mark.parametrize("backend", ["sqlite", "file"])
 async def test_polled_stores_reach_the_pools_within_one_poll(tmp_path: Path, backend: str) -> None:
-    url = f"sqlite://{tmp_path}/s.db" if backend == "sqlite" else f"file://{tmp_path}/s.json"
+    url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"file://{tmp_path}/s.json"
     mesh = make_mesh()
     async with writer(url) as w, attach(mesh, store=url, poll_interval=0.2) as attached:
         await until(lambda: attached.reads > 0, 5, "the first read")
@@ -99,7 +99,7 @@ async def test_a_store_outage_keeps_the_verdicts_then_goes_stale_and_hands_the_p
 
 
 async def test_close_hands_back_what_attach_put_on_standby(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/s.db"
+    url = f"sqlite:///{tmp_path}/s.db"
     mesh = make_mesh()
     async with writer(url) as w:
         await w.down()
@@ -111,7 +111,7 @@ async def test_close_hands_back_what_attach_put_on_standby(tmp_path: Path) -> No
 
 
 def test_a_sync_program_gets_a_background_thread_that_stops_on_close(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/s.db"
+    url = f"sqlite:///{tmp_path}/s.db"
 
     async def write_down() -> None:
         async with writer(url) as w:
@@ -132,7 +132,7 @@ def test_a_sync_program_gets_a_background_thread_that_stops_on_close(tmp_path: P
 async def test_an_empty_store_changes_nothing(tmp_path: Path) -> None:
     mesh = make_mesh()
     mesh.rotate("chat")
-    async with attach(mesh, store=f"sqlite://{tmp_path}/none.db", poll_interval=0.1) as attached:
+    async with attach(mesh, store=f"sqlite:///{tmp_path}/none.db", poll_interval=0.1) as attached:
         await until(lambda: attached.reads > 1, 5, "two reads")
         assert statuses(mesh)["chat"] == {A: "standby", B: "active"}
         assert attached.changes == []

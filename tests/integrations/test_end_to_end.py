@@ -32,7 +32,7 @@ ALPHA, BETA = "openai.llm.v1", "groq.api.v1"
 async def test_traffic_leaves_a_down_provider_and_returns_to_it_when_it_recovers(
     tmp_path: Path,
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "modelmesh.yaml"
     async with Simulator(sim_providers()) as sim:
         port = free_port()
@@ -108,7 +108,7 @@ async def test_modelmesh_lite_alone_never_sends_traffic_back_to_a_recovered_prov
 
 
 async def test_the_routers_served_requests_reach_the_daemon_as_usage(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "modelmesh.yaml"
     async with Simulator(sim_providers()) as sim:
         port = free_port()

@@ -16,7 +16,7 @@ ALPHA, BETA = "openai.llm.v1", "groq.api.v1"
 
 
 async def test_the_health_report_gives_the_daemons_verdict_per_provider(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/s.db"
+    url = f"sqlite:///{tmp_path}/s.db"
     async with writer(url) as w:
         await w.down(ALPHA)
         await w.probes(BETA, Outcome.OK, 1)
@@ -35,7 +35,7 @@ async def test_the_health_report_gives_the_daemons_verdict_per_provider(tmp_path
 
 
 async def test_probe_gives_the_daemons_latest_probe_instead_of_sending_one(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/s.db"
+    url = f"sqlite:///{tmp_path}/s.db"
     async with writer(url) as w:
         await w.down(ALPHA)
     monitoring = StoreHealthMonitoring(url)

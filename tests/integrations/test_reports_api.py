@@ -33,7 +33,7 @@ async def running(
             text += "schedule: {interval: 60s, fast_interval: 0.25s, jitter: 0.0, timeout: 1s}\n"
         config.write_text(text)
         async with (
-            daemon_process(config, f"sqlite://{tmp_path}/state.db") as daemon,
+            daemon_process(config, f"sqlite:///{tmp_path}/state.db") as daemon,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http,
         ):
             await daemon.wait_for("daemon.started")
