@@ -63,6 +63,8 @@ class DeactivationReason(StrEnum):
     QUOTA_EXHAUSTED = "quota_exhausted"
     MODEL_NOT_FOUND = "model_not_found"
     MANUAL = "manual"
+    MAINTENANCE_WINDOW = "maintenance_window"
+    """Held by an override (a drain or a scheduled window): ModelMesh's own word for it."""
 
 
 PROVIDER_REASONS: frozenset[str] = frozenset(

@@ -5,6 +5,8 @@
 `observe` owns every health decision about one result, in this order:
 
 1. the rule: what the probe would do to the provider (`plan_probe`, decided once);
+1b. an override: expire the provider's ended ones; a held (drained) provider's result is not
+   applied at all (`state.overrides`);
 2. the connectivity guard: would that take a healthy provider down without proof that our own
    network works? Then hold the result back (nothing applied) and ask for evidence;
 3. the transition: apply the planned change and fan it out across the mesh (`apply_probe`);
@@ -23,6 +25,7 @@ from modelmesh_healthd.state.events import Event, NetworkRestored, NetworkSuspec
 from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.outcome import Outcome
+from modelmesh_healthd.state.overrides import expire_overrides, is_held
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import plan_probe
@@ -72,6 +75,8 @@ class Step:
             is at fault.
         probe_now: Probe this provider again at once, whatever its phase. Nothing sets it yet:
             it is where evidence from outside the probes (a router's report) will answer.
+        overridden: An override (drain, maintenance window) holds the provider: the result was
+            not applied, and the provider keeps its schedule.
     """
 
     events: list[Event]
@@ -81,6 +86,7 @@ class Step:
     resume_at: float | None = None
     wants_evidence: bool = False
     probe_now: bool = False
+    overridden: bool = False
 
 
 def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
@@ -101,12 +107,19 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     policy = core.policy
     ps = core.state.providers[provider]
     outcome = Outcome(report.outcome)
+    events: list[Event] = expire_overrides(
+        core.mesh, core.state, now, providers=(provider,), policy=policy
+    )
+    if is_held(ps, now):
+        # A drained provider: probed on its usual schedule, but nothing it answers changes it.
+        events.append(ProbeHeld(provider, outcome.value, f"override: {ps.override_reason}"))
+        phase = phase_of(ps, policy)
+        return Step(events, phase, core.down_probes.get(provider, 0), overridden=True)
     change = plan_probe(ps, False, outcome, now, policy)
     was_healthy = ps.is_healthy(policy)
     goes_down = was_healthy and not change.healthy(policy)
 
     ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
-    events: list[Event] = []
     if ruling.suspect_ended:
         events.append(NetworkRestored(provider))
     if ruling.suspect_started:
