@@ -110,7 +110,51 @@ def _parser() -> argparse.ArgumentParser:
         "--heartbeat", metavar="FILE", help="read this heartbeat file instead of asking /livez"
     )
     health.set_defaults(handler=_health)
+    _override_parsers(sub)
     return parser
+
+
+def _override_parsers(sub: Any) -> None:
+    drain = sub.add_parser(
+        "drain", help="hold a provider or model on standby for maintenance (running daemon)"
+    )
+    _config_arg(drain)
+    drain.add_argument("target", metavar="PROVIDER|MODEL")
+    drain.add_argument("--for", dest="length", required=True, metavar="DURATION", help="e.g. 30m")
+    drain.add_argument("--reason", default="", help="why (shown in status and events)")
+    drain.set_defaults(handler=_overrides_cmd, action="drain")
+    undrain = sub.add_parser("undrain", help="end a drain now; health follows the probes again")
+    _config_arg(undrain)
+    undrain.add_argument("target", metavar="PROVIDER|MODEL")
+    undrain.set_defaults(handler=_overrides_cmd, action="undrain")
+    listing = sub.add_parser("overrides", help="list the running daemon's overrides")
+    _config_arg(listing)
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_overrides_cmd, action="list")
+
+
+def _overrides_cmd(args: argparse.Namespace) -> int:
+    from modelmesh_healthd.daemon.override_command import OverrideClient, format_overrides
+
+    try:
+        client = OverrideClient.from_config(args.config, os.environ)
+    except ValueError as exc:
+        print(f"{args.action}: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        if args.action == "drain":
+            rows = client.drain(args.target, args.length, args.reason)
+            print(format_overrides(rows))
+        elif args.action == "undrain":
+            cleared = client.undrain(args.target)
+            print(f"{args.target}: {'override cleared' if cleared else 'had no override'}")
+        else:
+            rows = client.list()
+            print(json.dumps(rows, indent=2) if args.json else format_overrides(rows))
+    except RuntimeError as exc:
+        print(f"{args.action}: {exc}", file=sys.stderr)
+        return EXIT_UNHEALTHY
+    return EXIT_OK
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -265,6 +309,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from modelmesh_healthd.state import DEFAULT_POLICY
+    from modelmesh_healthd.state.overrides import list_overrides
     from modelmesh_healthd.storage import (
         StoreError,
         StoreURLError,
@@ -293,6 +338,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
         return EXIT_UNHEALTHY
     table = status_table(snapshot.state, policy)
+    held = [o.to_dict() for o in list_overrides(snapshot.state, time.time())]
     if args.json:
         out = {
             "store": redact_url(url),
@@ -300,6 +346,7 @@ def _status(args: argparse.Namespace) -> int:
             "writer_id": snapshot.writer_id,
             "epoch": snapshot.epoch,
             **table.to_dict(),
+            "overrides": held,
         }
         print(json.dumps(out, indent=2))
         return EXIT_OK
@@ -339,6 +386,11 @@ def _status(args: argparse.Namespace) -> int:
             ],
         )
     )
+    if held:
+        from modelmesh_healthd.daemon.override_command import format_overrides
+
+        print()
+        print(format_overrides(held))
     return EXIT_OK
 
 

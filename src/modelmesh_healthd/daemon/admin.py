@@ -7,9 +7,10 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `/v1/overrides`        | GET the overrides; POST one (a drain); DELETE `/{target}` (undrain) |
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
-by default all the same; there is no authentication.
+by default all the same, and writes need the admin bearer token (`admin.auth`, `admin_auth.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from modelmesh_healthd import __version__
+from modelmesh_healthd.daemon import overrides_api
+from modelmesh_healthd.daemon.admin_auth import token_middleware
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
-from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import phase_of
 
 __all__ = ["AdminServer"]
@@ -32,7 +35,7 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on (read-only).
+        daemon: The daemon it reports on; writes go through its controls only.
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -41,7 +44,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: DaemonView,
+        daemon: DaemonControls,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -61,12 +64,14 @@ class AdminServer:
         Raises:
             OSError: The address cannot be bound (port in use, no such address, ...).
         """
-        app = web.Application()
+        admin = self._daemon.config.admin
+        app = web.Application(middlewares=[token_middleware(lambda: (admin.auth, admin.token))])
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
+        overrides_api.add_routes(app, self._daemon)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -114,6 +119,7 @@ class AdminServer:
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
             "state": d.state.to_dict(),
+            "overrides": [o.to_dict() for o in d.overrides()],
         }
         return web.json_response(body)
 
