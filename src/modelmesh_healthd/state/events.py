@@ -266,6 +266,7 @@ class OverrideSet(Event):
     level: ClassVar[str] = WARNING
     target: str
     kind: str
+    provider: str
     until: float
     reason: str
     source: str
@@ -279,6 +280,7 @@ class OverrideExpired(Event):
     level: ClassVar[str] = INFO
     target: str
     kind: str
+    provider: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +291,7 @@ class OverrideCleared(Event):
     level: ClassVar[str] = INFO
     target: str
     kind: str
+    provider: str
 
 
 STATE_EVENTS: tuple[type[Event], ...] = (

@@ -144,8 +144,8 @@ def set_override(
     obj: _Held = state.providers[target] if kind == PROVIDER else state.models[target]
     obj.override_until, obj.override_reason = until, reason
     obj.override_set_at, obj.override_source = now, source
-    events: list[Event] = [OverrideSet(target, kind, until, reason, source)]
     provider = target if kind == PROVIDER else mesh.model_provider[target]
+    events: list[Event] = [OverrideSet(target, kind, provider, until, reason, source)]
     models = mesh.provider_models[target] if kind == PROVIDER else (target,)
     fan = FanOut(mesh, state, now, events, policy)
     for model in models:
@@ -181,8 +181,10 @@ def clear_override(
     if obj.override_until is None:
         return []
     obj.override_until = obj.override_reason = obj.override_set_at = obj.override_source = None
-    events: list[Event] = [(OverrideExpired if expired else OverrideCleared)(target, kind)]
     provider = target if kind == PROVIDER else mesh.model_provider[target]
+    events: list[Event] = [
+        (OverrideExpired if expired else OverrideCleared)(target, kind, provider)
+    ]
     ps = state.providers[provider]
     if kind == MODEL and is_held(ps, now):
         return events  # still held by its provider's override: that one releases it
