@@ -58,7 +58,6 @@ from modelmesh_healthd.state.overrides import (
     Override,
     OverrideError,
     clear_override,
-    expire_overrides,
     list_overrides,
     set_override,
 )
@@ -134,6 +133,7 @@ class Daemon:
             ),
         )
         """The pure core's state and memory: every health decision is made on it."""
+        self.core.windows = config.windows()
         self.providers: dict[str, _Provider] = {}
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
@@ -470,9 +470,8 @@ class Daemon:
         return bool(events)
 
     def _expire_overrides(self) -> None:
-        self._publish(
-            expire_overrides(self.mesh, self.state, self.wall_clock(), policy=self.policy)
-        )
+        # End overrides that are due and open scheduled windows that are due (pure, in the core).
+        self._publish(self.core.tick(self.wall_clock()))
 
     async def _expire_periodically(self, every: float = 1.0) -> None:
         # Probes expire their own provider's overrides; this ends the rest on time, too.
@@ -560,6 +559,7 @@ class Daemon:
         core = self.core
         core.mesh = config.mesh()
         core.policy = config.policy()
+        core.windows = config.windows()
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)

@@ -31,6 +31,7 @@ from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import plan_probe
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.state.transition import ProbeReport, apply_probe
+from modelmesh_healthd.state.windows import Window, open_windows
 
 __all__ = ["HealthCore", "Step", "observe"]
 
@@ -46,6 +47,7 @@ class HealthCore:
         guard: The connectivity guard and its memory of who answered when.
         fleet: How many providers are probed (the guard leaves small fleets alone).
         down_probes: Per provider, failed probes since it went down (its backoff so far).
+        windows: Scheduled maintenance windows (`state.windows`).
     """
 
     mesh: Mesh
@@ -54,6 +56,12 @@ class HealthCore:
     guard: ConnectivityGuard = field(default_factory=ConnectivityGuard)
     fleet: int = 0
     down_probes: dict[str, int] = field(default_factory=dict)
+    windows: tuple[Window, ...] = ()
+
+    def tick(self, now: float) -> list[Event]:
+        """Outside the probes: end every override due at `now`, open every window due."""
+        events = expire_overrides(self.mesh, self.state, now, policy=self.policy)
+        return events + open_windows(self.mesh, self.state, self.windows, now, policy=self.policy)
 
     def forget(self, provider: str) -> None:
         """Drop the core's memory of a provider that is no longer probed."""
@@ -110,6 +118,10 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     events: list[Event] = expire_overrides(
         core.mesh, core.state, now, providers=(provider,), policy=policy
     )
+    if core.windows:
+        events += open_windows(
+            core.mesh, core.state, core.windows, now, providers=(provider,), policy=policy
+        )
     if is_held(ps, now):
         # A drained provider: probed on its usual schedule, but nothing it answers changes it.
         events.append(ProbeHeld(provider, outcome.value, f"override: {ps.override_reason}"))
