@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,18 +27,18 @@ def test_a_weekly_window_loads_with_its_zone() -> None:
         "timezone: Europe/Berlin}"
     )
     (window,) = load_config_text(text).windows()
-    assert (window.name, window.targets, window.weekday) == ("up", ("a",), 6)
-    assert (window.start, window.duration, str(window.zone)) == (
-        time(2, 0),
-        7200.0,
-        "Europe/Berlin",
-    )
+    assert (window.name, window.targets) == ("up", ("a",))
+    sunday_3am_berlin = datetime(2026, 1, 4, 3, 0, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
+    assert window.ends_at(sunday_3am_berlin) == sunday_3am_berlin + 3600.0
+    assert window.ends_at(sunday_3am_berlin + 86400.0) is None  # Monday
 
 
 def test_a_daily_window_without_a_name_is_named_by_its_position() -> None:
     text = BASE.format(window='{models: [a.m], start: "23:30", duration: 30m}')
     (window,) = load_config_text(text).windows()
-    assert (window.name, window.weekday, str(window.zone)) == ("window-0", None, "UTC")
+    assert window.name == "window-0"
+    any_day_2345_utc = datetime(2026, 5, 13, 23, 45, tzinfo=UTC).timestamp()
+    assert window.ends_at(any_day_2345_utc) == any_day_2345_utc + 15 * 60
 
 
 BAD = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from modelmesh_healthd.config.maintenance import window_end as calendar_end
 from modelmesh_healthd.state import (
     DEFAULT_POLICY,
     ConnectivityGuard,
@@ -20,11 +22,30 @@ from modelmesh_healthd.state import (
     observe,
 )
 from modelmesh_healthd.state.overrides import MAINTENANCE, list_overrides, set_override
-from modelmesh_healthd.state.windows import Window, open_windows, window_end
+from modelmesh_healthd.state.windows import Window, open_windows
 
 BERLIN = ZoneInfo("Europe/Berlin")
-SUNDAY_2AM = Window("upgrade", ("a",), 6, time(2, 0), 7200.0, BERLIN)
-DAILY_23H = Window("nightly", ("a.m1",), None, time(23, 0), 7200.0, BERLIN)
+
+
+def win(
+    name: str,
+    targets: tuple[str, ...],
+    weekday: int | None,
+    start: time,
+    length: float,
+    *,
+    zone: ZoneInfo = BERLIN,
+) -> Window:
+    """A window with the configuration's calendar rule (what `maintenance:` builds)."""
+    return Window(name, targets, functools.partial(calendar_end, weekday, start, length, zone))
+
+
+def window_end(window: Window, now: float) -> float | None:
+    return window.ends_at(now)
+
+
+SUNDAY_2AM = win("upgrade", ("a",), 6, time(2, 0), 7200.0)
+DAILY_23H = win("nightly", ("a.m1",), None, time(23, 0), 7200.0)
 
 
 def at(text: str, zone: ZoneInfo = BERLIN) -> float:
@@ -55,10 +76,10 @@ def test_when_a_window_is_open(window: Window, now: str, end: str | None) -> Non
 
 
 def test_the_same_wall_clock_time_in_two_zones_is_two_instants() -> None:
-    utc = Window("u", ("a",), 6, time(2, 0), 3600.0, ZoneInfo("UTC"))
+    utc = win("u", ("a",), 6, time(2, 0), 3600.0, zone=ZoneInfo("UTC"))
     now = datetime(2026, 1, 4, 2, 30, tzinfo=UTC).timestamp()
     assert window_end(utc, now) is not None
-    berlin = Window("b", ("a",), 6, time(2, 0), 3600.0, BERLIN)
+    berlin = win("b", ("a",), 6, time(2, 0), 3600.0)
     assert window_end(berlin, now) is None  # Berlin's 02:00-03:00 is 01:00-02:00 UTC
 
 
@@ -66,7 +87,7 @@ def test_the_same_wall_clock_time_in_two_zones_is_two_instants() -> None:
 def test_an_open_window_ends_within_its_duration(
     now: float, weekday: int, hour: int, duration: float
 ) -> None:
-    window = Window("w", ("a",), weekday, time(hour, 0), duration, BERLIN)
+    window = win("w", ("a",), weekday, time(hour, 0), duration)
     end = window_end(window, now)
     if end is not None:
         assert now < end <= now + duration + 3600.0  # DST can shift the wall clock by an hour

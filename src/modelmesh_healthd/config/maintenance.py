@@ -13,8 +13,9 @@ While a window is open its targets are held exactly as by `drain` (`state.window
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import time
+from datetime import datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -23,7 +24,7 @@ from modelmesh_healthd.config.models import _Section
 from modelmesh_healthd.config.types import PositiveDuration
 from modelmesh_healthd.state.windows import Window
 
-__all__ = ["MaintenanceWindow"]
+__all__ = ["MaintenanceWindow", "window_end"]
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _START = re.compile(r"^(?:(?P<day>[A-Za-z]{3})[a-z]*\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})$")
@@ -75,15 +76,40 @@ class MaintenanceWindow(_Section):
     def window(self, index: int) -> Window:
         """The pure core's form of this window (`index`: its position, for a default name)."""
         weekday, start = _parse_start(self.start)
+        rule = functools.partial(
+            window_end, weekday, start, float(self.duration), ZoneInfo(self.timezone)
+        )
         return Window(
             name=self.name or f"window-{index}",
             targets=(*self.providers, *self.models),
-            weekday=weekday,
-            start=start,
-            duration=float(self.duration),
-            zone=ZoneInfo(self.timezone),
+            ends_at=rule,
             reason=self.reason,
         )
+
+
+def window_end(
+    weekday: int | None, start: time, duration: float, zone: tzinfo, now: float
+) -> float | None:
+    """When the occurrence open at `now` closes, or None if none is open.
+
+    Args:
+        weekday: 0 (Monday) to 6 (Sunday), or None for every day.
+        start: Wall-clock start in `zone` (a start in a skipped DST hour begins at the instant
+            the zone maps it to; on the day clocks go back the first of the two begins it).
+        duration: Seconds it stays open (real seconds, whatever the wall clock does).
+        zone: Its time zone.
+        now: Unix time.
+    """
+    local = datetime.fromtimestamp(now, zone)
+    # An occurrence open now started at most `duration` ago: look back that many days, plus one.
+    for back in range(int(duration // 86400) + 2):
+        day = local.date() - timedelta(days=back)
+        if weekday is not None and day.weekday() != weekday:
+            continue
+        begins = datetime.combine(day, start, tzinfo=zone).timestamp()
+        if begins <= now < begins + duration:
+            return begins + duration
+    return None
 
 
 def _parse_start(value: str) -> tuple[int | None, time]:

@@ -6,14 +6,14 @@ zone, for a fixed duration. While it is open, each target gets an override with 
 operator's drain (`state.overrides`), including its expiry. An operator's own override that
 already runs longer is left alone.
 
-Pure: the time zone arrives as a `tzinfo` (the configuration loads it), time as `now`.
+Pure: the calendar arithmetic (time zones) is the configuration's, handed in as a function of
+`now`; this module reads no clock and no time-zone data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
 
 from modelmesh_healthd.state.events import Event
 from modelmesh_healthd.state.mesh import Mesh
@@ -21,7 +21,7 @@ from modelmesh_healthd.state.overrides import set_override
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.system import SystemState
 
-__all__ = ["SCHEDULE", "Window", "open_windows", "window_end"]
+__all__ = ["SCHEDULE", "Window", "open_windows"]
 
 SCHEDULE = "schedule:"
 """Prefix of the `source` of an override a window set."""
@@ -34,35 +34,16 @@ class Window:
     Attributes:
         name: Its name (the override's source is `schedule:<name>`).
         targets: Provider and model ids it holds.
-        weekday: 0 (Monday) to 6 (Sunday), or None for every day.
-        start: Wall-clock start in `zone`.
-        duration: Seconds it stays open.
-        zone: Its time zone.
+        ends_at: The calendar rule, a pure function of `now`: when the occurrence open at `now`
+            closes, or None if none is open (`config.maintenance.window_end` builds it from a
+            weekday, a wall-clock time, a duration and a time zone).
         reason: Shown with the override.
     """
 
     name: str
     targets: tuple[str, ...]
-    weekday: int | None
-    start: time
-    duration: float
-    zone: tzinfo
+    ends_at: Callable[[float], float | None]
     reason: str = "scheduled maintenance"
-
-
-def window_end(window: Window, now: float) -> float | None:
-    """When the occurrence of `window` open at `now` closes, or None if none is open."""
-    local = datetime.fromtimestamp(now, window.zone)
-    # An occurrence open now started at most `duration` ago: look back that many days, plus one.
-    for back in range(int(window.duration // 86400) + 2):
-        day = local.date() - timedelta(days=back)
-        if window.weekday is not None and day.weekday() != window.weekday:
-            continue
-        begins = datetime.combine(day, window.start, tzinfo=window.zone).timestamp()
-        ends = begins + window.duration
-        if begins <= now < ends:
-            return ends
-    return None
 
 
 def open_windows(
@@ -86,7 +67,7 @@ def open_windows(
     only = None if providers is None else set(providers)
     events: list[Event] = []
     for window in windows:
-        ends = window_end(window, now)
+        ends = window.ends_at(now)
         if ends is None:
             continue
         for target in window.targets:
