@@ -205,3 +205,31 @@ async def test_a_drain_of_an_unknown_target_exits_1_with_one_line(tmp_path: Path
             )
             daemon.signal(signal.SIGTERM)
             assert await daemon.finish() == 0
+
+
+async def test_a_configured_window_open_now_holds_its_provider_and_shows_in_overrides(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite://{tmp_path}/state.db"
+    port = free_port()
+    opened = time.gmtime(time.time() - 60)  # a daily window that began a minute ago, in UTC
+    window = (
+        f'maintenance:\n  - {{name: nightly, providers: [b], start: "{opened.tm_hour:02d}:'
+        f'{opened.tm_min:02d}", duration: 1h, timezone: UTC, reason: vendor upgrade}}\n'
+    )
+    async with Simulator(fleet()) as sim:
+        config = write_config(tmp_path, sim.base_url, store, port)
+        config.write_text(config.read_text() + window)
+        async with daemon_process(config) as daemon:
+            await daemon.wait_for("daemon.started")
+            held = await daemon.wait_for("override.set", target="b")
+            assert (held["source"], held["reason"]) == ("schedule:nightly", "vendor upgrade")
+            moved = await daemon.wait_for("model.deactivated", model="b.claude")
+            assert moved["reason"] == "maintenance_window"
+            code, out, _ = await cli("overrides", "--json", "-c", str(config))
+            assert code == 0
+            assert [(o["target"], o["source"]) for o in json.loads(out)] == [
+                ("b", "schedule:nightly")
+            ]
+            daemon.signal(signal.SIGTERM)
+            assert await daemon.finish() == 0
