@@ -114,10 +114,28 @@ _SCRAPED = {
             "1 while the provider is healthy (its models active), 0 while it is down.",
         ),
         _spec(
+            "provider_degraded",
+            "gauge",
+            ("provider",),
+            "1 while the provider answers but slowly (degraded: its models stay active), else 0.",
+        ),
+        _spec(
             "provider_availability_score",
             "gauge",
             ("provider",),
             "The provider's rolling availability score (0-1).",
+        ),
+        _spec(
+            "canary_spent_usd",
+            "gauge",
+            ("provider",),
+            "USD the provider's canary spent today (UTC), by the configured prices.",
+        ),
+        _spec(
+            "canary_budget_exhausted",
+            "gauge",
+            ("provider",),
+            "1 once the provider's canary budget refused a canary today (the canary stopped).",
         ),
         _spec("pool_active_models", "gauge", ("pool",), "Active models in the pool."),
         _spec("pool_standby_models", "gauge", ("pool",), "Models in standby in the pool."),
@@ -387,6 +405,13 @@ class _StateCollector(Collector):
                 continue
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
+            g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
+        ledgers = d.canary_ledgers
+        for name in dict.fromkeys([*d.probed, *ledgers]):  # 0 for one without a canary
+            ledger = ledgers.get(name)
+            spent, out = (ledger.usd, ledger.exhausted) if ledger is not None else (0.0, False)
+            g["canary_spent_usd"].add_metric([name], spent)
+            g["canary_budget_exhausted"].add_metric([name], 1.0 if out else 0.0)
         for name, pool in d.state.pools.items():
             g["pool_active_models"].add_metric([name], len(pool.active_models))
             g["pool_standby_models"].add_metric([name], len(pool.standby_models))

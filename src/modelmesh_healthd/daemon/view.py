@@ -8,10 +8,11 @@ Every member is a property or a query: a type checker rejects an observer that a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from modelmesh_healthd.config import Config
+from modelmesh_healthd.probes.canary import Ledger
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.state.overrides import Override
 from modelmesh_healthd.storage import SyncStatus
@@ -124,6 +125,11 @@ class DaemonView(Protocol):
     @property
     def scheduler(self) -> SchedulerView | None:
         """The scheduler (None before startup started it)."""
+        ...
+
+    @property
+    def canary_ledgers(self) -> Mapping[str, Ledger]:
+        """Each canary provider's spend today (empty while no canary is on)."""
         ...
 
     def wall_clock(self) -> float:
