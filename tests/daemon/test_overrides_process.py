@@ -128,6 +128,9 @@ async def test_an_override_survives_a_restart(
             assert not daemon.named("model.reactivated", model="b.claude")
             daemon.signal(signal.SIGTERM)
             assert await daemon.finish() == 0
+    code, out, err = await cli("status", "--store", store, "--json")
+    assert code == 0, err
+    assert [o["target"] for o in json.loads(out)["overrides"]] == ["b.claude"]
     state = await read_state(store)
     assert state is not None
     assert state.models["b.claude"].deactivation_reason == "maintenance_window"
