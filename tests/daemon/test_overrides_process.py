@@ -217,7 +217,7 @@ async def test_a_configured_window_open_now_holds_its_provider_and_shows_in_over
     port = free_port()
     opened = time.gmtime(time.time() - 60)  # a daily window that began a minute ago, in UTC
     window = (
-        f'maintenance:\n  - {{name: nightly, providers: [b], start: "{opened.tm_hour:02d}:'
+        f'maintenance:\n  - {{id: nightly, providers: [b], start: "{opened.tm_hour:02d}:'
         f'{opened.tm_min:02d}", duration: 1h, timezone: UTC, reason: vendor upgrade}}\n'
     )
     async with Simulator(fleet()) as sim:

@@ -1,7 +1,7 @@
 """The `maintenance:` section: recurring maintenance windows with a time zone.
 
     maintenance:
-      - name: db-upgrade            # optional; the override's source is schedule:<name>
+      - id: db-upgrade              # optional; the override's source is schedule:<id>
         providers: [openai]         # and/or models: [openai.gpt-4o]
         start: "Sun 02:00"          # weekly; "02:00" alone is daily
         duration: 2h
@@ -33,8 +33,8 @@ _START = re.compile(r"^(?:(?P<day>[A-Za-z]{3})[a-z]*\s+)?(?P<h>\d{1,2}):(?P<m>\d
 class MaintenanceWindow(_Section):
     """One recurring maintenance window."""
 
-    name: str | None = None
-    """Its name in events and `overrides` (default: its position, `window-<n>`)."""
+    id: str | None = None
+    """Its id in events and `overrides` (default: its position, `window-<n>`)."""
     providers: list[str] = Field(default_factory=list)
     """Providers it holds (their models go to standby as `maintenance_window`)."""
     models: list[str] = Field(default_factory=list)
@@ -80,7 +80,7 @@ class MaintenanceWindow(_Section):
             window_end, weekday, start, float(self.duration), ZoneInfo(self.timezone)
         )
         return Window(
-            name=self.name or f"window-{index}",
+            name=self.id or f"window-{index}",
             targets=(*self.providers, *self.models),
             ends_at=rule,
             reason=self.reason,
