@@ -11,6 +11,10 @@
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
 by default all the same, and writes need the admin bearer token (`admin.auth`, `admin_auth.py`).
+| `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
+
+Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
+by default all the same; only `POST /v1/reports`, the one page that changes anything, takes a token.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from modelmesh_healthd.daemon import overrides_api
 from modelmesh_healthd.daemon.admin_auth import token_middleware
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
+from modelmesh_healthd.daemon.reports import ReportIntake
 from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import phase_of
+from modelmesh_healthd.storage.errors import StoreError
 
 __all__ = ["AdminServer"]
 
@@ -36,6 +42,8 @@ class AdminServer:
 
     Args:
         daemon: The daemon it reports on; writes go through its controls only.
+        daemon: The daemon it reports on (read-only), and asks for a probe when routers' reports
+            accuse a provider.
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -55,6 +63,8 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
+        self.reports = ReportIntake(daemon)
+        """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
 
@@ -65,13 +75,17 @@ class AdminServer:
             OSError: The address cannot be bound (port in use, no such address, ...).
         """
         admin = self._daemon.config.admin
-        app = web.Application(middlewares=[token_middleware(lambda: (admin.auth, admin.token))])
+        # One token for every write: admin.token, else the reports token routers already hold.
+        app = web.Application(
+            middlewares=[token_middleware(lambda: (admin.auth, admin.token or admin.reports_token))]
+        )
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
         overrides_api.add_routes(app, self._daemon)
+        app.router.add_post("/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -109,6 +123,10 @@ class AdminServer:
 
     async def _state(self, _request: web.Request) -> web.Response:
         d = self._daemon
+        try:
+            state = await d.state_document()  # a replica's: the shared store's
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
         body: dict[str, Any] = {
             "instance": d.config.daemon.instance,
             "writer_id": d.writer_id,
@@ -118,7 +136,7 @@ class AdminServer:
             "liveness": self._liveness().to_dict(),
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
-            "state": d.state.to_dict(),
+            "state": state,
             "overrides": [o.to_dict() for o in d.overrides()],
         }
         return web.json_response(body)

@@ -50,7 +50,7 @@ class Supervision:
     """Admin endpoint, metrics, sd_notify, watchdog and heartbeat of one daemon.
 
     Args:
-        daemon: The daemon, as its observers see it.
+        daemon: The daemon, as its observers see it (plus `probe_now`, for routers' reports).
         environ: The process environment (says whether systemd watches, where the heartbeat goes).
     """
 
