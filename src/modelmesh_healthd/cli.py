@@ -12,6 +12,7 @@ import difflib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -319,6 +320,8 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
     if snapshot is None:
         print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
         return EXIT_UNHEALTHY
+    from modelmesh_healthd.state.overrides import list_overrides
+
     if as_json:
         from modelmesh_healthd.storage import status_table
 
@@ -328,10 +331,17 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
             "writer_id": snapshot.writer_id,
             "epoch": snapshot.epoch,
             **status_table(snapshot.state, policy, owners or None).to_dict(),
+            "overrides": [o.to_dict() for o in list_overrides(snapshot.state, time.time())],
         }
         print(json.dumps(out, indent=2))
         return EXIT_OK
     print(status_report(snapshot.state, policy, (redact_url(url), snapshot), owners))
+    held = [o.to_dict() for o in list_overrides(snapshot.state, time.time())]
+    if held:
+        from modelmesh_healthd.daemon.override_command import format_overrides
+
+        print()
+        print(format_overrides(held))
     return EXIT_OK
 
 
@@ -366,6 +376,32 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _overrides_cmd(args: argparse.Namespace, action: str) -> int:
+    from modelmesh_healthd.daemon.override_command import OverrideClient, format_overrides
+
+    ok, path = _config_path(args, required=False)
+    if not ok:
+        return EXIT_BAD_CONFIG
+    try:
+        client = OverrideClient.from_config(path, os.environ)
+    except ValueError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        if action == "drain":
+            print(format_overrides(client.drain(args.target, args.length, args.reason)))
+        elif action == "undrain":
+            cleared = client.undrain(args.target)
+            print(f"{args.target}: {'override cleared' if cleared else 'had no override'}")
+        else:
+            rows = client.list()
+            print(json.dumps(rows, indent=2) if args.json else format_overrides(rows))
+    except RuntimeError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNHEALTHY
+    return EXIT_OK
+
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": _validate,
     "schema": _schema,
@@ -374,6 +410,9 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "status": _status,
     "health": _health,
+    "drain": lambda args: _overrides_cmd(args, "drain"),
+    "undrain": lambda args: _overrides_cmd(args, "undrain"),
+    "overrides": lambda args: _overrides_cmd(args, "list"),
 }
 
 _parser = build_parser  # the name tests and docs checks import

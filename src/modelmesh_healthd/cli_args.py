@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from modelmesh_healthd import __version__
 
@@ -179,7 +180,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="read this heartbeat file instead of asking /livez (default: ask /livez)",
     )
     health.set_defaults(command="health")
+    _override_parsers(command)
     return parser
+
+
+def _override_parsers(command: Any) -> None:
+    """drain, undrain, overrides: clients of the running daemon's /v1/overrides."""
+    target = "a provider or model id of the configuration"
+    drain = command(
+        "drain",
+        "hold a provider or model on standby for maintenance (running daemon)",
+        "Its probes go on but cannot move it until the override ends (--for) or undrain.",
+    )
+    drain.add_argument("target", metavar="PROVIDER|MODEL", help=target)
+    drain.add_argument(
+        "--for",
+        dest="length",
+        required=True,
+        metavar="DURATION",
+        help="how long, e.g. 30m or 2h (default: none, required)",
+    )
+    drain.add_argument(
+        "--reason", default="", help="why, shown in status and events (default: empty)"
+    )
+    undrain = command(
+        "undrain", "end a drain now; the probes decide again", "Releases what the drain held."
+    )
+    undrain.add_argument("target", metavar="PROVIDER|MODEL", help=target)
+    listing = command(
+        "overrides", "list the running daemon's overrides", "Drains and open maintenance windows."
+    )
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    for sub, name in ((drain, "drain"), (undrain, "undrain"), (listing, "overrides")):
+        sub.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            dest="config_option",
+            help="the daemon's configuration; only its admin: section is read "
+            f"(default: ${ENV_CONFIG}, else 127.0.0.1:9464 without a token)",
+        )
+        sub.set_defaults(command=name, file=None, config_default=None)
 
 
 def config_args(

@@ -255,6 +255,19 @@ def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[C
                         f"unknown provider {prov!r}" + did_you_mean(prov, providers),
                     )
                 )
+    for i, window in enumerate(config.maintenance):
+        for section, names, known in (
+            ("providers", window.providers, providers),
+            ("models", window.models, models),
+        ):
+            issues += [
+                ConfigIssue(
+                    ("maintenance", i, section, j),
+                    f"unknown {section[:-1]} {name!r}" + did_you_mean(name, known),
+                )
+                for j, name in enumerate(names)
+                if name not in known
+            ]
     if issues or not clean:
         return issues
     return [

@@ -237,6 +237,12 @@ class AdminConfig(_Section):
     """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
     reports_token: SecretStr | None = None
     """Bearer token routers must send with `POST /v1/reports` (unset: reports are refused)."""
+    token: SecretStr | None = None
+    """Bearer token of the admin API: give it as `${file:/path}` or `${env:NAME}`, never inline.
+    Without one, every endpoint `auth` protects refuses with 401 (writes are then disabled)."""
+    auth: Literal["read", "write", "none"] = "write"
+    """What needs the token: `write` (overrides, reports), `read` (also every GET except
+    /livez and /readyz, which supervisors call without one) or `none` (nothing: a test rig)."""
 
     @field_validator("listen")
     @classmethod

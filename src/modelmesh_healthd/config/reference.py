@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from modelmesh_healthd.config import models
+from modelmesh_healthd.config import maintenance, models
 from modelmesh_healthd.config.root import Config
 
 __all__ = ["render_reference"]
@@ -73,7 +73,8 @@ def _section(
             out.append(_text(node["description"]) + "\n")
         out += ["| key | type | default | description |", "|---|---|---|---|", *rows, ""]
     for child_path, child in nested:
-        _section(child, child_path, defs, out, getattr(models, child["title"]))
+        cls = getattr(models, child["title"], None) or getattr(maintenance, child["title"])
+        _section(child, child_path, defs, out, cls)
 
 
 def _object_of(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any] | None:

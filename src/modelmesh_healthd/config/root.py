@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr
 
+from modelmesh_healthd.config.maintenance import MaintenanceWindow
 from modelmesh_healthd.config.models import (
     AdminConfig,
     DaemonConfig,
@@ -19,6 +20,7 @@ from modelmesh_healthd.config.models import (
     _Section,
 )
 from modelmesh_healthd.state import HealthPolicy, Mesh
+from modelmesh_healthd.state.windows import Window
 
 if TYPE_CHECKING:
     from modelmesh_healthd.config.modelmesh_read import ModelMeshReading
@@ -38,6 +40,7 @@ class Config(_Section):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pools: dict[str, PoolConfig] = Field(default_factory=dict)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
     _modelmesh: ModelMeshReading | None = PrivateAttr(default=None)
@@ -76,6 +79,10 @@ class Config(_Section):
             for pid, cfg in self.providers.items()
             if not cfg.probed
         ]
+
+    def windows(self) -> tuple[Window, ...]:
+        """The scheduled maintenance windows, as the core uses them."""
+        return tuple(w.window(i) for i, w in enumerate(self.maintenance))
 
     def policy(self) -> HealthPolicy:
         """The HealthPolicy of the `health:` section."""

@@ -7,6 +7,10 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `/v1/overrides`        | GET the overrides; POST one (a drain); DELETE `/{target}` (undrain) |
+
+Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
+by default all the same, and writes need the admin bearer token (`admin.auth`, `admin_auth.py`).
 | `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
@@ -21,6 +25,8 @@ from typing import Any
 from aiohttp import web
 
 from modelmesh_healthd import __version__
+from modelmesh_healthd.daemon import overrides_api
+from modelmesh_healthd.daemon.admin_auth import token_middleware
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.reports import ReportIntake
@@ -35,6 +41,7 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
+        daemon: The daemon it reports on; writes go through its controls only.
         daemon: The daemon it reports on (read-only), and asks for a probe when routers' reports
             accuse a provider.
         metrics: Its metrics.
@@ -67,12 +74,17 @@ class AdminServer:
         Raises:
             OSError: The address cannot be bound (port in use, no such address, ...).
         """
-        app = web.Application()
+        admin = self._daemon.config.admin
+        # One token for every write: admin.token, else the reports token routers already hold.
+        app = web.Application(
+            middlewares=[token_middleware(lambda: (admin.auth, admin.token or admin.reports_token))]
+        )
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
+        overrides_api.add_routes(app, self._daemon)
         app.router.add_post("/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
@@ -125,6 +137,7 @@ class AdminServer:
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
             "state": state,
+            "overrides": [o.to_dict() for o in d.overrides()],
         }
         return web.json_response(body)
 

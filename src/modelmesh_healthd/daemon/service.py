@@ -66,6 +66,13 @@ from modelmesh_healthd.state import (
     phase_of,
     reconcile,
 )
+from modelmesh_healthd.state.overrides import (
+    Override,
+    OverrideError,
+    clear_override,
+    list_overrides,
+    set_override,
+)
 from modelmesh_healthd.storage import (
     StateManager,
     StoreError,
@@ -143,6 +150,7 @@ class Daemon:
             ),
         )
         """The pure core's state and memory: every health decision is made on it."""
+        self.core.windows = config.windows()
         self.providers: dict[str, _Provider] = {}
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
@@ -288,6 +296,7 @@ class Daemon:
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
         manager.attach(self.state, self.mesh)
         self._publish(events)
+        self._expire_overrides()  # those that ended while the daemon was not running
 
         self.client = build_client(client_options(self.config))
         self.scheduler = Scheduler(
@@ -305,6 +314,7 @@ class Daemon:
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(trim_periodically(), "memory-trim")
+        self._spawn(self._expire_periodically(), "override-expiry")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
         self.ready = True
@@ -505,6 +515,48 @@ class Daemon:
         self.scheduler.expedite(provider)
         return True
 
+    # --- overrides (view.DaemonControls) ---------------------------------
+
+    def overrides(self) -> list[Override]:
+        """Every override in force now."""
+        return list_overrides(self.state, self.wall_clock())
+
+    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
+        """Hold `target` for `seconds` and publish (so persist) the change."""
+        if not seconds > 0:
+            raise OverrideError(f"override duration must be positive, got {seconds}")
+        now = self.wall_clock()
+        self._publish(
+            set_override(
+                self.mesh,
+                self.state,
+                target,
+                until=now + seconds,
+                reason=reason,
+                now=now,
+                policy=self.policy,
+            )
+        )
+        return [o for o in list_overrides(self.state, now) if o.target == target]
+
+    def clear_override(self, target: str) -> bool:
+        """End the override on `target` now."""
+        events = clear_override(
+            self.mesh, self.state, target, self.wall_clock(), policy=self.policy
+        )
+        self._publish(events)
+        return bool(events)
+
+    def _expire_overrides(self) -> None:
+        # End overrides that are due and open scheduled windows that are due (pure, in the core).
+        self._publish(self.core.tick(self.wall_clock()))
+
+    async def _expire_periodically(self, every: float = 1.0) -> None:
+        # Probes expire their own provider's overrides; this ends the rest on time, too.
+        while True:
+            await asyncio.sleep(every)
+            self._expire_overrides()
+
     def _record_canary(self, name: str, result: CanaryResult) -> None:
         """A canary round: its cost to the totals, its report to the core like a probe's."""
         ps = self.state.providers.get(name)
@@ -614,6 +666,7 @@ class Daemon:
         core = self.core
         core.mesh = config.mesh()
         core.policy = config.policy()
+        core.windows = config.windows()
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.probes.canary import Ledger
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
+from modelmesh_healthd.state.overrides import Override
 from modelmesh_healthd.storage import SyncStatus
 
 __all__ = ["DaemonControls", "DaemonView", "SchedulerStatsView", "SchedulerView", "StoreView"]
@@ -160,5 +161,25 @@ class DaemonControls(DaemonView, Protocol):
 
         Returns:
             False if it is not probed (unknown or disabled), or the scheduler is not running.
+        """
+        ...
+
+    def overrides(self) -> list[Override]:
+        """Every override in force now (drains and maintenance windows)."""
+        ...
+
+    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
+        """Hold a provider or a model for `seconds` (a drain), and persist it.
+
+        Raises:
+            OverrideError: Unknown target or a duration that is not positive.
+        """
+        ...
+
+    def clear_override(self, target: str) -> bool:
+        """End the override on `target` now (undrain). False if it had none.
+
+        Raises:
+            OverrideError: Unknown target.
         """
         ...

@@ -22,6 +22,9 @@ __all__ = [
     "ModelRemoved",
     "NetworkRestored",
     "NetworkSuspect",
+    "OverrideCleared",
+    "OverrideExpired",
+    "OverrideSet",
     "PoolEmpty",
     "PoolRestored",
     "ProbeCompleted",
@@ -347,6 +350,42 @@ class NetworkRestored(Event):
     provider: str
 
 
+@dataclass(frozen=True, slots=True)
+class OverrideSet(Event):
+    """An operator or a scheduled window put a provider or a model on hold (a drain)."""
+
+    name: ClassVar[str] = "override.set"
+    level: ClassVar[str] = WARNING
+    target: str
+    kind: str
+    provider: str
+    until: float
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideExpired(Event):
+    """An override reached its end time; what it put on standby is restored."""
+
+    name: ClassVar[str] = "override.expired"
+    level: ClassVar[str] = INFO
+    target: str
+    kind: str
+    provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideCleared(Event):
+    """An operator ended an override before its time (`undrain`); what it held is restored."""
+
+    name: ClassVar[str] = "override.cleared"
+    level: ClassVar[str] = INFO
+    target: str
+    kind: str
+    provider: str
+
+
 STATE_EVENTS: tuple[type[Event], ...] = (
     ProbeCompleted,
     ProviderLoading,
@@ -370,5 +409,8 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProbeHeld,
     NetworkSuspect,
     NetworkRestored,
+    OverrideSet,
+    OverrideExpired,
+    OverrideCleared,
 )
 """Every event class the core emits (the docs test walks this)."""

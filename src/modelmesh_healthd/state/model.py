@@ -62,6 +62,18 @@ class ModelState:
     latency_streak: int = 0
     """Canary answers in a row whose speed disagrees with `degraded`."""
 
+    override_until: float | None = None
+    """While an override (drain, maintenance window) holds it: Unix time the override ends."""
+
+    override_reason: str | None = None
+    """The operator's stated reason for the override."""
+
+    override_set_at: float | None = None
+    """Unix time the override was set."""
+
+    override_source: str | None = None
+    """Who set it: `operator` (drain) or `schedule:<window>` (a configured window)."""
+
     @property
     def is_active(self) -> bool:
         return self.status == ACTIVE

@@ -67,6 +67,8 @@ class DeactivationReason(StrEnum):
     MODEL_LOADING = "model_loading"
     """The model's own rung said it is still loading; siblings stay."""
     MANUAL = "manual"
+    MAINTENANCE_WINDOW = "maintenance_window"
+    """Held by an override (a drain or a scheduled window): ModelMesh's own word for it."""
 
 
 PROVIDER_REASONS: frozenset[str] = frozenset(

@@ -94,6 +94,18 @@ class ProviderState:
     latency_streak: int = 0
     """Probes in a row whose speed disagrees with `degraded` (the flag flips at a threshold)."""
 
+    override_until: float | None = None
+    """While an override (drain, maintenance window) holds it: Unix time the override ends."""
+
+    override_reason: str | None = None
+    """The operator's stated reason for the override."""
+
+    override_set_at: float | None = None
+    """Unix time the override was set."""
+
+    override_source: str | None = None
+    """Who set it: `operator` (drain) or `schedule:<window>` (a configured window)."""
+
     # --- query methods ----------------------------------------------------
 
     def is_healthy(self, policy: HealthPolicy = DEFAULT_POLICY) -> bool:

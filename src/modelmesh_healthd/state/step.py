@@ -6,6 +6,8 @@
 
 0. the latency: a correct but slow answer is `degraded` (`state.latency`);
 1. the rule: what the probe would do to the provider (`plan_probe`, decided once);
+1b. an override: expire the provider's ended ones; a held (drained) provider's result is not
+   applied at all (`state.overrides`);
 2. the connectivity guard: would that take a healthy provider down without proof that our own
    network works? Then hold the result back (nothing applied) and ask for evidence;
 3. the transition: apply the planned change and fan it out across the mesh (`apply_probe`);
@@ -25,11 +27,13 @@ from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.outcome import Outcome
+from modelmesh_healthd.state.overrides import expire_overrides, is_held
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import plan_probe
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.state.transition import Observation, ProbeReport, apply_probe
+from modelmesh_healthd.state.windows import Window, open_windows
 
 __all__ = ["HealthCore", "Step", "observe"]
 
@@ -45,6 +49,7 @@ class HealthCore:
         guard: The connectivity guard and its memory of who answered when.
         fleet: How many providers are probed (the guard leaves small fleets alone).
         down_probes: Per provider, failed probes since it went down (its backoff so far).
+        windows: Scheduled maintenance windows (`state.windows`).
     """
 
     mesh: Mesh
@@ -53,6 +58,12 @@ class HealthCore:
     guard: ConnectivityGuard = field(default_factory=ConnectivityGuard)
     fleet: int = 0
     down_probes: dict[str, int] = field(default_factory=dict)
+    windows: tuple[Window, ...] = ()
+
+    def tick(self, now: float) -> list[Event]:
+        """Outside the probes: end every override due at `now`, open every window due."""
+        events = expire_overrides(self.mesh, self.state, now, policy=self.policy)
+        return events + open_windows(self.mesh, self.state, self.windows, now, policy=self.policy)
 
     def forget(self, provider: str) -> None:
         """Drop the core's memory of a provider that is no longer probed."""
@@ -74,6 +85,8 @@ class Step:
             is at fault.
         probe_now: Probe this provider again at once, whatever its phase. Nothing sets it yet:
             it is where evidence from outside the probes (a router's report) will answer.
+        overridden: An override (drain, maintenance window) holds the provider: the result was
+            not applied, and the provider keeps its schedule.
     """
 
     events: list[Event]
@@ -83,6 +96,7 @@ class Step:
     resume_at: float | None = None
     wants_evidence: bool = False
     probe_now: bool = False
+    overridden: bool = False
 
 
 def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
@@ -102,6 +116,19 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     """
     policy = core.policy
     ps = core.state.providers[provider]
+    events: list[Event] = expire_overrides(
+        core.mesh, core.state, now, providers=(provider,), policy=policy
+    )
+    if core.windows:
+        events += open_windows(
+            core.mesh, core.state, core.windows, now, providers=(provider,), policy=policy
+        )
+    if is_held(ps, now):
+        # A drained provider: probed on its usual schedule, but nothing it answers changes it.
+        held = Outcome(report.outcome).value
+        events.append(ProbeHeld(provider, held, f"override: {ps.override_reason}"))
+        phase = phase_of(ps, policy)
+        return Step(events, phase, core.down_probes.get(provider, 0), overridden=True)
     # Slow but correct is `degraded` (state.latency): decided first, so the rule below sees
     # the outcome the probe really had (`health.outcomes: {degraded: failure}` applies).
     outcome, slow = latency_step(
@@ -116,7 +143,6 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     goes_down = was_healthy and not change.healthy(policy)
 
     ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
-    events: list[Event] = []
     if ruling.suspect_ended:
         events.append(NetworkRestored(provider))
     if ruling.suspect_started:

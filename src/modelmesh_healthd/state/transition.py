@@ -224,6 +224,11 @@ def _settle_model(mesh: Mesh, state: SystemState, model: str, policy: HealthPoli
     if model in mesh.disabled:
         _set_status(ms, STANDBY, DeactivationReason.MANUAL, ms.deactivated_at)
         return
+    if ms.override_until is not None or ps.override_until is not None:
+        return  # held by an override: it settles the model when it ends (state.overrides)
+    if not ms.is_active and reason == DeactivationReason.MAINTENANCE_WINDOW:
+        reason = None  # an override's hold with no override left: free it
+        _set_status(ms, ACTIVE, None, None)
     if not ms.is_active and reason == DeactivationReason.MANUAL:
         _set_status(ms, ACTIVE, None, None)  # the configuration enables it again
     if not ps.is_healthy(policy):
@@ -387,6 +392,8 @@ class _FanOut:
             down_for = None if went_down_at is None else round(self.now - went_down_at, 3)
             self.events.append(ProviderUp(provider, score, down_for))
             for model in models:
+                if self.frozen(model):
+                    continue
                 if self.state.models[model].deactivation_reason in PROVIDER_REASONS:
                     self.activate(model)
             return
@@ -394,18 +401,20 @@ class _FanOut:
         if was_healthy:
             self.events.append(ProviderDown(provider, reason, str(outcome), score, detail))
             for model in models:
-                if self.state.models[model].is_active:
+                if self.state.models[model].is_active and not self.frozen(model):
                     self.deactivate(model, reason)
             return
         if old_reason is not None and reason != old_reason:
             self.events.append(ProviderReasonChanged(provider, str(outcome), old_reason, reason))
         for model in models:
             ms = self.state.models[model]
-            if ms.deactivation_reason in PROVIDER_REASONS:
+            if ms.deactivation_reason in PROVIDER_REASONS and not self.frozen(model):
                 ms.deactivation_reason = reason
 
     def model_check(self, model: str, outcome: Outcome, *, provider_healthy: bool) -> None:
         """Apply the probe's finding on one model (found or missing at the provider)."""
+        if self.frozen(model):
+            return
         ms = self.state.models[model]
         own = MODEL_OUTCOME_REASONS.get(outcome)
         if own is not None:
@@ -423,6 +432,11 @@ class _FanOut:
             else:
                 provider = self.state.providers[self.mesh.model_provider[model]]
                 ms.deactivation_reason = _provider_reason(provider)
+
+    def frozen(self, model: str) -> bool:
+        """An override holds this model: the provider's health does not move it."""
+        until = self.state.models[model].override_until
+        return until is not None and self.now < until
 
     def deactivate(self, model: str, reason: str) -> None:
         ms = self.state.models[model]
@@ -463,3 +477,10 @@ class _FanOut:
     def _rotated(self, pool: PoolState) -> None:
         pool.rotation_count += 1
         pool.last_rotation = self.now
+
+
+FanOut = _FanOut
+"""Public name for the overrides module, which moves models with the same bookkeeping."""
+
+provider_reason = _provider_reason
+"""The reason a down provider gives its models (public for the overrides module)."""

@@ -18,6 +18,9 @@ from modelmesh_healthd.state.events import (
     ModelDeactivated,
     ModelReactivated,
     ModelRemoved,
+    OverrideCleared,
+    OverrideExpired,
+    OverrideSet,
     PoolEmpty,
     PoolRestored,
     ProbeCompleted,
@@ -32,7 +35,16 @@ from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER
 
 __all__ = ["DirtySet"]
 
-_PROVIDER_EVENTS = (ProbeCompleted, ProviderDown, ProviderUp, ProviderReasonChanged)
+# An override lives in its provider's row (on the provider or one of its models).
+_PROVIDER_EVENTS = (
+    ProbeCompleted,
+    ProviderDown,
+    ProviderUp,
+    ProviderReasonChanged,
+    OverrideSet,
+    OverrideExpired,
+    OverrideCleared,
+)
 
 
 class DirtySet:

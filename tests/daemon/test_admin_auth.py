@@ -1,0 +1,88 @@
+"""Who may call the admin API (tables), and where it listens by default (a real socket)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from ops_support import admin_daemon
+from pydantic import SecretStr
+
+from modelmesh_healthd.config.models import AdminConfig
+from modelmesh_healthd.daemon.admin_auth import bearer_ok, needs_token
+
+NEEDS = {
+    "write mode lets reads through": ("write", "GET", "/v1/state", False),
+    "write mode guards a POST": ("write", "POST", "/v1/overrides", True),
+    "write mode guards a DELETE": ("write", "DELETE", "/v1/overrides/a", True),
+    "read mode guards reads": ("read", "GET", "/v1/overrides", True),
+    "read mode guards metrics": ("read", "GET", "/metrics", True),
+    "read mode leaves livez to supervisors": ("read", "GET", "/livez", False),
+    "read mode leaves readyz to supervisors": ("read", "GET", "/readyz", False),
+    "none mode guards nothing": ("none", "POST", "/v1/overrides", False),
+}
+
+
+@pytest.mark.parametrize(("auth", "method", "path", "needed"), NEEDS.values(), ids=NEEDS.keys())
+def test_which_requests_need_the_token(auth: str, method: str, path: str, needed: bool) -> None:
+    assert needs_token(auth, method, path) is needed
+
+
+TOKEN = SecretStr("t0ken")
+HEADERS = {
+    "the right bearer token passes": ("Bearer t0ken", TOKEN, True),
+    "the scheme is case-insensitive": ("bearer t0ken", TOKEN, True),
+    "a wrong token fails": ("Bearer t0kem", TOKEN, False),
+    "a prefix of the token fails": ("Bearer t0k", TOKEN, False),
+    "no header fails": (None, TOKEN, False),
+    "another scheme fails": ("Basic t0ken", TOKEN, False),
+    "no configured token accepts nothing": ("Bearer ", None, False),
+    "an empty configured token accepts nothing": ("Bearer ", SecretStr(""), False),
+}
+
+
+@pytest.mark.parametrize(("header", "token", "ok"), HEADERS.values(), ids=HEADERS.keys())
+def test_a_bearer_header_is_checked(header: str | None, token: SecretStr | None, ok: bool) -> None:
+    assert bearer_ok(header, token) is ok
+
+
+def test_the_default_admin_address_is_loopback_and_writes_need_a_token() -> None:
+    admin = AdminConfig()
+    assert admin.host == "127.0.0.1"
+    assert (admin.auth, admin.token) == ("write", None)
+
+
+def test_the_token_never_shows_in_the_settings_repr() -> None:
+    admin = AdminConfig.model_validate({"token": "sup3r-secret"})
+    assert "sup3r-secret" not in repr(admin)
+    assert "sup3r-secret" not in str(admin.model_dump())
+
+
+def _outside_address() -> str | None:
+    """A non-loopback address of this machine (the route a packet would take; nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address: str = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+async def test_a_daemon_on_the_default_host_cannot_be_reached_from_outside(
+    tmp_path: Path,
+) -> None:
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    async with admin_daemon(tmp_path, listen=f"{AdminConfig().host}:0") as run:
+        await run.wait_for("daemon.started")
+        admin = run.daemon.supervision.admin
+        assert admin is not None
+        host, port = admin.listen.rsplit(":", 1)
+        assert host == "127.0.0.1"
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5):
+            pass
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((outside, int(port)), timeout=5).close()
