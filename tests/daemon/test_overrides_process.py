@@ -63,7 +63,7 @@ async def probes_of(sim: Simulator, provider: str, count: int, within: float = 2
 async def test_a_drained_provider_stays_up_through_failures_until_undrained(
     tmp_path: Path,
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     port = free_port()
     async with Simulator(fleet()) as sim:
         config = write_config(tmp_path, sim.base_url, store, port)
@@ -100,7 +100,7 @@ async def test_an_override_survives_a_restart(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
     store = (
-        f"sqlite://{tmp_path}/state.db"
+        f"sqlite:///{tmp_path}/state.db"
         if backend == "sqlite"
         else request.getfixturevalue("redis_url")
     )
@@ -148,7 +148,7 @@ BAD_CREDENTIALS = {
 async def test_an_unauthenticated_write_gets_401_and_changes_nothing(
     tmp_path: Path, headers: dict[str, str]
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     async with Simulator(fleet()) as sim:
@@ -175,7 +175,7 @@ async def test_an_unauthenticated_write_gets_401_and_changes_nothing(
 
 
 async def test_auth_read_closes_reads_but_leaves_livez_open(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     port = free_port()
     async with Simulator(fleet()) as sim:
         config = write_config(tmp_path, sim.base_url, store, port, auth="read")
@@ -198,7 +198,7 @@ async def test_auth_read_closes_reads_but_leaves_livez_open(tmp_path: Path) -> N
 async def test_a_drain_of_an_unknown_target_exits_1_with_one_line(tmp_path: Path) -> None:
     port = free_port()
     async with Simulator(fleet()) as sim:
-        config = write_config(tmp_path, sim.base_url, f"sqlite://{tmp_path}/s.db", port)
+        config = write_config(tmp_path, sim.base_url, f"sqlite:///{tmp_path}/s.db", port)
         async with daemon_process(config) as daemon:
             await daemon.wait_for("daemon.started")
             code, _, err = await cli("drain", "nope", "--for", "5m", "-c", str(config))
@@ -213,7 +213,7 @@ async def test_a_drain_of_an_unknown_target_exits_1_with_one_line(tmp_path: Path
 async def test_a_configured_window_open_now_holds_its_provider_and_shows_in_overrides(
     tmp_path: Path,
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     port = free_port()
     opened = time.gmtime(time.time() - 60)  # a daily window that began a minute ago, in UTC
     window = (
