@@ -19,8 +19,13 @@ from modelmesh_healthd.state.history import (
     HistoryError,
     availability,
     compact,
+    model_history_state,
+    provider_history_state,
     record,
 )
+from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState
+from modelmesh_healthd.state.policy import HealthPolicy
+from modelmesh_healthd.state.provider import ProviderState
 
 H = 3600.0
 T0 = 1_000 * 86400.0  # a bucket-aligned instant, far from the epoch
@@ -171,3 +176,50 @@ def test_compacting_twice_answers_like_compacting_once(
 def test_the_current_state_is_the_last_recorded(raw: list[tuple[float, str]]) -> None:
     h = build(raw)
     assert h.current == (sorted(raw)[-1][1] if raw else UNKNOWN)
+
+
+def provider(**fields: object) -> ProviderState:
+    ps = ProviderState()
+    for key, value in fields.items():
+        setattr(ps, key, value)
+    return ps
+
+
+@pytest.mark.parametrize(
+    ("fields", "maintenance", "expected"),
+    [
+        ({}, False, UNKNOWN),  # never probed
+        ({"last_probe": 1.0, "last_outcome": "ok"}, False, UP),
+        ({"last_probe": 1.0, "last_outcome": "rate_limited"}, False, UP),
+        ({"last_probe": 1.0, "last_outcome": "degraded"}, False, DEGRADED),
+        ({"last_probe": 1.0, "available": False, "last_outcome": "timeout"}, False, DOWN),
+        ({"last_probe": 1.0, "auth_valid": False}, False, DOWN),
+        ({"last_probe": 1.0, "available": False}, True, MAINTENANCE),
+        ({}, True, MAINTENANCE),
+    ],
+)
+def test_a_providers_history_state_follows_its_health(
+    fields: dict[str, object], maintenance: bool, expected: str
+) -> None:
+    got = provider_history_state(provider(**fields), HealthPolicy(), maintenance=maintenance)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "provider_state", "expected"),
+    [
+        (ACTIVE, None, UP, UP),
+        (ACTIVE, None, DEGRADED, DEGRADED),
+        (STANDBY, "provider_unavailable", DOWN, DOWN),
+        (STANDBY, "model_not_found", UP, DOWN),
+        (STANDBY, "maintenance", UP, MAINTENANCE),
+        (STANDBY, "manual", DOWN, MAINTENANCE),
+        (STANDBY, "provider_unavailable", MAINTENANCE, MAINTENANCE),
+        (STANDBY, "budget_exceeded", UNKNOWN, UNKNOWN),
+    ],
+)
+def test_a_models_history_state_follows_its_provider_and_its_own_reason(
+    status: str, reason: str | None, provider_state: str, expected: str
+) -> None:
+    model = ModelState(status=status, deactivation_reason=reason)
+    assert model_history_state(model, provider_state) == expected

@@ -29,6 +29,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from modelmesh_healthd.state.model import ModelState
+from modelmesh_healthd.state.policy import HealthPolicy
+from modelmesh_healthd.state.provider import ProviderState
+
 __all__ = [
     "BUCKET_S",
     "DEGRADED",
@@ -46,8 +50,13 @@ __all__ = [
     "HistoryError",
     "availability",
     "compact",
+    "model_history_state",
+    "provider_history_state",
     "record",
 ]
+
+MAINTENANCE_REASONS: Final = frozenset({"maintenance", "manual"})
+"""Standby reasons that are an operator's choice, not an outage: counted as maintenance."""
 
 UP, DEGRADED, DOWN, MAINTENANCE, UNKNOWN = "up", "degraded", "down", "maintenance", "unknown"
 HISTORY_STATES: Final = (UP, DEGRADED, DOWN, MAINTENANCE, UNKNOWN)
@@ -286,3 +295,39 @@ def availability(
     if total > window_s > 0:
         seconds = {s: v * window_s / total for s, v in seconds.items()}
     return Availability(window_s, seconds)
+
+
+def provider_history_state(
+    provider: ProviderState, policy: HealthPolicy, *, maintenance: bool = False
+) -> str:
+    """The history state of a provider now.
+
+    Args:
+        provider: Its health.
+        policy: The thresholds `is_healthy` applies.
+        maintenance: An override or a maintenance window holds it (takes precedence).
+    """
+    if maintenance:
+        return MAINTENANCE
+    if provider.last_probe is None:
+        return UNKNOWN
+    if not provider.is_healthy(policy):
+        return DOWN
+    # A rate limit is not an outage: a throttled provider that is healthy counts as up.
+    return DEGRADED if provider.last_outcome == "degraded" else UP
+
+
+def model_history_state(model: ModelState, provider_state: str) -> str:
+    """The history state of a model, given its provider's (`provider_history_state`).
+
+    A model follows its provider, except that it is down while in standby for a reason of its
+    own (`model_not_found`, a router's `budget_exceeded`, ...) and in maintenance while an
+    operator holds it out (`maintenance`, or `manual`: disabled in the configuration).
+    """
+    if model.is_active:
+        return provider_state
+    if model.deactivation_reason in MAINTENANCE_REASONS:
+        return MAINTENANCE
+    if provider_state in (MAINTENANCE, UNKNOWN):
+        return provider_state
+    return DOWN
