@@ -17,6 +17,7 @@ through `view.DaemonView`), metrics, memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -29,6 +30,7 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
@@ -147,6 +149,9 @@ class Daemon:
         self.supervision = Supervision(self, self.environ)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
         self.sinks.extend(self.supervision.sinks)
+        self.history = HistoryRecorder(self.store_url)
+        """Availability history of every provider and model (recorded while running)."""
+        self.sinks.append(self.history.observe)
 
     # --- the core, as observers read it (see view.DaemonView) ---------------
 
@@ -254,6 +259,9 @@ class Daemon:
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
         manager.attach(self.state, self.mesh)
         self._publish(events)
+        await self.history.start(
+            lambda: self.state, lambda: self.mesh, lambda: self.policy, self.wall_clock
+        )
 
         self.client = build_client(client_options(self.config))
         self.scheduler = Scheduler(
@@ -348,6 +356,9 @@ class Daemon:
         await asyncio.gather(*self._background, return_exceptions=True)
         saved = False
         budget = 2.0 if self._force else max(grace, 5.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(budget):
+                await self.history.stop()
         if self.manager is not None:
             try:
                 async with asyncio.timeout(budget):
