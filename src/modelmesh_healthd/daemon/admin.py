@@ -7,6 +7,7 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `/v1/providers/{name}/history` | its and its models' time in each state over 1h, 24h, 7d, 30d |
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
 by default all the same; there is no authentication.
@@ -20,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from modelmesh_healthd import __version__
+from modelmesh_healthd.daemon.history import history_body
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.view import DaemonView
@@ -67,6 +69,7 @@ class AdminServer:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get("/v1/state", self._state)
         app.router.add_get("/v1/providers/{name}", self._provider)
+        app.router.add_get("/v1/providers/{name}/history", self._history)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -135,6 +138,13 @@ class AdminServer:
             "pools": {p: d.state.pools[p].to_dict() for p in pools if p in d.state.pools},
         }
         return web.json_response(body)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        d = self._daemon
+        name = request.match_info["name"]
+        if name not in d.state.providers:
+            return web.json_response({"error": "unknown provider", "provider": name}, status=404)
+        return web.json_response(history_body(d, name))
 
     def _not_ready(self) -> list[str]:
         d = self._daemon

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import structlog
 
@@ -35,7 +36,14 @@ from modelmesh_healthd.state.history import (
 from modelmesh_healthd.storage import StoreError
 from modelmesh_healthd.storage.history_store import HistoryStore, open_history_store
 
-__all__ = ["LOG_EVENTS", "HistoryRecorder", "model_subject", "provider_subject"]
+__all__ = [
+    "LOG_EVENTS",
+    "HistoryRecorder",
+    "HistorySource",
+    "history_body",
+    "model_subject",
+    "provider_subject",
+]
 
 _log = structlog.get_logger("modelmesh_healthd.daemon")
 
@@ -96,6 +104,7 @@ class HistoryRecorder:
         self.histories: dict[str, History] = {}
         """Subject -> its history (the store's, plus what this daemon recorded since)."""
         self._dirty: set[str] = set()
+        self._windows: dict[str, tuple[float, History, Mapping[str, Availability]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(
@@ -158,12 +167,25 @@ class HistoryRecorder:
             self.histories[subject] = after
             self._dirty.add(subject)
 
-    def windows(self, subject: str, now: float) -> Mapping[str, Availability] | None:
-        """The subject's availability over each of `WINDOWS` (None: no such subject)."""
+    def windows(
+        self, subject: str, now: float, *, max_age: float = 0.0
+    ) -> Mapping[str, Availability] | None:
+        """The subject's availability over each of `WINDOWS` (None: no such subject).
+
+        Args:
+            max_age: An answer computed at most this many seconds ago for an unchanged history
+                may be given again (metrics scrapes of a large fleet).
+        """
         history = self.histories.get(subject)
         if history is None:
             return None
-        return {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
+        cached = self._windows.get(subject)
+        if cached is not None and cached[1] is history and now - cached[0] <= max_age:
+            return cached[2]
+        answer = {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
+        if max_age > 0:
+            self._windows[subject] = (now, history, answer)
+        return answer
 
     async def flush(self) -> bool:
         """Compact and save what changed since the last save.
@@ -215,3 +237,41 @@ class HistoryRecorder:
         store, self._store = self._store, None
         with contextlib.suppress(Exception):
             await store.__aexit__(None, None, None)
+
+
+class HistorySource(Protocol):
+    """What `history_body` reads: a daemon view has all of it."""
+
+    @property
+    def history(self) -> HistoryRecorder: ...
+
+    @property
+    def mesh(self) -> Mesh: ...
+
+    def wall_clock(self) -> float: ...
+
+
+def _subject_body(recorder: HistoryRecorder, subject: str, now: float) -> dict[str, Any]:
+    history = recorder.histories.get(subject, History())
+    windows = recorder.windows(subject, now) or {}
+    day = now - WINDOWS["24h"]
+    return {
+        "current": history.current,
+        "windows": {label: avail.to_dict() for label, avail in windows.items()},
+        "changes_24h": [{"at": at, "state": s} for at, s in history.entries if at >= day],
+    }
+
+
+def history_body(daemon: HistorySource, provider: str) -> dict[str, Any]:
+    """The JSON answer of `/v1/providers/{name}/history`: the provider's and its models'."""
+    now = daemon.wall_clock()
+    recorder = daemon.history
+    models = daemon.mesh.provider_models.get(provider, ())
+    return {
+        "provider": provider,
+        "generated_at": now,
+        "rules": "ratio = (up + degraded) / (up + degraded + down); maintenance and unknown "
+        "excluded; a rate limit is up; time before the first probe is unknown",
+        **_subject_body(recorder, provider_subject(provider), now),
+        "models": {m: _subject_body(recorder, model_subject(m), now) for m in models},
+    }
