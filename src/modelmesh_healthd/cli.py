@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("-c", "--config", metavar="FILE", help="read the store this config names")
     where.add_argument("--store", metavar="URL", help="read this store")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--history", action="store_true", help="add availability over 1h, 24h, 7d and 30d"
+    )
     status.set_defaults(handler=_status)
 
     health = sub.add_parser(
@@ -293,6 +296,16 @@ def _status(args: argparse.Namespace) -> int:
         print(f"status: no state stored at {redact_url(url)}", file=sys.stderr)
         return EXIT_UNHEALTHY
     table = status_table(snapshot.state, policy)
+    report = None
+    if getattr(args, "history", False):
+        from modelmesh_healthd.daemon.history_report import history_report
+
+        names = [p.provider for p in table.providers]
+        try:
+            report = asyncio.run(history_report(url, names, time.time()))
+        except StoreError as exc:
+            print(f"status: history: {exc}", file=sys.stderr)
+            return EXIT_UNHEALTHY
     if args.json:
         out = {
             "store": redact_url(url),
@@ -301,6 +314,10 @@ def _status(args: argparse.Namespace) -> int:
             "epoch": snapshot.epoch,
             **table.to_dict(),
         }
+        if report is not None:
+            from modelmesh_healthd.daemon.history_report import report_json
+
+            out["history"] = report_json(report)
         print(json.dumps(out, indent=2))
         return EXIT_OK
     age = time.time() - snapshot.written_at
@@ -339,6 +356,11 @@ def _status(args: argparse.Namespace) -> int:
             ],
         )
     )
+    if report is not None:
+        from modelmesh_healthd.daemon.history_report import HISTORY_HEADER, history_rows
+
+        print()
+        print(_table(HISTORY_HEADER, history_rows(report)))
     return EXIT_OK
 
 
