@@ -46,5 +46,6 @@ schedule: {interval: soon}
         load_config_text(text, source="c.yaml", environ={})
     assert caught.value.render().splitlines() == [
         "c.yaml:3: providers.openai.base_ur: unknown key (did you mean 'base_url'?)",
+        "c.yaml:4: providers.anthropic.api_key: required for kind anthropic (the probe proves it)",
         "c.yaml:5: schedule.interval: 'soon' is not a duration (use e.g. 30s, 2m, 1h30m, 500ms)",
     ]

@@ -122,7 +122,7 @@ def test_a_config_is_immutable() -> None:
 
 
 def test_defaults_match_the_health_policy_and_the_schedule() -> None:
-    config = load_config_text("{}", environ={})
+    config = load_config_text("providers: {local: {kind: ollama}}", environ={})
     assert config.policy() == DEFAULT_POLICY
     assert (config.schedule.interval, config.schedule.fast_interval) == (30.0, 5.0)
     assert config.storage.sync_policy == "immediate"

@@ -1,4 +1,4 @@
-"""Reading YAML: the event-stream reader gives exactly what `yaml.load` gives, or steps aside."""
+"""Reading YAML: the event-stream reader gives exactly what `yaml.load` gives, or says why not."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from modelmesh_healthd.config.errors import ConfigError
 from modelmesh_healthd.config.loader import load_config_text, tidy_strings
-from modelmesh_healthd.config.source import _load_plain, _NotPlainError, parse_yaml
+from modelmesh_healthd.config.source import line_index, parse_yaml
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -42,31 +42,62 @@ PLAIN = [
 
 @pytest.mark.parametrize("text", PLAIN)
 def test_plain_documents_read_as_yaml_load_reads_them(text: str) -> None:
-    assert _load_plain(text) == reference(text)
     assert parse_yaml(text) == reference(text)
 
 
-UNUSUAL = [
+ALIASED = [
     "base: &b {x: 1}\nother: *b\n",
     "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
-    "s: !!set {a, b}\n",
-    "o: !!omap [a: 1, b: 2]\n",
-    "? [a, b]\n: complex key\n",
-    "a: 1\n---\nb: 2\n",
+    "b: &b {x: 1, y: 1}\nc: &c {y: 2, z: 2}\nd: {<<: [*b, *c], w: 3}\n",
+    "d: {w: 3, <<: {w: 4, q: 5}}\n",
+    "d: {<<: &m {a: 1}, b: *m}\n",
+    "s: &s text\nt: [*s, *s]\n",
+    "deep: &d {a: {b: [1, 2]}}\nx: {<<: *d, c: 3}\n",
+    "k: !!str <<\n",
 ]
 
 
-@pytest.mark.parametrize("text", UNUSUAL)
-def test_anything_else_is_left_to_yaml_load(text: str) -> None:
-    with pytest.raises(_NotPlainError):
-        _load_plain(text)
-    try:
-        expected = reference(text)
-    except yaml.YAMLError:
-        with pytest.raises(ConfigError, match="not valid YAML"):
-            parse_yaml(text)
-    else:
-        assert parse_yaml(text) == expected
+@pytest.mark.parametrize("text", ALIASED)
+def test_anchors_aliases_and_merge_keys_read_as_yaml_load_reads_them(text: str) -> None:
+    got = parse_yaml(text)
+    assert got == reference(text)
+    assert list(got) == list(reference(text))  # key order too: providers are probed in it
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("s: !!set {a, b}\n", "f.yaml:1: s: YAML tag !!set is not supported in a configuration"),
+        ("o: !!omap [a: 1]\n", "f.yaml:1: o: YAML tag !!omap is not supported in a configuration"),
+        ("v: !vault abc\n", "f.yaml:1: v: YAML tag !vault is not supported in a configuration"),
+        (
+            "? [a, b]\n: complex key\n",
+            "f.yaml:1: (top level): a mapping key must be a string, number or boolean, "
+            "not a collection",
+        ),
+        (
+            "a: &k x\n*k : y\n",
+            "f.yaml:2: (top level): a mapping key must be a string, number or boolean, "
+            "not an alias",
+        ),
+        (
+            "a: 1\n---\nb: 2\n",
+            "f.yaml:2: (top level): a second YAML document starts here: "
+            "a configuration is one document",
+        ),
+        ("a: &x 1\nb: &x 2\n", "f.yaml:2: b: anchor &x is defined twice (first on line 1)"),
+        ("a: &a [1, *a]\n", "f.yaml:1: a[1]: alias *a refers to a collection that contains it"),
+        ("a: *later\nb: &later 1\n", "f.yaml:1: a: alias *later names no anchor defined before it"),
+        ("a: <<\n", "f.yaml:1: a: << (a merge key) is only allowed as a mapping key"),
+        ("a: {<<: 1}\n", "f.yaml:1: a.<<: << (a merge key) takes a mapping or a list of mappings"),
+        ("a: !!int x\n", "f.yaml:1: a: not a valid !!int value"),
+        ("a: 2026-13-45\n", "f.yaml:1: a: not a valid !!timestamp value"),
+    ],
+)
+def test_what_a_configuration_never_holds_is_refused_with_its_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_yaml(text, "f.yaml")
+    assert caught.value.render() == message
 
 
 @pytest.mark.parametrize(
@@ -85,16 +116,14 @@ def test_a_key_given_twice_is_reported_with_its_line(text: str, line: int) -> No
     assert "duplicate key" in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    "text", ["a: [1, 2\n", "a: b: c\n", "a:\n\t- x\n", "'unterminated\n", "a: *nowhere\n"]
-)
+@pytest.mark.parametrize("text", ["a: [1, 2\n", "a: b: c\n", "a:\n\t- x\n", "'unterminated\n"])
 def test_invalid_yaml_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_yaml(text, "f.yaml")
 
 
 def test_equal_strings_are_one_object() -> None:
-    data = _load_plain("a: {provider: p1}\nb: {provider: p1}\np1: x\n")
+    data = parse_yaml("a: {provider: p1}\nb: {provider: p1}\np1: x\n")
     key = next(k for k in data if k == "p1")
     assert data["a"]["provider"] is data["b"]["provider"] is key
 
@@ -157,4 +186,20 @@ def test_any_plain_document_reads_as_yaml_load_reads_it(
     data: Any, flow: bool | None, style: str | None
 ) -> None:
     text = yaml.safe_dump(data, default_flow_style=flow, default_style=style, allow_unicode=True)
-    assert _load_plain(text) == reference(text)
+    assert parse_yaml(text) == reference(text)
+
+
+def test_the_line_index_names_the_line_of_every_key_and_list_item() -> None:
+    text = "a:\n  b: 1\n  c:\n    - x\n    - {d: 2}\ne: &e {f: 3}\ng: *e\n"
+    assert line_index(text) == {
+        (): 1,
+        ("a",): 1,
+        ("a", "b"): 2,
+        ("a", "c"): 3,
+        ("a", "c", 0): 4,
+        ("a", "c", 1): 5,
+        ("a", "c", 1, "d"): 5,
+        ("e",): 6,
+        ("e", "f"): 6,
+        ("g",): 7,
+    }

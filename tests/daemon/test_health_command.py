@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -106,6 +108,14 @@ async def test_a_missing_config_file_is_unhealthy(tmp_path: Path) -> None:
     code, out = await health("-c", str(tmp_path / "nope.yaml"))
     assert code == 1
     assert "cannot read" in out
+
+
+async def test_a_fifo_named_as_the_config_is_unhealthy_at_once_not_a_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "healthd.yaml"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    code, out = await asyncio.wait_for(health("-c", str(fifo)), timeout=30)
+    assert code == 1
+    assert "cannot read: is a FIFO, not a regular file" in out
 
 
 async def test_without_admin_the_heartbeat_file_answers(tmp_path: Path) -> None:

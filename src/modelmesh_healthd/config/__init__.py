@@ -2,11 +2,13 @@
 
 `load_config(path)` reads a file, resolves `${ENV}`, `${ENV:-default}` and `${file:/path}`
 references, accepts ModelMesh's provider/model/pool shape, rejects unknown keys and dangling
-references, and raises `ConfigError` with one line per problem (file:line: key.path: message).
+references, and raises `ConfigError` with one line per problem (file:line: key.path: message),
+every problem in one pass. Hostile files are bounded (size, aliases, nesting, secret files,
+time: `config/limits.py`); `load_config_in_thread` is the reload's way in.
 """
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
-from modelmesh_healthd.config.loader import load_config, load_config_text
+from modelmesh_healthd.config.loader import load_config, load_config_in_thread, load_config_text
 from modelmesh_healthd.config.models import (
     DEFAULT_BASE_URLS,
     KINDS,
@@ -41,6 +43,7 @@ __all__ = [
     "ScheduleConfig",
     "StorageConfig",
     "load_config",
+    "load_config_in_thread",
     "load_config_text",
     "parse_duration",
     "parse_size",

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from modelmesh_healthd.config.limits import MAX_ISSUES
+
 __all__ = ["ConfigError", "ConfigIssue", "format_path"]
 
 
@@ -56,11 +58,15 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        """The issues, one line each, in file order."""
+        """The issues, one line each, in file order (at most `MAX_ISSUES`, then one line more)."""
         ordered = sorted(
             self.issues, key=lambda i: (i.line if i.line is not None else 1 << 30, str(i.path))
         )
-        return "\n".join(issue.render(self.source) for issue in ordered)
+        lines = [issue.render(self.source) for issue in ordered[:MAX_ISSUES]]
+        if len(ordered) > MAX_ISSUES:
+            more = f"more problems not shown: only the first {MAX_ISSUES:,} are reported"
+            lines.append(ConfigIssue((), more).render(self.source))
+        return "\n".join(lines)
 
     def with_lines(
         self, lines: dict[tuple[str | int, ...], int], source: str | None

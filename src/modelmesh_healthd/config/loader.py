@@ -1,34 +1,55 @@
-"""Loading a configuration file: YAML -> interpolation -> shape -> validation -> cross-checks."""
+"""Loading a configuration file: YAML -> interpolation -> shape -> validation -> cross-checks.
+
+Every stage runs even when an earlier one found problems, so one pass reports them all: a
+missing environment variable does not hide a misspelt key or a pool naming an unknown model.
+Only what leaves nothing to check stops early: a file that cannot be read or parsed, or one past
+a limit of `config/limits.py`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
-import types
-import typing
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
-
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue, describe_type, did_you_mean
 from modelmesh_healthd.config.interpolate import interpolate
+from modelmesh_healthd.config.limits import (
+    LOAD_TIMEOUT,
+    MAX_CONFIG_BYTES,
+    Deadline,
+    FileRefused,
+    LoadTimeout,
+    read_regular_file,
+)
 from modelmesh_healthd.config.modelmesh import is_modelmesh, normalize_modelmesh
 from modelmesh_healthd.config.root import Config
-from modelmesh_healthd.config.source import Lines, line_index, parse_yaml
+from modelmesh_healthd.config.source import Lines, line_index, read_yaml
+from modelmesh_healthd.config.validation import ENTITIES, validate
 
-__all__ = ["load_config", "load_config_text", "tidy_strings"]
+__all__ = ["load_config", "load_config_in_thread", "load_config_text", "tidy_strings"]
 
 PathT = tuple[str | int, ...]
 
+_NOTHING_TO_PROBE = "no providers configured: nothing to probe"
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+
+def load_config(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    time_limit: float = LOAD_TIMEOUT,
+) -> Config:
     """Read, interpolate and validate a configuration file.
 
     Args:
-        path: The YAML file.
+        path: The YAML file: a regular file of at most 16 MiB.
         environ: Environment for `${VAR}` references (default: the process environment).
+        time_limit: The most seconds loading may take.
 
     Returns:
         The validated, immutable Config.
@@ -36,18 +57,56 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     Raises:
         ConfigError: Every problem found, one line each, naming file, line and key path.
     """
+    deadline = Deadline(time_limit)
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            [ConfigIssue((), f"cannot read: {exc.strerror or exc}")], source
-        ) from None
+        text = read_regular_file(Path(path), MAX_CONFIG_BYTES).decode("utf-8")
+    except FileRefused as exc:
+        raise ConfigError([ConfigIssue((), f"cannot read: {exc}")], source) from None
     except UnicodeDecodeError:
         raise ConfigError([ConfigIssue((), "not UTF-8 text")], source) from None
     return load_config_text(
-        text, source=source, environ=environ, base_dir=Path(path).resolve().parent
+        text,
+        source=source,
+        environ=environ,
+        base_dir=Path(path).resolve().parent,
+        deadline=deadline,
     )
+
+
+async def load_config_in_thread(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    time_limit: float = LOAD_TIMEOUT,
+) -> Config:
+    """`load_config` on a thread of its own, for a running daemon (a reload).
+
+    The event loop keeps running the scheduler meanwhile. The loader keeps to `time_limit` by
+    itself; should it still be stuck past that (a read that the kernel never completes, as on
+    a hung network filesystem), the caller gets its answer anyway and the thread is left to
+    end on its own. A thread of its own, not the shared executor, so that such a thread never
+    takes a worker the state store needs.
+
+    Raises:
+        ConfigError: As `load_config`, or when loading did not end in time.
+    """
+    done: concurrent.futures.Future[Config] = concurrent.futures.Future()
+
+    def work() -> None:
+        if not done.set_running_or_notify_cancel():  # running: the waiter's cancel leaves it be
+            return
+        try:
+            done.set_result(load_config(path, environ, time_limit=time_limit))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task as it is
+            done.set_exception(exc)
+
+    threading.Thread(target=work, name="config-load", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(done), time_limit + 1.0)
+    except TimeoutError:
+        message = f"loading took longer than {time_limit:g}s (the limit)"
+        raise ConfigError([ConfigIssue((), message)], str(path)) from None
 
 
 def load_config_text(
@@ -56,6 +115,7 @@ def load_config_text(
     source: str | None = None,
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    deadline: Deadline | None = None,
 ) -> Config:
     """Like `load_config`, from a string.
 
@@ -63,32 +123,64 @@ def load_config_text(
         ConfigError: Every problem found.
     """
     env = os.environ if environ is None else environ
-    data = parse_yaml(text, source)
+    if len(text) > MAX_CONFIG_BYTES:
+        limit = f"larger than {MAX_CONFIG_BYTES >> 20} MiB (the limit)"
+        raise ConfigError([ConfigIssue((), f"cannot read: is {limit}")], source)
+    try:
+        return _load(text, source, env, base_dir, deadline or Deadline())
+    except LoadTimeout as exc:
+        raise ConfigError([ConfigIssue((), str(exc))], source) from None
+
+
+def _load(
+    text: str,
+    source: str | None,
+    env: Mapping[str, str],
+    base_dir: Path | None,
+    deadline: Deadline,
+) -> Config:
+    document = read_yaml(text, source, deadline)
+    data, issues, shared = document.data, document.issues, document.shared
     if data is None:
-        data = {}
+        message = "the file is empty (or only comments): nothing to probe"
+        raise ConfigError([ConfigIssue((), message, 1)], source)
     if not isinstance(data, dict):
         raise ConfigError(
             [ConfigIssue((), f"the document must be a mapping, got {describe_type(data)}", 1)],
             source,
         )
-    data, issues, _ = interpolate(data, env, base_dir=base_dir)
+    data, unresolved, _ = interpolate(
+        data, env, base_dir=base_dir, deadline=deadline, shared=shared
+    )
+    issues += unresolved
     origin: dict[PathT, PathT] = {}
+    shape_issues: list[ConfigIssue] = []
     if is_modelmesh(data):
         data, origin, shape_issues = normalize_modelmesh(data)
         issues += shape_issues
-    if issues:
-        raise ConfigError(issues, source).with_lines(line_index(text, source), source)
-    data = tidy_strings(data)
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        found = [_issue(err, origin) for err in exc.errors()]
-        raise ConfigError(found, source).with_lines(line_index(text, source), source) from None
-    cross = _cross_check(config)
-    if cross:
-        lines = _remap(line_index(text, source), origin)
-        raise ConfigError(cross, source).with_lines(lines, source)
+    deadline.check()
+    data = tidy_strings(data, shared=shared)
+    config, found = validate(data, origin, document.values)
+    deadline.check()
+    if config is not None:
+        found += _cross_check(config, data, clean=not (issues or found))
+    if data.get("providers", None) in (None, {}) and "providers" not in _broken(data):
+        found.append(ConfigIssue(("providers",), _NOTHING_TO_PROBE))
+    # A value whose reference failed stands empty, and an entry ModelMesh's shape could not
+    # be translated stands half-done: what validation says of either is no news.
+    blanked = {i.path for i in unresolved} | {i.path[:2] for i in shape_issues}
+    issues += [
+        i for i in found if not any(i.path[:end] in blanked for end in range(len(i.path) + 1))
+    ]
+    if issues or config is None:
+        lines = _remap(line_index(text, deadline), origin)
+        raise ConfigError(issues, source).with_lines(lines, source)
     return config.with_source(source)
+
+
+def _broken(data: dict[Any, Any]) -> set[str]:
+    # `providers: null` (or a list) is a schema error already; "nothing to probe" adds nothing.
+    return {k for k in ENTITIES if k in data and not isinstance(data[k], dict)}
 
 
 def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:
@@ -99,71 +191,18 @@ def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:
     return out
 
 
-def _issue(err: Any, origin: dict[PathT, PathT]) -> ConfigIssue:
-    loc: PathT = tuple(p for p in err["loc"] if not _is_union_tag(p))
-    loc = origin.get(loc, loc)
-    kind = err["type"]
-    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
-        key = str(loc[-1]) if loc else ""
-        allowed = _allowed_keys(loc[:-1])
-        return ConfigIssue(loc, "unknown key" + did_you_mean(key, allowed))
-    if kind == "missing":
-        return ConfigIssue(loc, "required key is missing")
-    if kind in ("literal_error", "enum"):
-        expected = str(err.get("ctx", {}).get("expected", "")).replace("'", "")
-        got = err.get("input")
-        hint = (
-            did_you_mean(got, expected.replace(" or ", ", ").split(", "))
-            if isinstance(got, str)
-            else ""
-        )
-        shown = f"{got!r}" if isinstance(got, str | int | float | bool) else describe_type(got)
-        return ConfigIssue(loc, f"must be one of {expected}, got {shown}{hint}")
-    message = str(err["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return ConfigIssue(loc, message)
+def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[ConfigIssue]:
+    """Rules between sections and references between entries.
 
+    References are checked against every entry the file names (`data`), also those that
+    failed validation and are missing from `config`: a model of a misconfigured provider is
+    not also "of an unknown provider".
 
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the chosen union member ("str", "function-before[...]") into locations.
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
-
-
-def _allowed_keys(loc: PathT) -> list[str]:
-    """The field names (and aliases) accepted at `loc`, walking the Config model."""
-    annotation: Any = Config
-    for part in loc:
-        fields = _fields_of(_unwrap(annotation))
-        if fields is None:
-            args = typing.get_args(_unwrap(annotation))
-            annotation = args[-1] if args else None
-            continue
-        field = fields.get(str(part)) or next((f for f in fields.values() if f.alias == part), None)
-        if field is None:
-            return []
-        annotation = field.annotation
-    fields = _fields_of(_unwrap(annotation))
-    return [f.alias or name for name, f in (fields or {}).items()]
-
-
-def _fields_of(annotation: Any) -> dict[str, FieldInfo] | None:
-    """The pydantic fields of a model or pydantic dataclass, None for anything else."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.model_fields
-    fields: dict[str, FieldInfo] | None = getattr(annotation, "__pydantic_fields__", None)
-    return fields
-
-
-def _unwrap(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return members[0] if len(members) == 1 else annotation
-    return annotation
-
-
-def _cross_check(config: Config) -> list[ConfigIssue]:
+    Args:
+        config: What validated.
+        data: The document as validated.
+        clean: No problem was found so far (only then can a pool's emptiness be judged).
+    """
     issues: list[ConfigIssue] = [
         ConfigIssue(("health", field), message.removeprefix(field + " "))
         for field, message in config.health.problems()
@@ -177,7 +216,8 @@ def _cross_check(config: Config) -> list[ConfigIssue]:
                 ConfigIssue(("providers", pid, "schedule", f), m + " (after the global schedule)")
                 for f, m in merged.problems()
             ]
-    providers = set(config.providers)
+    providers = _names(data, "providers")
+    models = _names(data, "models")
     for mid, model in config.models.items():
         if model.provider not in providers:
             issues.append(
@@ -189,11 +229,11 @@ def _cross_check(config: Config) -> list[ConfigIssue]:
             )
     for pid, pool in config.pools.items():
         for i, mid in enumerate(pool.models):
-            if mid not in config.models:
+            if mid not in models:
                 issues.append(
                     ConfigIssue(
                         ("pools", pid, "models", i),
-                        f"unknown model {mid!r}" + did_you_mean(mid, config.models),
+                        f"unknown model {mid!r}" + did_you_mean(mid, models),
                     )
                 )
         for i, prov in enumerate(pool.providers):
@@ -204,7 +244,7 @@ def _cross_check(config: Config) -> list[ConfigIssue]:
                         f"unknown provider {prov!r}" + did_you_mean(prov, providers),
                     )
                 )
-    if issues:
+    if issues or not clean:
         return issues
     return [
         ConfigIssue(("pools", pid), "selects no model")
@@ -213,7 +253,13 @@ def _cross_check(config: Config) -> list[ConfigIssue]:
     ]
 
 
-def tidy_strings(data: Any) -> Any:
+def _names(data: dict[Any, Any], section: str) -> dict[str, None]:
+    # Ordered (the did-you-mean picks the first of equals) and O(1) to look up: fleets are large.
+    entries = data.get(section)
+    return dict.fromkeys(str(k) for k in entries) if isinstance(entries, dict) else {}
+
+
+def tidy_strings(data: Any, *, shared: bool = False) -> Any:
     """Strip every string (keys too) and share equal ones, before validation.
 
     A fleet's file names each provider and model several times (as a key, as a model's
@@ -221,17 +267,29 @@ def tidy_strings(data: Any) -> Any:
     lets pydantic keep them as they are (its own `str_strip_whitespace` makes a new copy of
     every string), so the configuration holds one string per distinct value for as long as the
     daemon runs: about 150 bytes less per provider.
+
+    Args:
+        data: Plain data.
+        shared: The data shares mappings or lists (YAML aliases): each is tidied once and
+            stays shared, so the copy never grows to the expanded size.
     """
-    shared: dict[str, str] = {}
+    strings: dict[str, str] = {}
+    done: dict[int, Any] | None = {} if shared else None
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip()
-            return shared.setdefault(value, value)
+            return strings.setdefault(value, value)
+        if not isinstance(value, dict | list):
+            return value
+        if done is not None and id(value) in done:
+            return done[id(value)]
         if isinstance(value, dict):
-            return {walk(k): walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
+            out: Any = {walk(k): walk(v) for k, v in value.items()}
+        else:
+            out = [walk(v) for v in value]
+        if done is not None:
+            done[id(value)] = out
+        return out
 
     return walk(data)

@@ -84,8 +84,13 @@ class Config(_Section):
         """Model ids in `pool`: listed models, all models of listed providers, capability match."""
         cfg = self.pools[pool]
         members = dict.fromkeys(cfg.models)
-        for provider in cfg.providers:
-            members.update(dict.fromkeys(self.provider_models(provider)))
+        if cfg.providers:  # one pass over the models, not one per provider: fleets are large
+            served: dict[str, list[str]] = {p: [] for p in cfg.providers}
+            for model, mcfg in self.models.items():
+                if mcfg.provider in served:
+                    served[mcfg.provider].append(model)
+            for provider in cfg.providers:
+                members.update(dict.fromkeys(served[provider]))
         if cfg.capability:
             for model, mcfg in self.models.items():
                 if any(_capability_matches(c, cfg.capability) for c in mcfg.capabilities):

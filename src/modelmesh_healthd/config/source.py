@@ -1,63 +1,83 @@
-"""Reading YAML: fast when it is right, precise when it is wrong.
+"""Reading YAML: lean when it is right, precise when it is wrong, bounded when it is hostile.
 
-A good file is read once with LibYAML (when PyYAML has it), keeping nothing but the data: a
-fleet of 10,000 providers must not cost the daemon a node tree with marks for every scalar.
-Only when something is wrong is the text composed again, in Python, to find the line of every
-key path for the error messages.
+A file is read once from LibYAML's event stream (when PyYAML has it), keeping nothing but the
+data: a fleet of 10,000 providers must not cost the daemon a node tree with marks for every
+scalar. Only when something is wrong is the text read again, to find the line of every key path
+for the error messages.
+
+The reader, not `yaml.load`, handles anchors, aliases and merge keys (`<<`), so that it can
+count what aliases expand to and refuse a YAML bomb before anything is built from it, bound the
+nesting depth (never a RecursionError), and keep to the loading deadline. What a configuration
+never needs (tags of other collections such as `!!set`, mapping keys that are collections,
+several documents in one file) is refused with a clear line. See `config/limits.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import yaml
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
+from modelmesh_healthd.config.limits import MAX_ALIAS_VALUES, MAX_DEPTH, Deadline, LoadTimeout
 
-__all__ = ["Lines", "line_index", "parse_yaml"]
+__all__ = ["Lines", "YamlDocument", "line_index", "parse_yaml", "read_yaml"]
 
 Lines = dict[tuple[str | int, ...], int]
 """Key path -> 1-based line number."""
 
+PathT = tuple[str | int, ...]
+
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _DuplicateKeyError(Exception):
-    """A mapping names a key twice; the slow path reports where."""
-
-
-class _StrictLoader(_Base):  # type: ignore[misc, valid-type]  # _Base is a loader class
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        if len(keys) != len(set(keys)):
-            raise _DuplicateKeyError
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
-        return mapping
-
-
-class _NotPlainError(Exception):
-    """Something `_load_plain` leaves to PyYAML's own loader (tags, anchors, merge keys...)."""
-
 
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
+_DEADLINE_EVERY = 1024  # collections (or events, for the index) between looks at the clock
 
 
-class _PlainReader:
-    """Builds plain data from LibYAML's events, one event at a time.
+class _Stop(Exception):  # noqa: N818 - unwinds the reader with the one issue that ends it
+    def __init__(self, issue: ConfigIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _line(event: yaml.Event) -> int | None:
+    mark = getattr(event, "start_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
+class _Reader:
+    """Builds plain data from the event stream, one event at a time.
 
     PyYAML's stubs leave the loader untyped; the annotations say what its methods return.
     """
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, deadline: Deadline | None) -> None:
         self.loader = loader
         self.next: Callable[[], yaml.Event] = loader.get_event
         self.constructors: dict[str | None, Callable[[Any, yaml.Node], Any]] = (
             loader.yaml_constructors
         )
         self.resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = loader.resolve
+        self.deadline = deadline
         self.strings: dict[str, str] = {}
+        self.anchors: dict[str, tuple[Any, int, int | None]] = {}  # value, values, line
+        self.building: set[str] = set()  # anchors whose collection is still open
+        self.values = 0  # values built so far, each alias counted as what it stands for
+        self.expanded = 0  # values that aliases stood for
+        self.depth = 0
+        self.path: list[str | int] = []
+        self.duplicates: list[tuple[PathT, int | None]] = []  # keys given again, their lines
+        self.count = 0  # collections read
+
+    def stop(self, message: str, event: yaml.Event) -> NoReturn:
+        raise _Stop(ConfigIssue(tuple(self.path), message, _line(event)))
 
     def document(self) -> Any:
         self.next()  # StreamStart
@@ -65,135 +85,272 @@ class _PlainReader:
             return None  # an empty document
         data = self.node(self.next())
         self.next()  # DocumentEnd
-        if not isinstance(self.next(), yaml.StreamEndEvent):
-            raise _NotPlainError  # more than one document: yaml.load says so
+        if not isinstance(end := self.next(), yaml.StreamEndEvent):
+            self.path.clear()
+            self.stop("a second YAML document starts here: a configuration is one document", end)
         return data
 
     def node(self, event: yaml.Event) -> Any:
-        if getattr(event, "anchor", None) is not None:
-            raise _NotPlainError
+        if isinstance(event, yaml.AliasEvent):
+            return self.alias(event)
+        anchor: str | None = getattr(event, "anchor", None)
+        if anchor is None:
+            return self.build(event)
+        if anchor in self.anchors or anchor in self.building:
+            first = self.anchors[anchor][2] if anchor in self.anchors else None
+            self.stop(f"anchor &{anchor} is defined twice (first on line {first})", event)
+        self.building.add(anchor)
+        start = self.values
+        value = self.build(event)
+        self.building.discard(anchor)
+        self.anchors[anchor] = (value, self.values - start, _line(event))
+        return value
+
+    def alias(self, event: yaml.AliasEvent) -> Any:
+        name = event.anchor
+        if name in self.building:
+            self.stop(f"alias *{name} refers to a collection that contains it", event)
+        if name not in self.anchors:
+            self.stop(f"alias *{name} names no anchor defined before it", event)
+        value, size, _ = self.anchors[name]
+        self.values += size
+        self.expanded += size
+        if self.expanded > MAX_ALIAS_VALUES:
+            self.stop(
+                f"YAML aliases expand to more than {MAX_ALIAS_VALUES:,} values (the limit)", event
+            )
+        return value
+
+    def build(self, event: yaml.Event) -> Any:
+        self.values += 1
         if isinstance(event, yaml.ScalarEvent):
             return self.scalar(event)
-        if isinstance(event, yaml.MappingStartEvent) and event.tag in (None, "!", _MAP):
-            return self.mapping()
-        if isinstance(event, yaml.SequenceStartEvent) and event.tag in (None, "!", _SEQ):
-            items = []
-            while not isinstance(item := self.next(), yaml.SequenceEndEvent):
-                items.append(self.node(item))
-            return items
-        raise _NotPlainError  # an alias, or a tagged collection
+        if not isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self.stop(f"unexpected YAML event {type(event).__name__}", event)
+        tag = event.tag
+        wanted = _MAP if isinstance(event, yaml.MappingStartEvent) else _SEQ
+        if tag not in (None, "!", wanted):
+            self.stop(f"YAML tag {_short_tag(tag)} is not supported in a configuration", event)
+        self.count += 1
+        if self.deadline is not None and self.count % _DEADLINE_EVERY == 0:
+            self.deadline.check()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.stop(f"nested more than {MAX_DEPTH} levels deep (the limit)", event)
+        value = self.mapping() if wanted == _MAP else self.sequence()
+        self.depth -= 1
+        return value
 
-    def scalar(self, event: yaml.ScalarEvent) -> Any:
+    def sequence(self) -> list[Any]:
+        items: list[Any] = []
+        while not isinstance(item := self.next(), yaml.SequenceEndEvent):
+            self.path.append(len(items))
+            items.append(self.node(item))
+            self.path.pop()
+        return items
+
+    def tag_of(self, event: yaml.ScalarEvent) -> str:
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag
+
+    def scalar(self, event: yaml.ScalarEvent, tag: str | None = None) -> Any:
+        tag = tag or self.tag_of(event)
         if tag == _STR:
             return self.strings.setdefault(event.value, event.value)
+        if tag == _MERGE:
+            self.stop("<< (a merge key) is only allowed as a mapping key", event)
         construct = self.constructors.get(tag)
-        if construct is None or tag == _MERGE:
-            raise _NotPlainError
+        if construct is None:
+            self.stop(f"YAML tag {_short_tag(tag)} is not supported in a configuration", event)
         node = yaml.ScalarNode(tag, event.value, style=event.style)
-        return construct(self.loader, node)
+        try:
+            return construct(self.loader, node)
+        except Exception:  # noqa: BLE001 - PyYAML's constructors raise ValueError and others
+            self.stop(f"not a valid {_short_tag(tag)} value", event)
 
     def mapping(self) -> dict[Any, Any]:
         mapping: dict[Any, Any] = {}
-        raw_keys: set[str] = set()  # as `_StrictLoader` compares them
+        merged: list[dict[Any, Any]] = []
+        # Keys as written, as duplicates are judged. Nothing else is kept per key: what lives
+        # until the mapping ends sits among the strings the configuration keeps.
+        written: set[str] = set()
         while not isinstance(key := self.next(), yaml.MappingEndEvent):
             if not isinstance(key, yaml.ScalarEvent):
-                raise _NotPlainError  # a complex key, or an alias as key
-            if key.value in raw_keys:
-                raise _DuplicateKeyError
-            raw_keys.add(key.value)
-            try:
-                mapping[self.scalar(key)] = self.node(self.next())
-            except TypeError:  # an unhashable key
-                raise _NotPlainError from None
-        return mapping
+                what = "an alias" if isinstance(key, yaml.AliasEvent) else "a collection"
+                self.stop(f"a mapping key must be a string, number or boolean, not {what}", key)
+            self.path.append(key.value)
+            duplicate = key.value in written
+            if duplicate:
+                self.duplicates.append((tuple(self.path), _line(key)))
+            else:
+                written.add(key.value)
+            tag = self.tag_of(key)
+            if tag == _MERGE:
+                merges = self.merge(self.next())
+                merged = merged if duplicate else merges
+            else:
+                name = self.scalar(key, tag)
+                value = self.node(self.next())
+                if not duplicate:
+                    try:
+                        mapping[name] = value
+                    except TypeError:  # a tagged key that builds something unhashable
+                        self.stop("a mapping key must be a string, number or boolean", key)
+            self.path.pop()
+        if not merged:
+            return mapping
+        # As PyYAML merges: the mapping's own keys win, then the first merged mapping listed.
+        result: dict[Any, Any] = {}
+        for other in reversed(merged):
+            result.update(other)
+        result.update(mapping)
+        return result
+
+    def merge(self, event: yaml.Event) -> list[dict[Any, Any]]:
+        value = self.node(event)
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, dict) for item in items):
+            self.stop("<< (a merge key) takes a mapping or a list of mappings", event)
+        return items
 
 
-def _load_plain(text: str) -> Any:
-    """Plain data straight from LibYAML's event stream, for documents of plain YAML.
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """What `read_yaml` found.
 
-    `yaml.load` composes the whole document into nodes (with two position marks each) before
-    building any data: for a fleet of 10,000 providers that is ~5 KiB per provider of short-lived
-    objects, interleaved with the strings the configuration keeps, and CPython cannot hand back
-    the arenas they leave half empty (RSS after loading: 5.0 KiB per provider that way, 0.8
-    KiB this way). Here each event is gone before the next is read. Anything beyond plain
-    mappings, sequences and scalars raises `_NotPlainError`.
+    Attributes:
+        data: The document's data (None for an empty document).
+        issues: Keys given twice, with their lines (a duplicate's first value is kept).
+        shared: Aliases made parts of the data shared (the same objects in several places).
+        values: How many values the data holds, aliases counted as what they stand for.
+    """
+
+    data: Any
+    issues: list[ConfigIssue]
+    shared: bool
+    values: int
+
+
+def read_yaml(
+    text: str, source: str | None = None, deadline: Deadline | None = None
+) -> YamlDocument:
+    """Parse one YAML document into plain data, with the problems that did not stop reading.
+
+    Args:
+        text: The document.
+        source: The file name for messages.
+        deadline: When loading must be over.
+
+    Returns:
+        The data and what else was found on the way.
 
     Raises:
-        _NotPlainError: Left to `yaml.load`.
-        _DuplicateKeyError: A mapping names a key twice.
-        yaml.YAMLError: Not valid YAML.
+        ConfigError: Not valid YAML, past a limit, or something a configuration never holds.
+        LoadTimeout: Past the deadline.
     """
     loader = _Base(text)
+    reader = _Reader(loader, deadline)
     try:
-        return _PlainReader(loader).document()
+        data = reader.document()
+    except _Stop as stop:
+        raise ConfigError([stop.issue], source) from None
+    except yaml.YAMLError as exc:
+        issue = _syntax_issue(exc)
+        if "nesting depth" in issue.message:  # LibYAML's own bound, met while looking ahead
+            message = f"nested more than {MAX_DEPTH} levels deep (the limit)"
+            issue = ConfigIssue(tuple(reader.path), message, issue.line)
+        raise ConfigError([issue], source) from None
+    except RecursionError:  # a stack far smaller than MAX_DEPTH needs; still one clear line
+        issue = ConfigIssue(tuple(reader.path), "nested too deeply", None)
+        raise ConfigError([issue], source) from None
     finally:
         loader.dispose()
+    issues: list[ConfigIssue] = []
+    if reader.duplicates:
+        first = line_index(text, deadline)  # the first of equal keys is the one indexed
+        issues = [
+            ConfigIssue(path, f"duplicate key (first given on line {first.get(path)})", line)
+            for path, line in reader.duplicates
+        ]
+    return YamlDocument(data, issues, bool(reader.anchors), reader.values)
 
 
 def parse_yaml(text: str, source: str | None = None) -> Any:
     """Parse one YAML document into plain data.
 
     Raises:
-        ConfigError: Not valid YAML, or a key given twice in a mapping (with its line).
+        ConfigError: Not valid YAML, past a limit, or a key given twice in a mapping.
     """
-    try:
-        try:
-            return _load_plain(text)
-        except _NotPlainError:
-            return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except (_DuplicateKeyError, yaml.YAMLError):
-        pass
-    lines = line_index(text, source)  # raises the precise error
-    raise ConfigError(  # valid YAML that is not data: a mapping key that is a list, say
-        [ConfigIssue((), "not valid YAML", lines.get(()))], source
-    )
+    document = read_yaml(text, source)
+    if document.issues:
+        raise ConfigError(document.issues, source)
+    return document.data
 
 
-def line_index(text: str, source: str | None = None) -> Lines:
-    """The line of every key path of the document (for error messages).
+def _syntax_issue(exc: yaml.YAMLError) -> ConfigIssue:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    line = mark.line + 1 if mark is not None else None
+    return ConfigIssue((), f"not valid YAML: {problem}", line)
 
-    Raises:
-        ConfigError: Not valid YAML, or a key given twice in a mapping.
+
+def line_index(text: str, deadline: Deadline | None = None) -> Lines:
+    """The line of every key path of a document `read_yaml` accepted (for error messages).
+
+    Read from the event stream without recursion; what aliases stand for is not indexed (a
+    problem there is reported at the alias).
     """
+    index = _LineIndex()
+    loader = _Base(text)
+    get_event: Callable[[], yaml.Event] = loader.get_event
+    count = 0
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigIssue((), f"not valid YAML: {problem}", line)], source) from None
-    if node is None:
-        return {}
-    lines: Lines = {(): node.start_mark.line + 1}
-    issues: list[ConfigIssue] = []
-    _index(node, (), lines, issues)
-    if issues:
-        raise ConfigError(issues, source)
-    return lines
+        while not isinstance(event := get_event(), yaml.StreamEndEvent | yaml.DocumentEndEvent):
+            count += 1
+            if deadline is not None and count % _DEADLINE_EVERY == 0:
+                deadline.check()
+            index.add(event)
+    except (yaml.YAMLError, LoadTimeout):
+        pass  # an index as far as it got: lines are a help to the message, not its substance
+    finally:
+        loader.dispose()
+    return index.lines
 
 
-def _index(
-    node: yaml.Node, path: tuple[str | int, ...], lines: Lines, issues: list[ConfigIssue]
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                issues.append(
-                    ConfigIssue(
-                        (*path, key), f"duplicate key (first given on line {seen[key]})", line
-                    )
-                )
-                continue
-            seen[key] = line
-            lines[(*path, key)] = line
-            _index(value_node, (*path, key), lines, issues)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[(*path, i)] = item.start_mark.line + 1
-            _index(item, (*path, i), lines, issues)
+class _LineIndex:
+    def __init__(self) -> None:
+        self.lines: Lines = {}
+        self.frames: list[list[Any]] = []  # [path, is_mapping, next index, pending key]
+
+    def add(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            self.frames.pop()
+        elif isinstance(event, yaml.NodeEvent):
+            path = self.path_of(event)
+            if path is not None and isinstance(
+                event, yaml.MappingStartEvent | yaml.SequenceStartEvent
+            ):
+                self.frames.append([path, isinstance(event, yaml.MappingStartEvent), 0, None])
+
+    def path_of(self, event: yaml.NodeEvent) -> PathT | None:
+        """The node's key path (recorded), or None for a mapping key."""
+        line = _line(event) or 0
+        if not self.frames:
+            self.lines[()] = line
+            return ()
+        parent, is_mapping, index, key = self.frames[-1]
+        if not is_mapping:
+            self.frames[-1][2] += 1
+            self.lines[(*parent, index)] = line
+            return (*parent, index)
+        if key is None:
+            if isinstance(event, yaml.ScalarEvent):
+                self.frames[-1][3] = event.value
+                self.lines.setdefault((*parent, event.value), line)
+                return None
+            self.frames[-1][3] = "?"  # a complex key: its parts are indexed under "?"
+            return (*parent, "?")
+        self.frames[-1][3] = None
+        return (*parent, key)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from modelmesh_healthd.config import AdminConfig, ConfigError
 from modelmesh_healthd.config.interpolate import interpolate
+from modelmesh_healthd.config.limits import MAX_CONFIG_BYTES, FileRefused, read_regular_file
 from modelmesh_healthd.config.loader import tidy_strings
 from modelmesh_healthd.config.source import parse_yaml
 from modelmesh_healthd.daemon.liveness import heartbeat_path, read_heartbeat
@@ -41,10 +42,12 @@ def admin_settings(path: str | None, environ: Mapping[str, str]) -> AdminConfig:
     if path is None:
         return AdminConfig()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # The same bounded, never-blocking read as the loader: a FIFO or /dev/zero named by
+        # mistake must not hang or swell the health check of a container.
+        text = read_regular_file(Path(path), MAX_CONFIG_BYTES).decode("utf-8")
         data = parse_yaml(text, path)
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except FileRefused as exc:
+        raise ValueError(f"{path}: cannot read: {exc}") from None
     except (UnicodeDecodeError, ConfigError) as exc:
         raise ValueError(f"{path}: {str(exc).splitlines()[0]}") from None
     section = data.get("admin") if isinstance(data, dict) else None

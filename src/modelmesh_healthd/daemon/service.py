@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from modelmesh_healthd import __version__
-from modelmesh_healthd.config import Config, ConfigError, load_config
+from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
 from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -504,9 +504,10 @@ class Daemon:
         if source is None:
             return False
         try:
-            config = await asyncio.to_thread(load_config, source, self.environ)
+            config = await load_config_in_thread(source, self.environ)
         except ConfigError as exc:
             _log.error("config.invalid", source=source, errors=exc.render().splitlines())
+            release_memory()  # what reading the refused file took
             return False
         old = self.config
         for key in restart_required(old, config):
