@@ -218,6 +218,19 @@ class AdminConfig(_Section):
     """False: no endpoint (`health` then reads the heartbeat file)."""
     listen: str = "127.0.0.1:9464"
     """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
+    base_path: str = ""
+    """The path prefix a reverse proxy serves the endpoint under (e.g. `/healthd`): the status
+    page's links carry it, and every path is also answered under it."""
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(
+                f"expected a path such as /healthd (letters, digits, . _ ~ -), got {value!r}"
+            )
+        return value
 
     @field_validator("listen")
     @classmethod

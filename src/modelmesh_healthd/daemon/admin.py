@@ -8,6 +8,10 @@
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
 | `/v1/providers/{name}/history` | its and its models' time in each state over 1h, 24h, 7d, 30d |
+| `/`                    | the status page (HTML, for people)                                  |
+
+With `admin.base_path` set (`/healthd`), every path is answered under it as well, and the status
+page's links carry it.
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
 by default all the same; there is no authentication.
@@ -24,6 +28,7 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.history import history_body
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
+from modelmesh_healthd.daemon.status_page import render_status_page
 from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import phase_of
 
@@ -64,12 +69,17 @@ class AdminServer:
             OSError: The address cannot be bound (port in use, no such address, ...).
         """
         app = web.Application()
-        app.router.add_get("/livez", self._livez)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics_page)
-        app.router.add_get("/v1/state", self._state)
-        app.router.add_get("/v1/providers/{name}", self._provider)
-        app.router.add_get("/v1/providers/{name}/history", self._history)
+        base = self._daemon.config.admin.base_path
+        # Under the prefix too: a proxy that forwards the path as it came works as well as one
+        # that strips it.
+        for prefix in dict.fromkeys(("", base)):
+            app.router.add_get(f"{prefix}/", self._status_page)
+            app.router.add_get(f"{prefix}/livez", self._livez)
+            app.router.add_get(f"{prefix}/readyz", self._readyz)
+            app.router.add_get(f"{prefix}/metrics", self._metrics_page)
+            app.router.add_get(f"{prefix}/v1/state", self._state)
+            app.router.add_get(f"{prefix}/v1/providers/{{name}}", self._provider)
+            app.router.add_get(f"{prefix}/v1/providers/{{name}}/history", self._history)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -92,6 +102,15 @@ class AdminServer:
             await runner.cleanup()
 
     # --- handlers -----------------------------------------------------------
+
+    async def _status_page(self, _request: web.Request) -> web.Response:
+        page = render_status_page(self._daemon, self._daemon.config.admin.base_path)
+        return web.Response(
+            text=page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     async def _livez(self, _request: web.Request) -> web.Response:
         verdict = self._liveness()
