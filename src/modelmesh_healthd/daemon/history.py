@@ -151,7 +151,9 @@ class HistoryRecorder:
         now, state, mesh, policy = self._clock(), self._state(), self._mesh(), self._policy()
         for name in mesh.providers if providers is None else providers:
             ps = state.providers.get(name)
-            if ps is None:
+            if ps is None:  # removed by a reload: nobody watches it any more
+                if provider_subject(name) in self.histories:
+                    self._record(provider_subject(name), now, UNKNOWN)
                 continue
             pstate = provider_history_state(ps, policy, maintenance=self._maintenance(name))
             self._record(provider_subject(name), now, pstate)
@@ -221,8 +223,13 @@ class HistoryRecorder:
                 self.refresh()
             await self.flush()
 
-    async def stop(self) -> None:
-        """Record that nobody watches from now on (`unknown`), save, close the store."""
+    async def stop(self, *, save: bool = True) -> None:
+        """Record that nobody watches from now on (`unknown`), save, close the store.
+
+        Args:
+            save: False when this daemon lost the store to another writer: the log is the new
+                writer's now, and this one must not write into it.
+        """
         if self._store is None:
             return
         if self._task is not None:
@@ -230,10 +237,11 @@ class HistoryRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        now = self._clock()
-        for subject in list(self.histories):
-            self._record(subject, now, UNKNOWN)
-        await self.flush()
+        if save:
+            now = self._clock()
+            for subject in list(self.histories):
+                self._record(subject, now, UNKNOWN)
+            await self.flush()
         store, self._store = self._store, None
         with contextlib.suppress(Exception):
             await store.__aexit__(None, None, None)

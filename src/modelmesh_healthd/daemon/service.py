@@ -358,7 +358,8 @@ class Daemon:
         budget = 2.0 if self._force else max(grace, 5.0)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(budget):
-                await self.history.stop()
+                lost = self.manager is not None and self.manager.lock_lost
+                await self.history.stop(save=not lost)
         if self.manager is not None:
             try:
                 async with asyncio.timeout(budget):
