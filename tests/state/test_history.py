@@ -192,6 +192,7 @@ def provider(**fields: object) -> ProviderState:
         ({"last_probe": 1.0, "last_outcome": "ok"}, False, UP),
         ({"last_probe": 1.0, "last_outcome": "rate_limited"}, False, UP),
         ({"last_probe": 1.0, "last_outcome": "degraded"}, False, DEGRADED),
+        ({"last_probe": 1.0, "last_outcome": "ok", "degraded": True}, False, DEGRADED),
         ({"last_probe": 1.0, "available": False, "last_outcome": "timeout"}, False, DOWN),
         ({"last_probe": 1.0, "auth_valid": False}, False, DOWN),
         ({"last_probe": 1.0, "available": False}, True, MAINTENANCE),
@@ -223,3 +224,9 @@ def test_a_models_history_state_follows_its_provider_and_its_own_reason(
 ) -> None:
     model = ModelState(status=status, deactivation_reason=reason)
     assert model_history_state(model, provider_state) == expected
+
+
+def test_a_model_slow_on_its_own_is_degraded_while_its_provider_is_up() -> None:
+    model = ModelState(status=ACTIVE, degraded=True)
+    assert model_history_state(model, UP) == DEGRADED
+    assert model_history_state(model, MAINTENANCE) == MAINTENANCE

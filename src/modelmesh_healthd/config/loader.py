@@ -219,6 +219,7 @@ def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[C
     providers = _names(data, "providers")
     models = _names(data, "models")
     for mid, model in config.models.items():
+        issues += [ConfigIssue(("models", mid, f), m) for f, m in model.problems()]
         if model.provider not in providers:
             issues.append(
                 ConfigIssue(

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from modelmesh_healthd.config.canary import CanaryConfig, PriceConfig
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
 from modelmesh_healthd.kinds import KINDS as KIND_SPECS
 from modelmesh_healthd.kinds import UNSUPPORTED, kind_names
@@ -158,6 +159,16 @@ class HealthConfig(_Section):
     """How long `loading` answers are tolerated before they count as failures."""
     outcomes: dict[Outcome, Effect] = Field(default_factory=dict)
     """Overrides of what an outcome class does, e.g. `degraded: failure`."""
+    degraded_factor: float = DEFAULT_POLICY.degraded_factor
+    """A probe over this many times the provider's own latency baseline is slow."""
+    degraded_floor: Duration = DEFAULT_POLICY.degraded_floor
+    """...and only above this latency (tiny baselines jitter)."""
+    latency_alpha: float = DEFAULT_POLICY.latency_alpha
+    """Weight of the newest answered probe in the latency baseline (an EMA)."""
+    latency_warmup: int = DEFAULT_POLICY.latency_warmup
+    """Answered probes before the baseline is trusted."""
+    degraded_streak: int = DEFAULT_POLICY.degraded_streak
+    """Slow probes in a row that make a provider degraded (as many fast ones bring it back)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule between fields that these settings break."""
@@ -176,6 +187,11 @@ class HealthConfig(_Section):
             recovery_successes=self.recovery_successes,
             loading_grace=self.loading_grace,
             effects=dict(self.outcomes),
+            degraded_factor=self.degraded_factor,
+            degraded_floor=self.degraded_floor,
+            latency_alpha=self.latency_alpha,
+            latency_warmup=self.latency_warmup,
+            degraded_streak=self.degraded_streak,
         )
 
 
@@ -393,6 +409,9 @@ class ProviderConfig:
     """A disabled provider is not probed and its models stay in manual standby."""
     check_models: bool = True
     """Check in the same request that the configured models exist at the provider."""
+    deep: bool = True
+    """Climb the kind's deeper free rungs per model (Anthropic `count_tokens`, Gemini
+    `countTokens`, Ollama `/api/show`): per-model health for one more request per model."""
     degraded_after: Duration | None = None
     """Latency above which a correct answer counts as `degraded`."""
     schedule: ScheduleOverrides = NO_OVERRIDES
@@ -402,6 +421,8 @@ class ProviderConfig:
     """local only: the health endpoint (default `/health`)."""
     http: HttpCheckConfig | None = None
     """http only: the request and its success conditions."""
+    canary: CanaryConfig | None = None
+    """Off unless set: a real, billed minimal completion per model that opts in (docs/canary.md)."""
 
     @field_validator("base_url")
     @classmethod
@@ -451,6 +472,16 @@ class ModelConfig:
     """False keeps the model in manual standby."""
     capabilities: tuple[str, ...] = ()
     """Capability paths (ModelMesh's), used by pools that select by `capability`."""
+    canary: bool = False
+    """Opt this model in to its provider's canary (which costs tokens; needs a `price`)."""
+    price: PriceConfig | None = None
+    """USD per million tokens; the canary's cost and budget are counted with it."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) for each rule between this model's fields that is broken."""
+        if self.canary and self.price is None:
+            return [("canary", "needs a price (input/output USD per million tokens)")]
+        return []
 
 
 class PoolConfig(_Section):

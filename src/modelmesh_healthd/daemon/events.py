@@ -20,6 +20,28 @@ __all__ = ["EVENT_CATALOGUE", "LOG_EVENTS"]
 
 LOG_EVENTS: tuple[LogEventSpec, ...] = (
     LogEventSpec(
+        "canary.completed",
+        "info",
+        (
+            "provider",
+            "model",
+            "outcome",
+            "ttft_ms",
+            "prompt_tokens",
+            "completion_tokens",
+            "reasoning_tokens",
+            "cost_usd",
+            "detail",
+        ),
+        "One model's canary completion came back (or failed); its usage and cost.",
+    ),
+    LogEventSpec(
+        "canary.budget_exhausted",
+        "warning",
+        ("provider", "spent_usd", "spent_tokens", "budget_usd", "budget_tokens", "skipped"),
+        "The provider's daily canary budget refused a canary: no more canaries today (UTC).",
+    ),
+    LogEventSpec(
         "daemon.started",
         "info",
         ("providers", "models", "pools", "store", "sync_policy", "restored", "version"),

@@ -119,6 +119,12 @@ _SCRAPED = {
             "1 while the provider is healthy (its models active), 0 while it is down.",
         ),
         _spec(
+            "provider_degraded",
+            "gauge",
+            ("provider",),
+            "1 while the provider answers but slowly (degraded: its models stay active), else 0.",
+        ),
+        _spec(
             "provider_availability_score",
             "gauge",
             ("provider",),
@@ -130,6 +136,18 @@ _SCRAPED = {
             ("provider", "window"),
             "Time up (degraded included) over time up or down in the window (1h, 24h, 7d, 30d); "
             "maintenance and unknown time excluded. Absent while there is none of either.",
+        ),
+        _spec(
+            "canary_spent_usd",
+            "gauge",
+            ("provider",),
+            "USD the provider's canary spent today (UTC), by the configured prices.",
+        ),
+        _spec(
+            "canary_budget_exhausted",
+            "gauge",
+            ("provider",),
+            "1 once the provider's canary budget refused a canary today (the canary stopped).",
         ),
         _spec("pool_active_models", "gauge", ("pool",), "Active models in the pool."),
         _spec("pool_standby_models", "gauge", ("pool",), "Models in standby in the pool."),
@@ -399,6 +417,13 @@ class _StateCollector(Collector):
                 continue
             g["provider_up"].add_metric([name], 1.0 if provider.is_healthy(d.policy) else 0.0)
             g["provider_availability_score"].add_metric([name], provider.availability_score)
+            g["provider_degraded"].add_metric([name], 1.0 if provider.degraded else 0.0)
+        ledgers = d.canary_ledgers
+        for name in dict.fromkeys([*d.probed, *ledgers]):  # 0 for one without a canary
+            ledger = ledgers.get(name)
+            spent, out = (ledger.usd, ledger.exhausted) if ledger is not None else (0.0, False)
+            g["canary_spent_usd"].add_metric([name], spent)
+            g["canary_budget_exhausted"].add_metric([name], 1.0 if out else 0.0)
         now = d.wall_clock()
         for name in d.probed:
             windows = d.history.windows(provider_subject(name), now, max_age=SCRAPE_CACHE_S)

@@ -64,6 +64,7 @@ def probe_target(
         degraded_after=cfg.degraded_after,
         max_body_bytes=config.http.max_body,
         options=_options(cfg),
+        deep=cfg.deep,
     )
 
 

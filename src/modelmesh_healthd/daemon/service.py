@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -30,6 +31,7 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
+from modelmesh_healthd.daemon.canary import CanaryLoop
 from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -44,14 +46,18 @@ from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
 from modelmesh_healthd.probes import ProbeTarget, build_client, probe
+from modelmesh_healthd.probes.canary import CanaryResult, Ledger, charge_state
 from modelmesh_healthd.state import (
     ConnectivityGuard,
     Event,
     HealthCore,
     HealthPolicy,
     Mesh,
+    Outcome,
     Phase,
     SystemState,
+    latency_step,
+    model_latency_step,
     observe,
     phase_of,
     reconcile,
@@ -148,6 +154,10 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self.supervision = Supervision(self, self.environ)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
+        self.canary = CanaryLoop(
+            lambda: self.config, lambda: self.client, self._record_canary, wall_clock=wall_clock
+        )
+        """The optional canary (sends nothing unless the configuration turns it on)."""
         self.sinks.extend(self.supervision.sinks)
         self.history = HistoryRecorder(self.store_url)
         """Availability history of every provider and model (recorded while running)."""
@@ -174,6 +184,11 @@ class Daemon:
     def guard(self) -> ConnectivityGuard:
         """The connectivity guard (the core's)."""
         return self.core.guard
+
+    @property
+    def canary_ledgers(self) -> Mapping[str, Ledger]:
+        """Each canary provider's spend today (empty while no canary is on)."""
+        return self.canary.ledgers
 
     @property
     def probed(self) -> Collection[str]:
@@ -271,6 +286,7 @@ class Daemon:
         )
         self._apply_config()
         self._spawn(self.scheduler.run(), "scheduler")
+        self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(trim_periodically(), "memory-trim")
         if self.config.daemon.summary_interval > 0:
@@ -438,6 +454,33 @@ class Daemon:
             return False
         self.scheduler.expedite(provider)
         return True
+
+    def _record_canary(self, name: str, result: CanaryResult) -> None:
+        """A canary round: its cost to the totals, its report to the core like a probe's."""
+        ps = self.state.providers.get(name)
+        if ps is None:
+            return
+        charge_state(ps, self.state.models, result)
+        report = result.report
+        if report is None:
+            return
+        now = self.wall_clock()
+        # Time to first token has its own baseline (a completion is slower than a list); the
+        # report then goes to the core without a latency, so the probes' baseline stays theirs.
+        outcome, slow = latency_step(
+            ps, name, report.outcome, report.latency, now=now, policy=self.policy, source="ttft"
+        )
+        report = dataclasses.replace(report, outcome=outcome, latency=None)
+        step = observe(self.core, name, report, now)
+        budget = self.config.providers[name].degraded_after
+        for m in result.models:
+            ms = self.state.models.get(m.model)
+            if ms is not None and m.ttft is not None and m.reading.outcome is Outcome.OK:
+                over = budget is not None and m.ttft > budget
+                slow += model_latency_step(
+                    ms, m.model, name, m.ttft, over_budget=over, now=now, policy=self.policy
+                )
+        self._publish(step.events + slow)
 
     def _request_evidence(self, held: str) -> None:
         """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""

@@ -8,11 +8,12 @@ Every member is a property or a query: a type checker rejects an observer that a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.daemon.history import HistoryRecorder
+from modelmesh_healthd.probes.canary import Ledger
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.storage import SyncStatus
 
@@ -129,6 +130,11 @@ class DaemonView(Protocol):
     @property
     def history(self) -> HistoryRecorder:
         """Availability history of every provider and model."""
+        ...
+
+    @property
+    def canary_ledgers(self) -> Mapping[str, Ledger]:
+        """Each canary provider's spend today (empty while no canary is on)."""
         ...
 
     def wall_clock(self) -> float:

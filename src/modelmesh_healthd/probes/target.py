@@ -180,6 +180,9 @@ class ProbeTarget:
         model_lookup: See `ModelLookup`.
         options: Kind-specific options (`AzureOptions`, `LocalOptions`, `HttpOptions`), or None
             for the kind's defaults.
+        deep: Climb the kind's deeper zero-cost rungs for each configured model (Anthropic's
+            `count_tokens`, Gemini's `countTokens`, Ollama's `/api/show`): one more free request
+            per model, and per-model health. False: the front door only (the models list).
     """
 
     name: str
@@ -193,6 +196,7 @@ class ProbeTarget:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     model_lookup: ModelLookup = "auto"
     options: AzureOptions | LocalOptions | HttpOptions | None = None
+    deep: bool = True
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:

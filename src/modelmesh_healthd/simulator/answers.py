@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 from modelmesh_healthd.simulator.behaviours import Behaviour, SimProvider
 from modelmesh_healthd.simulator.kinds import SIMS
-from modelmesh_healthd.simulator.shapes import Answer, json_answer
+from modelmesh_healthd.simulator.kinds._base import loading_answer
+from modelmesh_healthd.simulator.shapes import Answer
 
 __all__ = ["Answer", "answer", "bad_key_answer", "error_answer", "healthy_answer"]
 
@@ -41,8 +42,7 @@ def error_answer(p: SimProvider, behaviour: Behaviour) -> Answer:
         return sim.overloaded(p)
     if b is Behaviour.LOADING:
         # llama.cpp's answer while it loads; any kind may sit behind such a server.
-        body = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
-        return json_answer(503, body)
+        return loading_answer()
     if b is Behaviour.SERVER_ERROR:
         return sim.server_error(p)
     if b is Behaviour.BAD_GATEWAY:
@@ -52,15 +52,27 @@ def error_answer(p: SimProvider, behaviour: Behaviour) -> Answer:
     raise ValueError(f"{b} is not an error answer")
 
 
-def healthy_answer(p: SimProvider, path: str, query: Mapping[str, str]) -> Answer:
-    """The correct answer of a healthy provider of this kind to `GET /{path}`."""
+def healthy_answer(
+    p: SimProvider,
+    path: str,
+    query: Mapping[str, str],
+    method: str = "GET",
+    body: bytes = b"",
+) -> Answer:
+    """The correct answer of a healthy provider of this kind to `METHOD /{path}`."""
     sim = SIMS[p.kind]
-    found = sim.healthy(p, path, query)
+    found = sim.healthy(p, path, query) if method == "GET" else sim.post(p, path, query, body)
     return found if found is not None else sim.not_found(p, path)
 
 
 def answer(
-    p: SimProvider, path: str, headers: Mapping[str, str], query: Mapping[str, str]
+    p: SimProvider,
+    path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    *,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> Answer:
     """The whole answer of provider `p` to a request for `/{path}` (behaviours played at the
     connection level, `STREAMING`, are the server's): its behaviour's error, a refused key,
@@ -73,4 +85,4 @@ def answer(
     refused = sim.precheck(headers)
     if refused is not None:
         return refused
-    return healthy_answer(p, path, query)
+    return healthy_answer(p, path, query, method, body)

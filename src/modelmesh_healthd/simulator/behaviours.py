@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from modelmesh_healthd.kinds import KINDS as _SPECS
 
-__all__ = ["KINDS", "STREAMING", "Behaviour", "SimProvider"]
+__all__ = ["KINDS", "MODEL_STATES", "STREAMING", "Behaviour", "SimProvider"]
+
+MODEL_STATES = frozenset({"overloaded", "loading", "error_in_body", "reasoning_hog", "bad_request"})
+"""What one simulated model can be, apart from its provider (`SimProvider.model_states`)."""
 
 KINDS: tuple[str, ...] = tuple(name for name, spec in _SPECS.items() if spec.probed)
 """The kinds the simulator speaks: every probed kind of the registry."""
@@ -85,6 +89,10 @@ class SimProvider:
         huge_bytes: Body size of `huge`.
         limit_remaining: Credit left on the key, where the kind reports it (OpenRouter's
             `limit_remaining`, Firecrawl's `remaining_credits`, Tavily's limit minus usage).
+        model_states: Model name -> `overloaded`, `loading` (or, for completions:
+            `error_in_body`, `reasoning_hog`, `bad_request`): what that one model's own
+            endpoints answer (Anthropic's `count_tokens`, Ollama's `/api/show`, llama.cpp's
+            `/health` while it loads) while the provider's lists still answer.
         requests: Requests received since start (or the last reset).
     """
 
@@ -98,6 +106,7 @@ class SimProvider:
     drip_interval: float = 0.1
     huge_bytes: int = 1 << 30
     limit_remaining: float | None = 42.5
+    model_states: Mapping[str, str] = field(default_factory=dict)
     requests: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -119,5 +128,6 @@ class SimProvider:
             "models": list(self.models),
             "missing_models": sorted(self.missing_models),
             "retry_after": self.retry_after,
+            "model_states": dict(self.model_states),
             "requests": self.requests,
         }

@@ -99,7 +99,8 @@ class InProcessSimulator:
         if p.behaviour is Behaviour.HUGE:
             return httpx.Response(200, content=_huge(p.huge_bytes))
         query = dict(request.url.params)
-        got = answer(p, tail, request.headers, query)
+        content = await request.aread()
+        got = answer(p, tail, request.headers, query, method=request.method, body=content)
         headers = {**got.headers, "content-type": got.content_type}
         return httpx.Response(got.status, content=got.body, headers=headers)
 

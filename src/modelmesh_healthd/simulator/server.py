@@ -21,7 +21,12 @@ import structlog
 from aiohttp import web
 
 from modelmesh_healthd.simulator.answers import Answer, answer
-from modelmesh_healthd.simulator.behaviours import STREAMING, Behaviour, SimProvider
+from modelmesh_healthd.simulator.behaviours import (
+    MODEL_STATES,
+    STREAMING,
+    Behaviour,
+    SimProvider,
+)
 from modelmesh_healthd.simulator.defaults import default_providers
 from modelmesh_healthd.simulator.kinds import SIMS
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
@@ -49,6 +54,7 @@ SETTABLE = frozenset(
         "huge_bytes",
         "limit_remaining",
         "api_key",
+        "model_states",
     }
 )
 """Provider fields that `set_behaviour` (and the control endpoint) may change, besides behaviour."""
@@ -62,6 +68,14 @@ def _respond(answer: Answer) -> web.Response:
         body=answer.body,
         headers={**answer.headers, "content-type": answer.content_type},
     )
+
+
+def _model_states(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(m, str) and v in MODEL_STATES for m, v in value.items()
+    ):
+        raise ValueError(f"model_states must map model names to one of {sorted(MODEL_STATES)}")
+    return dict(value)
 
 
 def coerce(field: str, value: Any) -> Any:
@@ -92,6 +106,8 @@ def coerce(field: str, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise ValueError(f"{field} must be a number or null")
         return None if value is None else float(value)
+    if field == "model_states":
+        return _model_states(value)
     if value is not None and not isinstance(value, str):  # api_key
         raise ValueError(f"{field} must be a string or null")
     return value
@@ -297,7 +313,10 @@ class Simulator:
         if b in STREAMING:
             return await self._stream(request, p, b)
         tail = request.match_info["tail"]
-        return _respond(answer(p, tail, request.headers, request.query))
+        content = await request.read() if request.method != "GET" else b""
+        return _respond(
+            answer(p, tail, request.headers, request.query, method=request.method, body=content)
+        )
 
     async def _stream(
         self, request: web.Request, p: SimProvider, b: Behaviour

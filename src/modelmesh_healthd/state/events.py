@@ -16,7 +16,9 @@ __all__ = [
     "LogEventSpec",
     "ModelAdded",
     "ModelDeactivated",
+    "ModelDegraded",
     "ModelReactivated",
+    "ModelRecovered",
     "ModelRemoved",
     "NetworkRestored",
     "NetworkSuspect",
@@ -25,8 +27,10 @@ __all__ = [
     "ProbeCompleted",
     "ProbeHeld",
     "ProviderAdded",
+    "ProviderDegraded",
     "ProviderDown",
     "ProviderReasonChanged",
+    "ProviderRecovered",
     "ProviderRemoved",
     "ProviderUp",
 ]
@@ -134,6 +138,57 @@ class ProviderReasonChanged(Event):
     outcome: str
     from_: str
     to: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDegraded(Event):
+    """A provider answers, but slowly: over `degraded_after` or k times its own baseline.
+
+    Its models stay active; routers may prefer others (state `degraded`, metric)."""
+
+    name: ClassVar[str] = "provider.degraded"
+    level: ClassVar[str] = WARNING
+    provider: str
+    latency_ms: float
+    baseline_ms: float | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRecovered(Event):
+    """A degraded provider answers at its usual speed again."""
+
+    name: ClassVar[str] = "provider.recovered"
+    level: ClassVar[str] = INFO
+    provider: str
+    latency_ms: float
+    degraded_for_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDegraded(Event):
+    """A model's canary answers, but slowly: its time to first token is over `degraded_after`
+    or k times its own baseline. It stays active."""
+
+    name: ClassVar[str] = "model.degraded"
+    level: ClassVar[str] = WARNING
+    model: str
+    provider: str
+    latency_ms: float
+    baseline_ms: float | None
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecovered(Event):
+    """A degraded model's canary answers at its usual speed again."""
+
+    name: ClassVar[str] = "model.recovered"
+    level: ClassVar[str] = INFO
+    model: str
+    provider: str
+    latency_ms: float
+    degraded_for_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +315,10 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProviderDown,
     ProviderUp,
     ProviderReasonChanged,
+    ProviderDegraded,
+    ProviderRecovered,
+    ModelDegraded,
+    ModelRecovered,
     ModelDeactivated,
     ModelReactivated,
     PoolEmpty,

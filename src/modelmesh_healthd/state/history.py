@@ -314,17 +314,20 @@ def provider_history_state(
     if not provider.is_healthy(policy):
         return DOWN
     # A rate limit is not an outage: a throttled provider that is healthy counts as up.
-    return DEGRADED if provider.last_outcome == "degraded" else UP
+    slow = provider.degraded or provider.last_outcome == "degraded"
+    return DEGRADED if slow else UP
 
 
 def model_history_state(model: ModelState, provider_state: str) -> str:
     """The history state of a model, given its provider's (`provider_history_state`).
 
-    A model follows its provider, except that it is down while in standby for a reason of its
-    own (`model_not_found`, a router's `budget_exceeded`, ...) and in maintenance while an
+    A model follows its provider, except that it is degraded while slow on its own, down while
+    in standby for a reason of its own (`model_not_found`, a router's `budget_exceeded`, ...) and in maintenance while an
     operator holds it out (`maintenance`, or `manual`: disabled in the configuration).
     """
     if model.is_active:
+        if model.degraded and provider_state == UP:
+            return DEGRADED  # slow on its own (its canary), still active
         return provider_state
     if model.deactivation_reason in MAINTENANCE_REASONS:
         return MAINTENANCE

@@ -47,6 +47,21 @@ class ModelState:
     deactivated_at: float | None = None
     """Unix timestamp at which the model last went to standby."""
 
+    degraded: bool = False
+    """Its canary answers, but slowly (`state.latency`): still active, visible to routers."""
+
+    degraded_since: float | None = None
+    """Unix timestamp at which it became degraded; None while not degraded."""
+
+    ttft_baseline: float | None = None
+    """Exponential moving average of its canary's time to first token, in seconds."""
+
+    ttft_samples: int = 0
+    """Canary answers the baseline has seen."""
+
+    latency_streak: int = 0
+    """Canary answers in a row whose speed disagrees with `degraded`."""
+
     @property
     def is_active(self) -> bool:
         return self.status == ACTIVE

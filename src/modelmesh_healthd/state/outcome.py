@@ -62,6 +62,10 @@ class DeactivationReason(StrEnum):
     AUTH_FAILURE = "auth_failure"
     QUOTA_EXHAUSTED = "quota_exhausted"
     MODEL_NOT_FOUND = "model_not_found"
+    MODEL_OVERLOADED = "model_overloaded"
+    """The model's own rung (Anthropic's `count_tokens`, ...) said overloaded; siblings stay."""
+    MODEL_LOADING = "model_loading"
+    """The model's own rung said it is still loading; siblings stay."""
     MANUAL = "manual"
 
 
@@ -73,6 +77,23 @@ PROVIDER_REASONS: frozenset[str] = frozenset(
     }
 )
 """Reasons that the provider-level rule sets, and therefore the only ones recovery undoes."""
+
+MODEL_REASONS: frozenset[str] = frozenset(
+    {
+        DeactivationReason.MODEL_NOT_FOUND,
+        DeactivationReason.MODEL_OVERLOADED,
+        DeactivationReason.MODEL_LOADING,
+    }
+)
+"""Reasons a probe gives one model alone; only a later probe that finds the model fine undoes
+them (the provider's recovery does not)."""
+
+MODEL_OUTCOME_REASONS: dict[Outcome, DeactivationReason] = {
+    Outcome.MODEL_NOT_FOUND: DeactivationReason.MODEL_NOT_FOUND,
+    Outcome.OVERLOADED: DeactivationReason.MODEL_OVERLOADED,
+    Outcome.LOADING: DeactivationReason.MODEL_LOADING,
+}
+"""A model's own outcome that puts it (alone) in standby, and the reason it gets."""
 
 
 def reason_for(outcome: Outcome) -> DeactivationReason:

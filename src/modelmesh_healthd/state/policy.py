@@ -70,6 +70,11 @@ class HealthPolicy:
         loading_grace: Seconds a server may keep answering "loading" before that counts as a
             failure (a model load that never finishes is an outage).
         effects: What each outcome class does; outcomes not listed keep their default effect.
+        degraded_factor: A probe over this many times the provider's latency baseline is slow.
+        degraded_floor: ...and only when over this many seconds (tiny baselines jitter).
+        latency_alpha: Weight of the newest answered probe in the latency baseline (EMA).
+        latency_warmup: Answered probes before the baseline is trusted.
+        degraded_streak: Slow (or, while degraded, fast) probes in a row that flip `degraded`.
     """
 
     ema_alpha: float = 0.25
@@ -78,6 +83,11 @@ class HealthPolicy:
     recovery_successes: int = 2
     loading_grace: float = 600.0
     effects: Mapping[Outcome, Effect] = field(default_factory=lambda: DEFAULT_EFFECTS, hash=False)
+    degraded_factor: float = 3.0
+    degraded_floor: float = 0.25
+    latency_alpha: float = 0.2
+    latency_warmup: int = 5
+    degraded_streak: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ema_alpha <= 1.0:
@@ -104,9 +114,27 @@ class HealthPolicy:
             raise PolicyError(
                 "loading_grace", f"loading_grace must not be negative, got {self.loading_grace}"
             )
+        self._check_latency()
         merged = dict(DEFAULT_EFFECTS)
         merged.update({Outcome(k): Effect(v) for k, v in self.effects.items()})
         object.__setattr__(self, "effects", MappingProxyType(merged))
+
+    def _check_latency(self) -> None:
+        if not self.degraded_factor > 1.0:
+            raise PolicyError(
+                "degraded_factor", f"degraded_factor must be above 1, got {self.degraded_factor}"
+            )
+        if self.degraded_floor < 0:
+            raise PolicyError(
+                "degraded_floor", f"degraded_floor must not be negative, got {self.degraded_floor}"
+            )
+        if not 0.0 < self.latency_alpha <= 1.0:
+            raise PolicyError(
+                "latency_alpha", f"latency_alpha must be in (0, 1], got {self.latency_alpha}"
+            )
+        for name in ("latency_warmup", "degraded_streak"):
+            if getattr(self, name) < 1:
+                raise PolicyError(name, f"{name} must be at least 1, got {getattr(self, name)}")
 
     def effect_of(self, outcome: Outcome) -> Effect:
         """The effect this policy gives an outcome class."""

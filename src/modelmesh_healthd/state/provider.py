@@ -72,6 +72,28 @@ class ProviderState:
     loading_since: float | None = None
     """Unix timestamp of the first of the current run of `loading` answers."""
 
+    degraded: bool = False
+    """Answering, but slowly (see `state.latency`): still active, visible to routers."""
+
+    degraded_since: float | None = None
+    """Unix timestamp at which it became degraded; None while not degraded."""
+
+    latency_baseline: float | None = None
+    """Exponential moving average of its answered probes' latency, in seconds."""
+
+    latency_samples: int = 0
+    """Answered probes the baseline has seen."""
+
+    ttft_baseline: float | None = None
+    """Exponential moving average of the canary's time to first token, in seconds (a
+    completion is slower than a models list: it has a baseline of its own)."""
+
+    ttft_samples: int = 0
+    """Canary answers the time-to-first-token baseline has seen."""
+
+    latency_streak: int = 0
+    """Probes in a row whose speed disagrees with `degraded` (the flag flips at a threshold)."""
+
     # --- query methods ----------------------------------------------------
 
     def is_healthy(self, policy: HealthPolicy = DEFAULT_POLICY) -> bool:

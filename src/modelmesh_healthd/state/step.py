@@ -4,6 +4,7 @@
 
 `observe` owns every health decision about one result, in this order:
 
+0. the latency: a correct but slow answer is `degraded` (`state.latency`);
 1. the rule: what the probe would do to the provider (`plan_probe`, decided once);
 2. the connectivity guard: would that take a healthy provider down without proof that our own
    network works? Then hold the result back (nothing applied) and ask for evidence;
@@ -21,13 +22,14 @@ from dataclasses import dataclass, field
 
 from modelmesh_healthd.state.events import Event, NetworkRestored, NetworkSuspect, ProbeHeld
 from modelmesh_healthd.state.guard import ConnectivityGuard
+from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import plan_probe
 from modelmesh_healthd.state.system import SystemState
-from modelmesh_healthd.state.transition import ProbeReport, apply_probe
+from modelmesh_healthd.state.transition import Observation, ProbeReport, apply_probe
 
 __all__ = ["HealthCore", "Step", "observe"]
 
@@ -100,7 +102,15 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     """
     policy = core.policy
     ps = core.state.providers[provider]
-    outcome = Outcome(report.outcome)
+    # Slow but correct is `degraded` (state.latency): decided first, so the rule below sees
+    # the outcome the probe really had (`health.outcomes: {degraded: failure}` applies).
+    outcome, slow = latency_step(
+        ps, provider, Outcome(report.outcome), report.latency, now=now, policy=policy
+    )
+    if outcome is not report.outcome:
+        report = Observation(
+            outcome, report.latency, report.retry_after, report.detail, report.model_outcomes
+        )
     change = plan_probe(ps, False, outcome, now, policy)
     was_healthy = ps.is_healthy(policy)
     goes_down = was_healthy and not change.healthy(policy)
@@ -121,6 +131,7 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     events += apply_probe(
         core.mesh, core.state, provider, report, now, policy=policy, change=change
     )
+    events += slow
     phase = phase_of(ps, policy)
     before = core.down_probes.get(provider, 0)
     backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)

@@ -36,6 +36,8 @@ from modelmesh_healthd.state.events import (
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
 from modelmesh_healthd.state.outcome import (
+    MODEL_OUTCOME_REASONS,
+    MODEL_REASONS,
     PROVIDER_REASONS,
     DeactivationReason,
     Outcome,
@@ -376,14 +378,17 @@ class _FanOut:
     def model_check(self, model: str, outcome: Outcome, *, provider_healthy: bool) -> None:
         """Apply the probe's finding on one model (found or missing at the provider)."""
         ms = self.state.models[model]
-        if outcome is Outcome.MODEL_NOT_FOUND:
+        own = MODEL_OUTCOME_REASONS.get(outcome)
+        if own is not None:
             if ms.is_active:
-                self.deactivate(model, DeactivationReason.MODEL_NOT_FOUND)
-            elif ms.deactivation_reason in PROVIDER_REASONS:
-                # Out already for the provider's sake; remember the model itself is missing too,
-                # so the provider's recovery does not bring back a model that is not there.
-                ms.deactivation_reason = DeactivationReason.MODEL_NOT_FOUND
-        elif outcome is Outcome.OK and ms.deactivation_reason == DeactivationReason.MODEL_NOT_FOUND:
+                self.deactivate(model, own)
+            elif ms.deactivation_reason in PROVIDER_REASONS or (
+                ms.deactivation_reason in MODEL_REASONS and ms.deactivation_reason != own
+            ):
+                # Out already for the provider's sake (or another of its own); remember what
+                # the model itself has now, so the provider's recovery does not bring it back.
+                ms.deactivation_reason = own
+        elif outcome is Outcome.OK and ms.deactivation_reason in MODEL_REASONS:
             if provider_healthy:
                 self.activate(model)
             else:

@@ -1,13 +1,16 @@
-"""`localai`: LocalAI. `GET {base}/v1/models` answers and lists the loaded models.
+"""`localai`: LocalAI. `GET {base}/readyz`, then `GET {base}/v1/models` (the loaded models).
 
-OpenAI-compatible; no key unless one is configured (then Bearer).
+`/readyz` answers 200 once LocalAI is ready to serve and is open without a key
+(https://localai.io/features/api-discovery/ and the server's `/healthz`, `/readyz` routes); the
+models list is OpenAI-compatible and is where a configured key is checked (then Bearer).
 """
 
 from __future__ import annotations
 
-from modelmesh_healthd.probes.classifier import Dialect
+from modelmesh_healthd.probes.classifier import Dialect, judge_openai_list
 from modelmesh_healthd.probes.engine import Step
-from modelmesh_healthd.probes.kinds._common import openai_list
+from modelmesh_healthd.probes.kinds._common import base, headers
+from modelmesh_healthd.probes.kinds.local import judge_local_health
 from modelmesh_healthd.probes.target import ProbeTarget
 
 __all__ = ["DIALECT", "plan"]
@@ -17,4 +20,7 @@ DIALECT = Dialect("localai")
 
 def plan(target: ProbeTarget) -> tuple[Step, ...]:
     """The requests of one probe of `target`."""
-    return openai_list(target, "/v1/models")
+    h = headers(target)
+    ready = Step("GET", base(target) + "/readyz", h, judge_local_health)
+    models = Step("GET", base(target) + "/v1/models", h, judge_openai_list, target.upstream_models)
+    return (ready, models) if target.deep else (models,)

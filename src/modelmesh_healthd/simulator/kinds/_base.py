@@ -8,14 +8,31 @@ routes, its key header, its error bodies. Every method is pure: a provider's sta
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from modelmesh_healthd.kinds import kind_spec
 from modelmesh_healthd.simulator.behaviours import SimProvider
+from modelmesh_healthd.simulator.kinds._chat import openai_chat
 from modelmesh_healthd.simulator.shapes import Answer, json_answer, openai_error, openai_model
 
-__all__ = ["OpenAIStyle", "SimKind", "int_param"]
+__all__ = ["OpenAIStyle", "SimKind", "int_param", "json_body", "loading_answer"]
+
+
+def json_body(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; empty when it is not one."""
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def loading_answer() -> Answer:
+    """llama.cpp's answer while a model loads: 503 `Loading model`."""
+    body = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+    return json_answer(503, body)
 
 
 def int_param(value: str | None, default: int) -> int:
@@ -134,6 +151,24 @@ class SimKind:
         """The correct answer to `GET /{path}`, or None for a path this kind does not serve."""
         return None
 
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """The correct answer to `POST /{path}` with `body`, or None for a path not served."""
+        return None
+
+    def model_answer(self, p: SimProvider, name: str) -> Answer | None:
+        """What one model's own endpoint answers instead of success: missing, overloaded,
+        loading (`SimProvider.model_states`); None when the model is fine."""
+        if name not in p.listed:
+            return self.model_not_found(p, name)
+        state = p.model_states.get(name)
+        if state == "overloaded":
+            return self.overloaded(p)
+        if state == "loading":
+            return loading_answer()
+        return None
+
 
 class OpenAIStyle(SimKind):
     """An OpenAI-compatible API: `{models_path}` lists, `{models_path}/{id}` looks one up."""
@@ -170,6 +205,14 @@ class OpenAIStyle(SimKind):
             if name in p.listed:
                 return json_answer(200, openai_model(name))
             return self.model_not_found(p, name)
+        return None
+
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """Chat completions (for the canary: `simulator/kinds/_chat.py`)."""
+        if path.endswith("chat/completions"):
+            return openai_chat(self, p, json_body(body))
         return None
 
     def models_list(self, p: SimProvider) -> Any:

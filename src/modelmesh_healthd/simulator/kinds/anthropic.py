@@ -1,11 +1,14 @@
-"""Simulated Anthropic: `/v1/models` paged by `limit`, `anthropic-version` required, 529."""
+"""Simulated Anthropic: `/v1/models` paged by `limit`, `anthropic-version` required, 529, and
+the free `POST /v1/messages/count_tokens` (404 `not_found_error` for an unknown model)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
-from modelmesh_healthd.simulator.kinds._base import SimKind, int_param
+from modelmesh_healthd.simulator.kinds._base import SimKind, int_param, json_body
+from modelmesh_healthd.simulator.kinds._chat import anthropic_messages
 from modelmesh_healthd.simulator.shapes import Answer, anthropic_error, json_answer
 
 __all__ = ["SIM"]
@@ -105,6 +108,23 @@ class Anthropic(SimKind):
             }
             return json_answer(200, model)
         return None
+
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """`count_tokens`: `{"input_tokens": n}` for a model it serves."""
+        if path == "v1/messages":
+            return anthropic_messages(self, p, json_body(body))
+        if path != "v1/messages/count_tokens":
+            return None
+        req = json_body(body)
+        model, messages = req.get("model"), req.get("messages")
+        if not isinstance(model, str) or not isinstance(messages, list):
+            return anthropic_error(400, "invalid_request_error", "model: Field required")
+        refused = self.model_answer(p, model)
+        if refused is not None:
+            return refused
+        return json_answer(200, {"input_tokens": 8 + len(json.dumps(messages)) // 4})
 
 
 SIM = Anthropic()

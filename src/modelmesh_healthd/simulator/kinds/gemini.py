@@ -1,4 +1,5 @@
-"""Simulated Gemini: `/v1beta/models` paged by `pageSize`; a bad key is a 400; daily quota."""
+"""Simulated Gemini: `/v1beta/models` paged by `pageSize`; a bad key is a 400; daily quota; the
+free `POST /v1beta/models/{m}:countTokens`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
-from modelmesh_healthd.simulator.kinds._base import SimKind, int_param
+from modelmesh_healthd.simulator.kinds._base import SimKind, int_param, json_body
+from modelmesh_healthd.simulator.kinds._chat import gemini_generate
 from modelmesh_healthd.simulator.shapes import Answer, google_error, json_answer
 
 __all__ = ["SIM"]
@@ -121,6 +123,29 @@ class Gemini(SimKind):
                 200, {"name": f"models/{name}", "version": "001", "displayName": name}
             )
         return None
+
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """`models/{m}:countTokens`: `{"totalTokens", "promptTokensDetails"}`; generation for
+        the canary."""
+        for verb in (":generateContent", ":streamGenerateContent"):
+            if path.startswith("v1beta/models/") and path.endswith(verb):
+                name = path.removeprefix("v1beta/models/").removesuffix(verb)
+                stream = verb == ":streamGenerateContent"
+                return gemini_generate(self, p, name, json_body(body), stream=stream)
+        if not (path.startswith("v1beta/models/") and path.endswith(":countTokens")):
+            return None
+        name = path.removeprefix("v1beta/models/").removesuffix(":countTokens")
+        contents = json_body(body).get("contents")
+        if not isinstance(contents, list) or not contents:
+            return google_error(400, "INVALID_ARGUMENT", "* contents: contents is not specified")
+        refused = self.model_answer(p, name)
+        if refused is not None:
+            return refused
+        total = 1 + len(str(contents)) // 16
+        details = [{"modality": "TEXT", "tokenCount": total}]
+        return json_answer(200, {"totalTokens": total, "promptTokensDetails": details})
 
 
 SIM = Gemini()

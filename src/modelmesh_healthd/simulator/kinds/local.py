@@ -1,11 +1,14 @@
-"""Simulated vLLM / llama.cpp: open `/health`, `/v1/models` behind an optional key."""
+"""Simulated vLLM / llama.cpp: open `/health`, `/v1/models` behind an optional key.
+
+A model set `loading` in `model_states` plays llama.cpp's trap: `/health` answers 503
+`Loading model` while `/v1/models` already answers 200."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
-from modelmesh_healthd.simulator.kinds._base import OpenAIStyle
+from modelmesh_healthd.simulator.kinds._base import OpenAIStyle, loading_answer
 from modelmesh_healthd.simulator.shapes import Answer, json_answer
 
 __all__ = ["SIM"]
@@ -38,6 +41,8 @@ class Local(OpenAIStyle):
     def healthy(self, p: SimProvider, path: str, query: Mapping[str, str]) -> Answer | None:
         """`/health`, then the OpenAI-style routes."""
         if path == "health":
+            if "loading" in p.model_states.values():
+                return loading_answer()
             return json_answer(200, {"status": "ok"})
         return super().healthy(p, path, query)
 

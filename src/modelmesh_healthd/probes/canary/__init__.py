@@ -1,0 +1,47 @@
+"""The canary: an optional, budgeted, real minimal completion per opted-in model.
+
+Off by default and the only request of the daemon that costs tokens. `plan` builds the request
+(sized per model family so reasoning cannot use up the allowance), `reading` reads the answer
+(usage with reasoning tokens, errors inside HTTP 200 bodies, time to first token), `budget`
+keeps the hard daily budget per provider, `runner` sends it. See docs/canary.md.
+"""
+
+from modelmesh_healthd.probes.canary.budget import Budget, Ledger, day_of
+from modelmesh_healthd.probes.canary.plan import (
+    CANARY_KINDS,
+    Allowance,
+    CanaryRequest,
+    Price,
+    allowance_for,
+    build_request,
+    is_costly,
+)
+from modelmesh_healthd.probes.canary.reading import CanaryReading, Usage, read_answer
+from modelmesh_healthd.probes.canary.runner import (
+    CanaryModel,
+    CanaryResult,
+    ModelCanary,
+    charge_state,
+    run_canary,
+)
+
+__all__ = [
+    "CANARY_KINDS",
+    "Allowance",
+    "Budget",
+    "CanaryModel",
+    "CanaryReading",
+    "CanaryRequest",
+    "CanaryResult",
+    "Ledger",
+    "ModelCanary",
+    "Price",
+    "Usage",
+    "allowance_for",
+    "build_request",
+    "charge_state",
+    "day_of",
+    "is_costly",
+    "read_answer",
+    "run_canary",
+]

@@ -1,0 +1,457 @@
+"""The canary: sizing per family, reading answers, the hard daily budget, and runs against the
+simulator's completions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from modelmesh_healthd.probes import ProbeTarget
+from modelmesh_healthd.probes.canary import (
+    Budget,
+    CanaryModel,
+    Ledger,
+    Price,
+    Usage,
+    allowance_for,
+    build_request,
+    charge_state,
+    is_costly,
+    read_answer,
+    run_canary,
+)
+from modelmesh_healthd.probes.kinds import anthropic, gemini, openai
+from modelmesh_healthd.simulator import InProcessSimulator
+from modelmesh_healthd.state import ModelState, Outcome, ProviderState
+
+Oc = Outcome
+NOW = 1_800_000_000.0
+PRICE = Price(1.0, 4.0)
+DIALECTS = {"openai": openai.DIALECT, "anthropic": anthropic.DIALECT, "gemini": gemini.DIALECT}
+
+
+# --- sizing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "max_output", "reasoning", "effort", "thinking"),
+    [
+        ("gpt-4o-mini", 16, False, None, None),
+        ("claude-3-5-haiku-20241022", 16, False, None, None),
+        ("o3-mini", 1024, True, "low", None),
+        ("o4-mini", 1024, True, "low", None),
+        ("gpt-5-mini", 1024, True, "minimal", None),
+        ("o1", 2048, True, None, None),
+        ("gemini-2.5-pro", 1024, True, None, 128),
+        ("gemini-2.5-flash", 1024, True, None, 0),
+        ("gemini-2.0-flash", 16, False, None, None),
+        ("deepseek-reasoner", 2048, True, None, None),
+        ("deepseek/deepseek-r1", 2048, True, None, None),
+    ],
+)
+def test_each_model_family_gets_an_output_allowance_reasoning_cannot_use_up(
+    model: str, max_output: int, reasoning: bool, effort: str | None, thinking: int | None
+) -> None:
+    a = allowance_for(model)
+    assert (a.max_output, a.reasoning, a.openai_effort, a.gemini_thinking) == (
+        max_output,
+        reasoning,
+        effort,
+        thinking,
+    )
+
+
+def target(kind: str, base: str = "https://h.example", **kw: object) -> ProbeTarget:
+    return ProbeTarget(
+        name=kind,
+        kind=kind,
+        base_url=base,
+        api_key=SecretStr("k-1"),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_openai_is_asked_with_max_completion_tokens_and_low_reasoning_effort() -> None:
+    req = build_request(target("openai"), "o3-mini", stream=True)
+    assert req is not None
+    body = json.loads(req.content)
+    assert body["max_completion_tokens"] == 1024
+    assert body["reasoning_effort"] == "low"
+    assert "max_tokens" not in body
+    assert body["stream_options"] == {"include_usage": True}
+    assert req.url == "https://h.example/chat/completions"
+
+
+def test_a_compatible_api_is_asked_with_max_tokens() -> None:
+    req = build_request(target("groq"), "llama-3.1-8b-instant", stream=False)
+    assert req is not None
+    body = json.loads(req.content)
+    assert (body["max_tokens"], "stream" in body) == (16, False)
+    assert req.url == "https://h.example/v1/chat/completions"
+
+
+def test_gemini_2_5_gets_a_thinking_budget_and_streams_by_sse() -> None:
+    req = build_request(target("gemini"), "gemini-2.5-flash", stream=True)
+    assert req is not None
+    gen = json.loads(req.content)["generationConfig"]
+    assert gen == {"maxOutputTokens": 1024, "thinkingConfig": {"thinkingBudget": 0}}
+    assert req.url.endswith("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+
+
+@pytest.mark.parametrize("kind", ["ollama", "cohere", "elevenlabs", "http"])
+def test_a_kind_the_canary_cannot_speak_gets_no_canary(kind: str) -> None:
+    assert build_request(target(kind), "m", stream=False) is None
+
+
+def test_the_worst_case_bills_the_whole_allowance() -> None:
+    req = build_request(target("openai"), "o3-mini", stream=False)
+    assert req is not None
+    usd, tokens = req.worst_case(PRICE)
+    assert tokens == 64 + 1024
+    assert usd == pytest.approx((64 * 1.0 + 1024 * 4.0) / 1e6)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "costly"),
+    [
+        ("POST", "https://h/v1/chat/completions", True),
+        ("POST", "https://h/chat/completions", True),
+        ("POST", "https://h/v1/messages", True),
+        ("POST", "https://h/v1/messages/count_tokens", False),
+        ("POST", "https://h/v1beta/models/g:countTokens", False),
+        ("POST", "https://h/v1beta/models/g:generateContent", True),
+        ("POST", "https://h/v1beta/models/g:streamGenerateContent?alt=sse", True),
+        ("GET", "https://h/async/chat/completions", False),
+        ("POST", "https://h/api/show", False),
+        ("POST", "https://h/api/chat", True),
+        ("POST", "https://h/v1/embeddings", True),
+        ("GET", "https://h/v1/models", False),
+    ],
+)
+def test_a_request_is_costly_exactly_when_it_generates(method: str, url: str, costly: bool) -> None:
+    assert is_costly(method, url) is costly
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def sse(*events: object) -> bytes:
+    return b"".join(
+        b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n"
+        for e in events
+    )
+
+
+def read(status: int, body: bytes, kind: str = "openai", *, stream: bool = False) -> object:
+    return read_answer(
+        status, {}, [(0.5, body)], kind=kind, dialect=DIALECTS[kind], stream=stream, now=NOW
+    )
+
+
+def test_openai_usage_counts_reasoning_tokens() -> None:
+    body = {
+        "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 70,
+            "completion_tokens_details": {"reasoning_tokens": 64},
+        },
+    }
+    r = read(200, json.dumps(body).encode())
+    assert r.outcome is Oc.OK  # type: ignore[attr-defined]
+    assert r.usage == Usage(12, 70, 64)  # type: ignore[attr-defined]
+
+
+def test_gemini_thoughts_bill_as_output() -> None:
+    body = {
+        "candidates": [{"content": {"parts": [{"text": "ok"}]}}],
+        "usageMetadata": {
+            "promptTokenCount": 5,
+            "candidatesTokenCount": 1,
+            "thoughtsTokenCount": 9,
+        },
+    }
+    r = read(200, json.dumps(body).encode(), "gemini")
+    assert r.usage == Usage(5, 10, 9)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "stream", "outcome"),
+    [
+        (
+            json.dumps({"error": {"message": "Provider returned error", "code": 502}}),
+            False,
+            Oc.SERVER_ERROR,
+        ),
+        (
+            json.dumps({"error": {"message": "x", "code": 429, "type": "rate_limit_exceeded"}}),
+            False,
+            Oc.RATE_LIMITED,
+        ),
+        (
+            sse(
+                {"choices": [{"delta": {"content": "o"}}]},
+                {"error": {"code": 502}, "choices": [{"finish_reason": "error"}]},
+            ),
+            True,
+            Oc.SERVER_ERROR,
+        ),
+    ],
+)
+def test_an_error_inside_an_http_200_body_is_read_as_that_error(
+    body: str | bytes, stream: bool, outcome: Outcome
+) -> None:
+    raw = body if isinstance(body, bytes) else body.encode()
+    r = read(200, raw, stream=stream)
+    assert r.outcome is outcome  # type: ignore[attr-defined]
+    assert "inside an HTTP 200 body" in (r.detail or "")  # type: ignore[attr-defined]
+
+
+def test_anthropic_error_event_in_a_stream_is_read() -> None:
+    body = b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error"}}\n\n'
+    assert read(200, body, "anthropic", stream=True).outcome is Oc.SERVER_ERROR  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (400, Oc.PROTOCOL_ERROR),
+        (401, Oc.AUTH_INVALID),
+        (404, Oc.PROTOCOL_ERROR),
+        (529, Oc.OVERLOADED),
+    ],
+)
+def test_a_refused_canary_is_never_provider_fine(status: int, outcome: Outcome) -> None:
+    body = json.dumps({"error": {"type": "invalid_request_error", "code": "unsupported_parameter"}})
+    r = read(status, body.encode())
+    assert r.outcome is outcome  # type: ignore[attr-defined]
+    assert r.outcome is not Oc.OK  # type: ignore[attr-defined]
+
+
+def test_the_first_token_is_timed_at_the_chunk_that_carried_it() -> None:
+    chunks = [
+        (0.1, sse({"choices": [{"delta": {"role": "assistant", "content": ""}}]})),
+        (0.7, sse({"choices": [{"delta": {"content": "ok"}}]})),
+        (
+            0.9,
+            sse({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}, b"[DONE]"),
+        ),
+    ]
+    r = read_answer(200, {}, chunks, kind="openai", dialect=openai.DIALECT, stream=True, now=NOW)
+    assert r.first_token_at == 0.7
+
+
+def test_an_answer_that_is_not_a_completion_is_a_protocol_error() -> None:
+    assert read(200, b"<html>hi</html>").outcome is Oc.PROTOCOL_ERROR  # type: ignore[attr-defined]
+
+
+# --- the budget ------------------------------------------------------------------------------
+
+
+def test_the_budget_allows_a_worst_case_that_fits_and_refuses_one_that_does_not() -> None:
+    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
+    assert ledger.allows(budget, 0.006, 100, NOW)
+    ledger.charge(0.006, 100, NOW)
+    assert not ledger.allows(budget, 0.006, 100, NOW)
+    assert ledger.allows(budget, 0.004, 100, NOW)
+
+
+def test_the_token_budget_binds_as_well_as_the_usd_one() -> None:
+    ledger, budget = Ledger(), Budget(usd=1.0, tokens=1000)
+    ledger.charge(0.0, 900, NOW)
+    assert not ledger.allows(budget, 0.0, 200, NOW)
+
+
+def test_the_budget_resets_at_midnight_utc() -> None:
+    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
+    ledger.charge(0.01, 100, NOW)
+    assert not ledger.allows(budget, 0.001, 1, NOW)
+    tomorrow = (NOW // 86_400 + 1) * 86_400
+    assert ledger.allows(budget, 0.001, 1, tomorrow)
+    assert ledger.usd == 0.0
+
+
+# --- against the simulator -------------------------------------------------------------------
+
+
+@pytest.fixture
+def sim() -> InProcessSimulator:
+    return InProcessSimulator()
+
+
+@pytest.fixture
+async def client(sim: InProcessSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=sim.transport()) as c:
+        yield c
+
+
+def sim_target(sim: InProcessSimulator, kind: str, **kw: object) -> ProbeTarget:
+    p = sim.provider(kind)
+    key = SecretStr(p.api_key) if p.api_key else None
+    return ProbeTarget(name=kind, kind=kind, base_url=sim.url(kind), api_key=key, **kw)  # type: ignore[arg-type]
+
+
+def models(*names: str) -> tuple[CanaryModel, ...]:
+    return tuple(CanaryModel(f"mesh/{n}", n, PRICE) for n in names)
+
+
+async def canary(
+    client: httpx.AsyncClient,
+    t: ProbeTarget,
+    ms: tuple[CanaryModel, ...],
+    *,
+    ledger: Ledger | None = None,
+    budget: Budget | None = None,
+    stream: bool = True,
+    now: float = NOW,
+) -> object:
+    return await run_canary(
+        client,
+        t,
+        ms,
+        budget=budget or Budget(0.10, 20_000),
+        ledger=ledger or Ledger(),
+        dialect=DIALECTS[t.kind],
+        stream=stream,
+        now=now,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "model"),
+    [
+        ("openai", "gpt-4o-mini"),
+        ("anthropic", "claude-3-5-haiku-20241022"),
+        ("gemini", "gemini-2.0-flash"),
+    ],
+)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_canary_gets_a_completion_and_its_cost_from_the_price_table(
+    sim: InProcessSimulator, client: httpx.AsyncClient, kind: str, model: str, stream: bool
+) -> None:
+    r = await canary(client, sim_target(sim, kind), models(model), stream=stream)
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert one.reading.outcome is Oc.OK
+    assert one.reading.text
+    assert one.cost_usd == pytest.approx(
+        PRICE.cost(one.reading.usage.prompt, one.reading.usage.completion)
+    )
+    assert r.report.model_outcomes == {f"mesh/{model}": Oc.OK}  # type: ignore[attr-defined]
+    assert r.report.latency is not None  # type: ignore[attr-defined]
+
+
+async def test_a_reasoning_model_answers_within_its_allowance_and_its_reasoning_is_billed(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    r = await canary(client, sim_target(sim, "openai"), models("o3-mini"))
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert one.reading.outcome is Oc.OK
+    assert one.reading.text
+    assert one.reading.usage.reasoning == 64
+    assert one.tokens == one.reading.usage.prompt + one.reading.usage.completion
+    assert one.cost_usd == pytest.approx((14 * 1.0 + 65 * 4.0) / 1e6)
+
+
+async def test_reasoning_that_uses_the_whole_allowance_is_said_not_hidden(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    sim.set_behaviour("openai", model_states={"o3-mini": "reasoning_hog"})
+    r = await canary(client, sim_target(sim, "openai"), models("o3-mini"))
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert one.reading.usage.reasoning == 1024
+    assert "no visible output (1024 reasoning tokens)" in (one.reading.detail or "")
+
+
+async def test_budget_spent_stops_the_canary_and_says_so_once_a_day(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    ledger = Ledger()
+    worst = (64 * 1.0 + 16 * 4.0) / 1e6  # one plain canary's whole allowance billed
+    budget = Budget(usd=3 * worst, tokens=20_000)
+    t = sim_target(sim, "openai")
+    rounds = []
+    for i in range(40):  # every 15 minutes, within one UTC day
+        r = await canary(
+            client,
+            t,
+            models("gpt-4o", "gpt-4o-mini"),
+            ledger=ledger,
+            budget=budget,
+            now=NOW + 900 * i,
+        )
+        rounds.append(r)
+        assert ledger.usd <= budget.usd
+    sent = sum(len(r.models) for r in rounds)  # type: ignore[attr-defined]
+    assert sim.requests("openai") == sent
+    assert [r.exhausted_now for r in rounds].count(True) == 1  # type: ignore[attr-defined]
+    assert rounds[-1].skipped_for_budget == ("mesh/gpt-4o", "mesh/gpt-4o-mini")  # type: ignore[attr-defined]
+    assert rounds[-1].models == ()  # type: ignore[attr-defined]
+    tomorrow = (NOW // 86_400 + 1) * 86_400
+    fresh = await canary(client, t, models("gpt-4o"), ledger=ledger, budget=budget, now=tomorrow)
+    assert len(fresh.models) == 1  # type: ignore[attr-defined]
+
+
+async def test_a_zero_budget_sends_nothing(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    r = await canary(client, sim_target(sim, "openai"), models("gpt-4o"), budget=Budget(0.0, 0))
+    assert r.models == ()  # type: ignore[attr-defined]
+    assert r.report is None  # type: ignore[attr-defined]
+    assert sim.requests("openai") == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("openai", "gpt-4o-mini", "error_in_body", Oc.SERVER_ERROR),
+        ("anthropic", "claude-3-5-haiku-20241022", "error_in_body", Oc.SERVER_ERROR),
+        ("gemini", "gemini-2.0-flash", "error_in_body", Oc.OVERLOADED),
+        ("openai", "gpt-4o-mini", "bad_request", Oc.PROTOCOL_ERROR),
+    ],
+)
+async def test_a_canary_that_fails_inside_a_200_or_with_a_400_is_never_fine(
+    sim: InProcessSimulator, client: httpx.AsyncClient, case: tuple[str, str, str, Outcome]
+) -> None:
+    kind, model, state, outcome = case
+    sim.set_behaviour(kind, model_states={model: state})
+    r = await canary(client, sim_target(sim, kind), models(model))
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert one.reading.outcome is outcome
+    fine = r.report.outcome is Oc.OK and r.report.model_outcomes.get(f"mesh/{model}") is Oc.OK  # type: ignore[attr-defined]
+    assert not fine
+
+
+async def test_one_model_overloaded_in_its_canary_is_that_model_alone(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    sim.set_behaviour("anthropic", model_states={"claude-3-5-sonnet-20241022": "overloaded"})
+    ms = models("claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022")
+    r = await canary(client, sim_target(sim, "anthropic"), ms)
+    assert r.report.outcome is Oc.OK  # type: ignore[attr-defined]
+    assert r.report.model_outcomes == {  # type: ignore[attr-defined]
+        "mesh/claude-3-5-sonnet-20241022": Oc.OVERLOADED,
+        "mesh/claude-3-5-haiku-20241022": Oc.OK,
+    }
+
+
+async def test_the_time_to_first_token_over_degraded_after_makes_the_report_degraded(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    r = await canary(client, sim_target(sim, "openai", degraded_after=0.0), models("gpt-4o"))
+    assert r.report.outcome is Oc.DEGRADED  # type: ignore[attr-defined]
+
+
+async def test_a_rounds_cost_and_tokens_add_to_the_providers_and_models_totals(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    r = await canary(client, sim_target(sim, "openai"), models("o3-mini"))
+    ps, ms = ProviderState(total_cost=1.0, total_quota_used=10), ModelState()
+    charge_state(ps, {"mesh/o3-mini": ms}, r)  # type: ignore[arg-type]
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert ps.total_cost == pytest.approx(1.0 + one.cost_usd)
+    assert ps.total_quota_used == 10 + one.tokens
+    assert (ms.cost_accumulated, ms.tokens_used) == (pytest.approx(one.cost_usd), one.tokens)
