@@ -322,8 +322,9 @@ def model_history_state(model: ModelState, provider_state: str) -> str:
     """The history state of a model, given its provider's (`provider_history_state`).
 
     A model follows its provider, except that it is degraded while slow on its own, down while
-    in standby for a reason of its own (`model_not_found`, a router's `budget_exceeded`, ...) and in maintenance while an
-    operator holds it out (`maintenance`, or `manual`: disabled in the configuration).
+    in standby for a reason of its own (`model_not_found`, a router's `budget_exceeded`, ...)
+    and in maintenance while an operator holds it out (`maintenance`, or `manual`: disabled in
+    the configuration).
     """
     if model.is_active:
         if model.degraded and provider_state == UP:
