@@ -8,13 +8,17 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck check clean
 
+# The first run installs for a while: each step says what it does, and pip shows its progress.
 $(STAMP): pyproject.toml
+	@echo "[1/3] creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "[2/3] upgrading pip"
+	$(BIN)/python -m pip install --upgrade --progress-bar on pip
+	@echo "[3/3] installing modelmesh-healthd and its test tools into $(VENV) (once; about 20 s)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
-## run: the daemon on config/demo.yaml against simulated providers, state in ./state/demo.db
+## run: the daemon on config/demo.yaml against simulated providers, state in ./state/state.db
 run: $(STAMP)
 	$(BIN)/modelmesh-healthd demo --duration 45
 

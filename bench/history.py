@@ -87,7 +87,7 @@ def main() -> None:
     print(f"\n{args.subjects} such subjects, {size / 1024:.0f} KiB of JSON each")
     histories = {f"provider:p{i}": h for i in range(args.subjects)}
     with tempfile.TemporaryDirectory() as tmp:
-        for url in ("memory://bench-history", f"sqlite://{tmp}/state.db"):
+        for url in ("memory://bench-history", f"sqlite:///{tmp}/state.db"):
             saved, read = asyncio.run(store_round_trip(url, histories))
             print(f"{url.split(':')[0] + ' save / load':<34}{saved:>8.0f} ms / {read:.0f} ms")
 

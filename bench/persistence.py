@@ -67,7 +67,7 @@ def store_url(backend: str, workdir: str) -> str:
     return {
         "memory": f"memory://bench-{tag}",
         "file": f"file://{workdir}/{tag}/state.json",
-        "sqlite": f"sqlite://{workdir}/{tag}/state.db",
+        "sqlite": f"sqlite:///{workdir}/{tag}/state.db",
         "redis": f"{REDIS}?prefix=bench-{tag}:",
         "postgres": f"{POSTGRES}?schema=bench_{tag}",
     }[backend]

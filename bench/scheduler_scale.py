@@ -165,7 +165,7 @@ def main() -> None:
         workdir = Path(tmp)
         sim, base_url = start_simulator(args.providers, workdir)
         try:
-            store = args.store or f"sqlite://{workdir}/state.db"
+            store = args.store or f"sqlite:///{workdir}/state.db"
             if args.restart:  # a short-lived daemon in another process leaves its state there
                 populate = [sys.executable, __file__, "--providers", str(args.providers)]
                 populate += ["--seconds", "3", "--baseline", "0", "--rss-only", "--store", store]

@@ -24,7 +24,12 @@ ALLOWED = {
     "storage": {"state", "config"},
     "simulator": {"state", "kinds"},
     "daemon": {"state", "kinds", "config", "probes", "storage", "simulator"},
+    # Integrations run inside a router: the store's read API and the admin API (HTTP), nothing
+    # of the daemon (see the next test for which parts of storage).
+    "integrations": {"state", "storage"},
 }
+
+STORE_READ_API = {"read_only", "notify", "errors", "urls"}
 
 IO_MODULES = {"asyncio", "socket", "os", "pathlib", "subprocess", "threading", "httpx", "sqlite3"}
 
@@ -54,6 +59,17 @@ def test_a_package_imports_only_the_layers_below_it(package: str) -> None:
             assert imported in ALLOWED[package], (
                 f"{path.relative_to(SRC)}:{line} imports {imported}"
             )
+
+
+def test_integrations_use_only_the_stores_read_api_never_daemon_internals() -> None:
+    for path in sorted((SRC / "integrations").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["modelmesh_healthd", "storage"]:
+                    where = f"{path.relative_to(SRC)}:{node.lineno} imports {node.module}"
+                    assert len(parts) > 2, where
+                    assert parts[2] in STORE_READ_API, where
 
 
 def test_the_state_package_does_no_io() -> None:

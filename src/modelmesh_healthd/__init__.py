@@ -3,7 +3,7 @@
 For routers in other processes, the persisted state is one call away::
 
     from modelmesh_healthd import read_state
-    state = await read_state("sqlite:///var/lib/modelmesh-healthd/state.db")
+    state = await read_state("sqlite:////var/lib/modelmesh-healthd/state.db")
     state.pools["chat-completion"].active_models      # the models to route to now
 """
 

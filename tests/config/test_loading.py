@@ -194,10 +194,10 @@ models:
   openai.gpt-4o:
     provider: openai.llm.v1
     capabilities: [generation.text-generation.chat-completion]
-    cost: {input: 2.5}
+    features: {tool_calling: true}
   groq.llama:
     provider: groq.v1
-    model_id: llama-3.3-70b-versatile
+    name: llama-3.3-70b-versatile
     capabilities: [generation.text-generation.chat-completion]
 pools:
   chat:
@@ -222,7 +222,7 @@ def test_modelmesh_shape_loads_with_connectors_mapped_to_probe_kinds() -> None:
     assert config.providers["azure.v1"].api_version == "2024-10-21"
     assert config.pool_members("chat") == ["openai.gpt-4o", "groq.llama"]
     assert config.upstream_name("groq.llama") == "llama-3.3-70b-versatile"
-    assert config.storage.sync_policy == "periodic"
+    assert config.storage.sync_policy == "immediate"  # ModelMesh's storage is its own
 
 
 def test_modelmesh_shape_still_rejects_a_misspelt_key_at_its_original_path() -> None:

@@ -129,7 +129,7 @@ async def running_daemon(
     simulator = sim or Simulator(fleet())
     if own_sim:
         await simulator.start()
-    store = store_url or f"sqlite://{tmp_path}/state.db"
+    store = store_url or f"sqlite:///{tmp_path}/state.db"
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "healthd.yaml"
     path.write_text(config_text(simulator.base_url, store, guard=guard))

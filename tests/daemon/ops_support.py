@@ -64,7 +64,7 @@ async def admin_daemon(
     """The simulator and an in-process daemon with its admin endpoint on `listen` (default: a
     free port; None: disabled)."""
     async with Simulator(fleet()) as sim:
-        store = store_url or f"sqlite://{tmp_path}/state.db"
+        store = store_url or f"sqlite:///{tmp_path}/state.db"
         path = tmp_path / "healthd.yaml"
         path.write_text(admin_config(sim.base_url, store, listen=listen, stall=stall))
         env = dict(environ or {})

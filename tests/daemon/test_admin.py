@@ -214,7 +214,7 @@ async def test_a_taken_admin_port_stops_startup_and_gives_the_store_back(
         taken.listen()
         port = taken.getsockname()[1]
         text = f"""
-storage: {{url: "sqlite://{tmp_path}/state.db"}}
+storage: {{url: "sqlite:///{tmp_path}/state.db"}}
 admin: {{listen: "127.0.0.1:{port}"}}
 providers:
   a: {{kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: {KEYS["a"]}}}
@@ -263,7 +263,10 @@ async def test_a_failed_startup_closes_the_admin_endpoint_again(tmp_path: Path) 
             "instance: test", "instance: second"
         )
         second = Daemon(load_config_text(text, environ={}), environ={})
-        assert await asyncio.wait_for(second.run(), 10.0) == 1
+        running = asyncio.create_task(second.run())
+        await first.wait_for("store.standby")  # waiting for the lock: then told to stop
+        second.request_stop("test")
+        assert await asyncio.wait_for(running, 10.0) == 1
         assert first.events("store.locked")
         assert second.supervision.admin is None
         with socket.socket() as again:  # the port is free again

@@ -97,9 +97,22 @@ async def test_each_trap_gets_its_verdict_and_exit_1(
         code, results = await verdicts(config, "--provider", provider)
     assert list(results) == [provider]
     assert results[provider]["outcome"] == outcome
-    healthy = outcome == "rate_limited"  # a rate-limited provider is up: its models stay active
+    # As in the daemon: a rate-limited provider is up, and a loading one keeps its models
+    # active for the loading grace.
+    healthy = outcome in ("rate_limited", "loading")
     assert results[provider]["healthy"] is healthy
     assert code == (0 if healthy else 1)
+
+
+async def test_loading_is_unhealthy_when_the_policy_grants_no_loading_grace(
+    tmp_path: Path,
+) -> None:
+    async with Simulator() as sim:
+        config = tmp_path / "c.yaml"
+        config.write_text(config_for(sim) + "health: {loading_grace: 0s}\n")
+        sim.set_behaviour("local", "loading")
+        code, results = await verdicts(config, "--provider", "local")
+    assert (code, results["local"]["outcome"], results["local"]["healthy"]) == (1, "loading", False)
 
 
 async def test_the_table_names_each_provider_and_its_verdict(tmp_path: Path) -> None:
@@ -122,7 +135,7 @@ async def test_an_unknown_provider_or_a_bad_config_exits_2(tmp_path: Path) -> No
         config.write_text(config_for(sim))
         code, _, err = await check(config, "--provider", "nope")
     assert code == 2
-    assert "unknown provider(s): nope" in err
+    assert "check: --provider nope: unknown provider; known: " in err
     bad = tmp_path / "bad.yaml"
     bad.write_text("providers: {x: {kind: nope}}\n")
     code, _, err = await check(bad)

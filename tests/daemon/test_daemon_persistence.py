@@ -30,7 +30,7 @@ async def status(*args: str) -> tuple[int, str]:
 
 
 async def test_status_reads_the_state_while_the_daemon_runs(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     async with running_daemon(tmp_path, store_url=store) as run:
         await run.probes_of("b", 1)
         run.sim.set_behaviour("b", "key_revoked")
@@ -56,7 +56,7 @@ async def test_status_reads_the_state_while_the_daemon_runs(tmp_path: Path) -> N
 
 
 async def test_status_of_an_empty_store_exits_1(tmp_path: Path) -> None:
-    code, _ = await status("--store", f"sqlite://{tmp_path}/none.db")
+    code, _ = await status("--store", f"sqlite:///{tmp_path}/none.db")
     assert code == 1
 
 
@@ -135,8 +135,9 @@ async def test_a_bad_store_url_is_a_configuration_error_without_a_traceback(
     )
     _, err = await proc.communicate()
     assert proc.returncode == 2
+    # The URL came from --store, so --store is named, not the configuration file.
     assert err.decode().strip() == (
-        "config/demo.yaml: storage.url: unknown state store URL scheme 'bogus' in 'bogus://x'; "
+        "--store: unknown state store URL scheme 'bogus' in 'bogus://x'; "
         "known: file, memory, postgres, postgresql, redis, rediss, sqlite"
     )
 

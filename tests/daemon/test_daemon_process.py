@@ -17,7 +17,7 @@ from modelmesh_healthd.storage import read_state
 
 
 async def test_sigterm_stops_cleanly_with_the_final_state_saved(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
         config.write_text(config_text(sim.base_url, store))
@@ -39,7 +39,7 @@ async def test_sigterm_stops_cleanly_with_the_final_state_saved(tmp_path: Path) 
 async def test_sighup_with_a_broken_file_keeps_running_and_a_good_one_is_applied(
     tmp_path: Path,
 ) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
         good = config_text(sim.base_url, store)
@@ -106,7 +106,7 @@ async def test_a_bad_configuration_exits_2_with_the_reason(tmp_path: Path) -> No
 
 
 async def test_a_second_sigint_cuts_the_drain_short(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
         text = config_text(sim.base_url, store).replace("drain_timeout: 2s", "drain_timeout: 60s")
@@ -136,7 +136,7 @@ async def test_a_second_daemon_with_the_same_configuration_names_the_lock_owner(
     with socket.socket() as probe_port:
         probe_port.bind(("127.0.0.1", 0))
         port = probe_port.getsockname()[1]
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
         text = config_text(sim.base_url, store).replace(
@@ -146,11 +146,14 @@ async def test_a_second_daemon_with_the_same_configuration_names_the_lock_owner(
         async with daemon_process(config) as first:
             started = await first.wait_for("daemon.started")
             async with daemon_process(config) as second:
-                assert await second.finish() == 1
-                locked = second.named("store.locked")[0]
+                locked = await second.wait_for("store.locked")
                 assert locked["owner_pid"] == first.proc.pid
+                await second.wait_for("store.standby")
                 assert not second.named("admin.failed")  # the lock is what it reports
-            assert first.proc.returncode is None
-            assert started["store"] == store
-            first.signal(signal.SIGTERM)
-            assert await first.finish() == 0
+                assert first.proc.returncode is None
+                assert started["store"] == store
+                first.signal(signal.SIGTERM)
+                assert await first.finish() == 0
+                await second.wait_for("daemon.started")  # the standby took over
+                second.signal(signal.SIGTERM)
+                assert await second.finish() == 0

@@ -55,7 +55,7 @@ async def test_no_daemon_is_unhealthy_with_a_one_line_reason(tmp_path: Path) -> 
 async def test_a_hung_daemon_is_unhealthy_after_the_timeout(tmp_path: Path) -> None:
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        text = admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db", listen=_listen())
+        text = admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db", listen=_listen())
         config.write_text(text)
         async with daemon_process(config, {}) as daemon:
             await daemon.wait_for("daemon.started")

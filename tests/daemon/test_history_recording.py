@@ -30,7 +30,7 @@ async def test_an_outage_is_recorded_for_the_provider_and_its_models(tmp_path: P
 
 
 async def test_the_history_survives_a_restart_with_the_stop_as_unknown(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/state.db"
+    url = f"sqlite:///{tmp_path}/state.db"
     async with running_daemon(tmp_path, store_url=url) as run:
         await run.wait_for("daemon.started")
         await run.probes_of("a", 1)

@@ -29,7 +29,7 @@ async def test_the_documented_jq_query_selects_the_error_events(tmp_path: Path) 
     jq = tool("jq")
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        config.write_text(admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db"))
+        config.write_text(admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db"))
         async with daemon_process(config, {}) as daemon:
             await daemon.wait_for("daemon.started")
             sim.set_behaviour("a", "key_revoked")  # a and b make up pool premium

@@ -21,7 +21,7 @@ def _monotonic_usec() -> int:
 async def test_systemd_hears_ready_watchdog_reload_and_stopping(tmp_path: Path) -> None:
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        config.write_text(admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db"))
+        config.write_text(admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db"))
         with notify_socket() as sock:
             env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "200000"}
             async with daemon_process(config, env) as daemon:
@@ -55,7 +55,7 @@ async def test_systemd_hears_ready_watchdog_reload_and_stopping(tmp_path: Path) 
 async def test_an_abstract_notify_socket_hears_ready_and_stopping(tmp_path: Path) -> None:
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        config.write_text(admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db"))
+        config.write_text(admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db"))
         with notify_socket(abstract=True) as sock:
             assert sock.address.startswith("@")
             async with daemon_process(config, {"NOTIFY_SOCKET": sock.address}) as daemon:
@@ -69,7 +69,7 @@ async def test_an_abstract_notify_socket_hears_ready_and_stopping(tmp_path: Path
 async def test_a_watchdog_meant_for_another_process_gets_no_pings(tmp_path: Path) -> None:
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        config.write_text(admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db"))
+        config.write_text(admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db"))
         with notify_socket() as sock:
             env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "100000", "WATCHDOG_PID": "1"}
             async with daemon_process(config, env) as daemon:
@@ -83,7 +83,7 @@ async def test_a_watchdog_meant_for_another_process_gets_no_pings(tmp_path: Path
 async def test_a_stalled_scheduler_stops_the_watchdog_pings(tmp_path: Path) -> None:
     config = tmp_path / "healthd.yaml"
     async with Simulator(fleet()) as sim:
-        store = f"sqlite://{tmp_path}/state.db"
+        store = f"sqlite:///{tmp_path}/state.db"
         config.write_text(admin_config(sim.base_url, store, stall=True))
         with notify_socket() as sock:
             env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "200000"}

@@ -47,7 +47,7 @@ def test_a_window_is_shown_as_its_ratio_with_degraded_and_maintenance_apart(
 
 
 async def test_status_history_shows_each_providers_availability(tmp_path: Path) -> None:
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     async with running_daemon(tmp_path, store_url=store) as run:
         await run.probes_of("b", 1)
         run.sim.set_behaviour("b", "key_revoked")

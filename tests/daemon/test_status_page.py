@@ -48,7 +48,7 @@ async def test_behind_a_prefix_every_link_carries_it_and_every_path_answers_unde
     tmp_path: Path,
 ) -> None:
     async with Simulator(fleet()) as sim:
-        text = admin_config(sim.base_url, f"sqlite://{tmp_path}/state.db").replace(
+        text = admin_config(sim.base_url, f"sqlite:///{tmp_path}/state.db").replace(
             'admin: {listen: "127.0.0.1:0"}', 'admin: {listen: "127.0.0.1:0", base_path: /mesh/hd/}'
         )
         with capture_logs() as logs:

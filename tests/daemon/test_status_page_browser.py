@@ -130,7 +130,7 @@ async def test_the_status_page_shows_an_outage_in_a_browser_before_during_and_af
 ) -> None:
     tool("chromium")
     port = free_port()
-    store = f"sqlite://{tmp_path}/state.db"
+    store = f"sqlite:///{tmp_path}/state.db"
     config = tmp_path / "healthd.yaml"
     profile = tmp_path / "chromium-profile"
     url = f"http://127.0.0.1:{port}/healthd/"

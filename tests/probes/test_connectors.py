@@ -129,7 +129,7 @@ async def test_the_daemon_probes_its_neighbours_but_never_an_unsupported_provide
 ) -> None:
     async with Simulator() as sim:
         text = f"""
-storage: {{url: "sqlite://{tmp_path}/state.db"}}
+storage: {{url: "sqlite:///{tmp_path}/state.db"}}
 admin: {{enabled: false}}
 schedule: {{interval: 0.2s, fast_interval: 0.1s}}
 providers:
@@ -152,7 +152,7 @@ models:
             daemon.request_stop("test")
             assert await asyncio.wait_for(task, 15.0) == 0
         probed = {e["provider"] for e in logs if e["event"] == "probe.completed"}
-        state = await read_state(f"sqlite://{tmp_path}/state.db")
+        state = await read_state(f"sqlite:///{tmp_path}/state.db")
     assert probed == {"openai.llm.v1"}
     assert state is not None
     assert state.models["serper.search"].is_active

@@ -73,7 +73,7 @@ CASES = [
         DOWN,
     ),
     Case("rate limits never take it down", [Oc.RATE_LIMITED] * 20, True, None, []),
-    Case("loading is not an outage", [Oc.LOADING] * 10, True, None, []),
+    Case("loading is not an outage", [Oc.LOADING] * 10, True, None, ["provider.loading"]),
     Case("a missing model leaves the provider up", [Oc.MODEL_NOT_FOUND] * 5, True, None, []),
     Case(
         "one lucky success during an outage does not bring it back",

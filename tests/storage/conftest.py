@@ -30,7 +30,7 @@ def store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
     elif backend == "file":
         yield f"file://{tmp_path}/state/state.json"
     elif backend == "sqlite":
-        yield f"sqlite://{tmp_path}/state/state.db"
+        yield f"sqlite:///{tmp_path}/state/state.db"
     elif backend == "redis":
         yield request.getfixturevalue("redis_url")
     else:

@@ -52,7 +52,7 @@ class MemoryRaw:
 
 class SQLiteRaw:
     def __init__(self, url: str) -> None:
-        self.path = url.removeprefix("sqlite://")
+        self.path = url.removeprefix("sqlite:///")
 
     def _conn(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, isolation_level=None)

@@ -266,20 +266,20 @@ async def test_a_sqlite_file_that_is_not_a_database_is_set_aside(
     path = tmp_path / "state.db"
     path.write_bytes(content)
     with capture_logs() as logs:
-        async with StateManager(open_store(f"sqlite://{path}")) as manager:
+        async with StateManager(open_store(f"sqlite:///{path}")) as manager:
             assert await manager.load() is None
             mesh = small_mesh()
             manager.attach(initial_state(mesh), mesh)
             assert await manager.sync()
     (event,) = _corrupt_events(logs)
     assert read_bytes(Path(str(event["moved_to"]))) == content
-    assert await read_snapshot(f"sqlite://{path}") is not None
+    assert await read_snapshot(f"sqlite:///{path}") is not None
 
 
 async def test_an_empty_sqlite_file_is_an_empty_store(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"")
     with capture_logs() as logs:
-        async with StateManager(open_store(f"sqlite://{path}")) as manager:
+        async with StateManager(open_store(f"sqlite:///{path}")) as manager:
             assert await manager.load() is None
     assert _corrupt_events(logs) == []

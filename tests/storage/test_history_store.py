@@ -49,7 +49,7 @@ async def test_a_memory_store_of_another_name_does_not_see_the_history() -> None
 
 
 async def test_a_malformed_document_is_skipped_with_its_reason(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/state.db"
+    url = f"sqlite:///{tmp_path}/state.db"
     (tmp_path / "state.db.history.json").write_text(
         '{"provider:a": {"entries": [[1, "sideways"]]}, "provider:b": {"entries": [[1, "up"]]}}'
     )

@@ -263,7 +263,7 @@ async def test_a_manager_that_could_not_start_can_start_once_the_backend_is_up(
 
 
 async def test_a_sqlite_manager_can_be_started_again_after_a_failed_start(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path}/state.db"
+    url = f"sqlite:///{tmp_path}/state.db"
     async with StateManager(open_store(url), writer_id="holder"):
         manager = StateManager(open_store(url))
         with pytest.raises(StoreLockedError):

@@ -11,7 +11,7 @@ without ever blocking: a FIFO, a device or a directory is refused by name, not r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ def interpolate(
     base_dir: Path | None = None,
     deadline: Deadline | None = None,
     shared: bool = False,
+    secrets: Callable[[str], str | ConfigIssue] | None = None,
 ) -> tuple[Any, list[ConfigIssue], set[tuple[str | int, ...]]]:
     """Resolve references in every string of `data`.
 
@@ -47,6 +48,7 @@ def interpolate(
         shared: The tree shares mappings or lists (YAML aliases): each is resolved once and
             stays shared, so that the tree never grows to its expanded size. A problem in a
             shared part is reported at the first place it appears.
+        secrets: Resolves `${secrets:NAME}` (a ModelMesh secret store); default: like `${NAME}`.
 
     Returns:
         The resolved tree (a new one: see `tidy_strings` for why a copy), the issues found,
@@ -88,7 +90,7 @@ def interpolate(
                 return "${"
             touched.add(path)
             body = match.group(1).strip()
-            resolved = _lookup(body, environ, base_dir)
+            resolved = _lookup(body, environ, base_dir, secrets)
             if isinstance(resolved, ConfigIssue):
                 issues.append(ConfigIssue(path, resolved.message))
                 return ""
@@ -99,10 +101,17 @@ def interpolate(
     return walk(data, ()), issues, touched
 
 
-def _lookup(body: str, environ: Mapping[str, str], base_dir: Path | None) -> str | ConfigIssue:
+def _lookup(
+    body: str,
+    environ: Mapping[str, str],
+    base_dir: Path | None,
+    secrets: Callable[[str], str | ConfigIssue] | None,
+) -> str | ConfigIssue:
     scheme, sep, rest = body.partition(":")
     if sep and scheme == "file":
         return _read_file(rest.strip(), base_dir)
+    if sep and scheme == "secrets" and secrets is not None and _NAME.fullmatch(rest.strip()):
+        return secrets(rest.strip())
     if sep and scheme in ("env", "secrets") and not rest.startswith("-"):
         name, default = rest.strip(), None
     else:

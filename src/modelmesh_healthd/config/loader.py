@@ -26,8 +26,9 @@ from modelmesh_healthd.config.limits import (
     LoadTimeout,
     read_regular_file,
 )
-from modelmesh_healthd.config.modelmesh import is_modelmesh, normalize_modelmesh
+from modelmesh_healthd.config.modelmesh_read import is_modelmesh, read_modelmesh
 from modelmesh_healthd.config.root import Config
+from modelmesh_healthd.config.secrets_stores import secret_lookup
 from modelmesh_healthd.config.source import Lines, line_index, read_yaml
 from modelmesh_healthd.config.validation import ENTITIES, validate
 
@@ -149,15 +150,23 @@ def _load(
             [ConfigIssue((), f"the document must be a mapping, got {describe_type(data)}", 1)],
             source,
         )
+    secrets, secret_issues = secret_lookup(data.get("secrets"), env, base_dir=base_dir)
+    issues += secret_issues
     data, unresolved, _ = interpolate(
-        data, env, base_dir=base_dir, deadline=deadline, shared=shared
+        data, env, base_dir=base_dir, deadline=deadline, shared=shared, secrets=secrets
     )
-    issues += unresolved
+    # Every failed reference leaves an empty value, used or not: what validation says of it
+    # is no news (below).
+    blanked = {i.path for i in unresolved}
     origin: dict[PathT, PathT] = {}
     shape_issues: list[ConfigIssue] = []
+    reading = None
     if is_modelmesh(data):
-        data, origin, shape_issues = normalize_modelmesh(data)
+        read = read_modelmesh(data, env, unresolved)
+        data, origin, unresolved, reading = read.data, read.origin, read.unresolved, read.reading
+        shape_issues = read.issues
         issues += shape_issues
+    issues += unresolved
     deadline.check()
     data = tidy_strings(data, shared=shared)
     config, found = validate(data, origin, document.values)
@@ -168,13 +177,14 @@ def _load(
         found.append(ConfigIssue(("providers",), _NOTHING_TO_PROBE))
     # A value whose reference failed stands empty, and an entry ModelMesh's shape could not
     # be translated stands half-done: what validation says of either is no news.
-    blanked = {i.path for i in unresolved} | {i.path[:2] for i in shape_issues}
+    blanked |= {i.path[:2] for i in shape_issues}
     issues += [
         i for i in found if not any(i.path[:end] in blanked for end in range(len(i.path) + 1))
     ]
     if issues or config is None:
         lines = _remap(line_index(text, deadline), origin)
         raise ConfigError(issues, source).with_lines(lines, source)
+    config._modelmesh = reading
     return config.with_source(source)
 
 

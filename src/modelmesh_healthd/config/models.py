@@ -218,7 +218,8 @@ class StorageConfig(_Section):
     """Where and when the state is persisted."""
 
     url: str | None = None
-    """`sqlite:///path/state.db` (default: under $STATE_DIRECTORY, else ./state), `file:///…`,
+    """`sqlite:////abs/state.db` or `sqlite:///relative/state.db` (SQLAlchemy's forms; default:
+    under $STATE_DIRECTORY, else ./state), `file:///…`,
     `memory://`, `redis://host:port/db`, `postgresql://…`."""
     sync_policy: Literal["in-memory", "sync-on-boundary", "periodic", "immediate"] = "immediate"
     """When to write: every change at once (coalesced), every `sync_interval`, only at start
@@ -234,6 +235,8 @@ class AdminConfig(_Section):
     """False: no endpoint (`health` then reads the heartbeat file)."""
     listen: str = "127.0.0.1:9464"
     """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
+    reports_token: SecretStr | None = None
+    """Bearer token routers must send with `POST /v1/reports` (unset: reports are refused)."""
     base_path: str = ""
     """The path prefix a reverse proxy serves the endpoint under (e.g. `/healthd`): the status
     page's links carry it, and every path is also answered under it."""
@@ -445,7 +448,7 @@ class ProviderConfig:
             out.append(("http", "required for kind http (the request and its conditions)"))
         if self.http is not None and option != "http":
             out.append(("http", "applies only to kind http"))
-        if self.kind in KEYED_KINDS and self.api_key is None:
+        if self.kind in KEYED_KINDS and self.api_key is None and self.enabled:
             out.append(("api_key", f"required for kind {self.kind} (the probe proves it)"))
         return out
 

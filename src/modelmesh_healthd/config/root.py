@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, PrivateAttr
 
 from modelmesh_healthd.config.models import (
@@ -17,6 +19,9 @@ from modelmesh_healthd.config.models import (
     _Section,
 )
 from modelmesh_healthd.state import HealthPolicy, Mesh
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.config.modelmesh_read import ModelMeshReading
 
 __all__ = ["Config"]
 
@@ -35,11 +40,17 @@ class Config(_Section):
     pools: dict[str, PoolConfig] = Field(default_factory=dict)
 
     _source: str | None = PrivateAttr(default=None)
+    _modelmesh: ModelMeshReading | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> str | None:
         """The file this configuration was read from, if any."""
         return self._source
+
+    @property
+    def modelmesh(self) -> ModelMeshReading | None:
+        """What was used and ignored of a ModelMesh-shaped file (None for the daemon's own)."""
+        return self._modelmesh
 
     def with_source(self, source: str | None) -> Config:
         """This configuration, saying it was read from `source` (a shallow copy: it is immutable).
@@ -53,9 +64,15 @@ class Config(_Section):
 
     def notices(self) -> list[str]:
         """One line per provider that is accepted but not probed (kind `unsupported`)."""
+        foreign = set(self._modelmesh.unknown_connectors) if self._modelmesh else set()
         return [
-            f'providers["{pid}"]: unsupported: no free authenticated endpoint, so never probed '
-            "and never put on standby by this daemon"
+            f'providers["{pid}"]: unsupported: '
+            + (
+                "a connector modelmesh-lite 0.1.1 does not ship"
+                if pid in foreign
+                else "no free authenticated endpoint"
+            )
+            + ", so never probed and never put on standby by this daemon"
             for pid, cfg in self.providers.items()
             if not cfg.probed
         ]

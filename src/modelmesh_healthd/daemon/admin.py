@@ -7,6 +7,7 @@
 | `/metrics`             | Prometheus text format                                              |
 | `/v1/state`            | the whole state (`SystemState.to_dict()`) with persistence status   |
 | `/v1/providers/{name}` | one provider, its models and pools; 404 for an unknown name         |
+| `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
 | `/v1/providers/{name}/history` | its and its models' time in each state over 1h, 24h, 7d, 30d |
 | `/`                    | the status page (HTML, for people)                                  |
 
@@ -14,7 +15,7 @@ With `admin.base_path` set (`/healthd`), every path is answered under it as well
 page's links carry it.
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
-by default all the same; there is no authentication.
+by default all the same; only `POST /v1/reports`, the one page that changes anything, takes a token.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon.history import history_body
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
+from modelmesh_healthd.daemon.reports import ReportIntake
 from modelmesh_healthd.daemon.status_page import render_status_page
-from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import phase_of
+from modelmesh_healthd.storage.errors import StoreError
 
 __all__ = ["AdminServer"]
 
@@ -39,7 +42,8 @@ class AdminServer:
     """The aiohttp server of the admin endpoint.
 
     Args:
-        daemon: The daemon it reports on (read-only).
+        daemon: The daemon it reports on (read-only), and asks for a probe when routers' reports
+            accuse a provider.
         metrics: Its metrics.
         liveness: The current progress verdict.
         host: Address to bind (an IPv6 literal without brackets).
@@ -48,7 +52,7 @@ class AdminServer:
 
     def __init__(
         self,
-        daemon: DaemonView,
+        daemon: DaemonControls,
         metrics: Metrics,
         liveness: Callable[[], Liveness],
         host: str,
@@ -59,6 +63,8 @@ class AdminServer:
         self._liveness = liveness
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
+        self.reports = ReportIntake(daemon)
+        """Routers' reports: passive evidence and usage."""
         self.listen = f"{host}:{port}"
         """Where it listens: the bound port once started (not 0)."""
 
@@ -80,6 +86,7 @@ class AdminServer:
             app.router.add_get(f"{prefix}/v1/state", self._state)
             app.router.add_get(f"{prefix}/v1/providers/{{name}}", self._provider)
             app.router.add_get(f"{prefix}/v1/providers/{{name}}/history", self._history)
+            app.router.add_post(f"{prefix}/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -126,6 +133,10 @@ class AdminServer:
 
     async def _state(self, _request: web.Request) -> web.Response:
         d = self._daemon
+        try:
+            state = await d.state_document()  # a replica's: the shared store's
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
         body: dict[str, Any] = {
             "instance": d.config.daemon.instance,
             "writer_id": d.writer_id,
@@ -135,7 +146,7 @@ class AdminServer:
             "liveness": self._liveness().to_dict(),
             "counts": d.counts(),
             "sync": None if d.manager is None else d.manager.get_sync_status().to_dict(),
-            "state": d.state.to_dict(),
+            "state": state,
         }
         return web.json_response(body)
 

@@ -10,30 +10,46 @@ from typing import Any
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
 from modelmesh_healthd.probes import ProbeResult, build_client, probe
-from modelmesh_healthd.state import Outcome
+from modelmesh_healthd.state import Effect, HealthPolicy, Outcome
 
-__all__ = ["HEALTHY_OUTCOMES", "CheckResult", "check_round"]
+__all__ = ["CheckResult", "check_round", "keeps_models_active"]
 
-HEALTHY_OUTCOMES = frozenset({Outcome.OK, Outcome.DEGRADED, Outcome.RATE_LIMITED})
-"""One probe with these outcomes leaves a provider's models active (a rate-limited provider is
-up; it only asks us to slow down)."""
+
+def keeps_models_active(outcome: Outcome, policy: HealthPolicy) -> bool:
+    """Would the daemon leave a healthy provider's models active after this one answer?
+
+    `check` and the daemon judge alike: a success, a neutral answer (a rate limit: the provider
+    is up, it only asks us to slow down) and `loading` while the policy grants a loading grace
+    keep the models; a failure does not (the daemon needs several, `check` has only this one).
+    """
+    effect = policy.effect_of(outcome)
+    if effect is Effect.LOADING:
+        return policy.loading_grace > 0
+    return effect in (Effect.SUCCESS, Effect.NEUTRAL)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One provider's verdict in a check round."""
+    """One provider's verdict in a check round.
+
+    Attributes:
+        result: The probe's result.
+        healthy: The answer keeps the provider's models active (see `keeps_models_active`) and
+            every checked model exists.
+    """
 
     result: ProbeResult
-
-    @property
-    def healthy(self) -> bool:
-        """Answered correctly (or only rate limited) and every checked model exists."""
-        return self.result.outcome in HEALTHY_OUTCOMES and all(
-            o is Outcome.OK for o in self.result.model_outcomes.values()
-        )
+    healthy: bool
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (`check --json`)."""
         return {**self.result.to_dict(), "healthy": self.healthy}
+
+
+def verdict(result: ProbeResult, policy: HealthPolicy) -> CheckResult:
+    """Judge one probe result under `policy`."""
+    models_ok = all(o is Outcome.OK for o in result.model_outcomes.values())
+    return CheckResult(result, keeps_models_active(Outcome(result.outcome), policy) and models_ok)
 
 
 async def check_round(config: Config, providers: Iterable[str]) -> list[CheckResult]:
@@ -43,11 +59,12 @@ async def check_round(config: Config, providers: Iterable[str]) -> list[CheckRes
         One result per provider, in the order given.
     """
     names = list(providers)
+    policy = config.policy()
     limit = asyncio.Semaphore(config.daemon.concurrency)
     async with build_client(client_options(config)) as client:
 
         async def one(name: str) -> CheckResult:
             async with limit:
-                return CheckResult(await probe(client, probe_target(config, name)))
+                return verdict(await probe(client, probe_target(config, name)), policy)
 
         return list(await asyncio.gather(*(one(n) for n in names)))

@@ -2,8 +2,9 @@
 
 Each layer declares the events it logs next to the code that logs them (the typed state events in
 `state.events`, the guard's among them; `storage.LOG_EVENTS`; `probes.LOG_EVENTS`;
-`simulator.LOG_EVENTS`; the daemon's own below). `EVENT_CATALOGUE` gathers them into one mapping,
-name -> spec, and refuses a name declared twice. docs/events.md is checked against it.
+`simulator.LOG_EVENTS`; routers' reports in `daemon.reports`; the daemon's own below).
+`EVENT_CATALOGUE` gathers them into one mapping, name -> spec, and refuses a name declared twice.
+docs/events.md is checked against it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from modelmesh_healthd import probes, simulator, storage
+from modelmesh_healthd.daemon import reports
 from modelmesh_healthd.daemon.history import LOG_EVENTS as HISTORY_LOG_EVENTS
 from modelmesh_healthd.state import STATE_EVENTS, Event, LogEventSpec
 
@@ -200,6 +202,7 @@ def _catalogue(*groups: Iterable[LogEventSpec]) -> Mapping[str, LogEventSpec]:
 EVENT_CATALOGUE: Mapping[str, LogEventSpec] = _catalogue(
     map(_spec_of, STATE_EVENTS),
     LOG_EVENTS,
+    reports.LOG_EVENTS,
     storage.LOG_EVENTS,
     probes.LOG_EVENTS,
     simulator.LOG_EVENTS,

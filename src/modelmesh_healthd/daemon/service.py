@@ -32,6 +32,12 @@ import structlog
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
 from modelmesh_healthd.daemon.canary import CanaryLoop
+from modelmesh_healthd.daemon.coordination import (
+    STANDBY_POLL,
+    Coordinator,
+    log_standby,
+    replica_options,
+)
 from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
@@ -65,6 +71,7 @@ from modelmesh_healthd.state import (
 from modelmesh_healthd.storage import (
     StateManager,
     StoreError,
+    StoreLockedError,
     StoreUnavailableError,
     default_store_url,
     open_store,
@@ -106,6 +113,8 @@ class Daemon:
         environ: Environment for `${VAR}` on reload and for the default store location.
         wall_clock: Unix time, for the state's timestamps.
         rng: Randomness for jitter and the initial stagger.
+        fresh: Start from a fresh state instead of the stored one (which the first save
+            replaces); the store's lock is taken all the same.
     """
 
     def __init__(
@@ -116,8 +125,10 @@ class Daemon:
         environ: Mapping[str, str] | None = None,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        fresh: bool = False,
     ) -> None:
         self.config = config
+        self.fresh = fresh
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.store_url = store_url or config.storage.url or default_store_url(self.environ)
         self.wall_clock = wall_clock
@@ -143,6 +154,8 @@ class Daemon:
         """What `run()` returns after a stop (1 when the store was taken over)."""
         self.manager: StateManager | None = None
         self.scheduler: Scheduler | None = None
+        self.coordinator: Coordinator | None = None
+        """Set when the store URL asks for replicas: then only leased providers are probed."""
         self.client: httpx.AsyncClient | None = None
         self._stop = asyncio.Event()
         self._forced = asyncio.Event()
@@ -252,7 +265,11 @@ class Daemon:
         # The store's lock comes first: a second daemon started with the same configuration
         # must be told who holds the store, not that the admin port is taken.
         try:
-            store = open_store(self.store_url)
+            url, lease_ttl = replica_options(self.store_url)
+            store = open_store(url)
+            if lease_ttl is not None:
+                self.coordinator = Coordinator(self, store, lease_ttl)
+                store = self.coordinator.store
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
@@ -263,6 +280,8 @@ class Daemon:
             writer_id=self.writer_id,
         )
         opened, restored = await self._open_store(manager)
+        if self.fresh:
+            restored = None
         if not opened:
             await _quietly(manager.stop())
             return False
@@ -284,7 +303,12 @@ class Daemon:
             concurrency=self.config.daemon.concurrency,
             on_start=self.supervision.metrics.on_probe_start,
         )
+        if self.coordinator is not None:
+            await self.coordinator.start()  # this replica's share, before any probe
         self._apply_config()
+        if self.coordinator is not None:
+            self.coordinator.schedule_owned()
+            self._spawn(self.coordinator.run(), "replica")
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
@@ -318,6 +342,16 @@ class Daemon:
             try:
                 await manager.start()
                 return True, await manager.load()
+            except StoreLockedError as exc:
+                # Another daemon writes this store: wait as its standby, and take over as
+                # soon as its lock is free (at once after its death for a file lock, within
+                # one lease for Redis/PostgreSQL), instead of exiting into a restart loop.
+                log_standby(manager.store.url, exc.owner, STANDBY_POLL)
+                self.supervision.waiting_for_store(STANDBY_POLL)
+                if await self._stopped_within(STANDBY_POLL):
+                    _log.error("daemon.startup_failed", reason="stopped while on standby")
+                    return False, None
+                continue
             except StoreUnavailableError as exc:
                 _log.warning(
                     "daemon.store_unavailable",
@@ -336,6 +370,14 @@ class Daemon:
                 continue
             _log.error("daemon.startup_failed", reason="stopped while waiting for the store")
             return False, None
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True if a stop was requested meanwhile."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _watch_lock(self, manager: StateManager) -> None:
         """Stop (exit 1) if another writer takes the store over: we must not keep writing."""
@@ -380,7 +422,11 @@ class Daemon:
             try:
                 async with asyncio.timeout(budget):
                     saved = await self.manager.sync()
-                    await self.manager.stop()
+                    if self.coordinator is not None:
+                        await self.coordinator.stop()  # hand the leases over at once
+                    # The stop's own final write may be the one that lands (the store came
+                    # back meanwhile): `saved` says what the store holds at the end.
+                    saved = await self.manager.stop()
             except TimeoutError:
                 _log.error(
                     "daemon.save_timeout", store=redact_url(self.store_url), timeout_s=budget
@@ -413,9 +459,11 @@ class Daemon:
     async def _job(self, name: str, due: float) -> float | None:
         entry = self.providers.get(name)
         client = self.client
-        if entry is None or client is None:
+        if entry is None or client is None or not self._owns(name):
             return None
         result = await probe(client, self._target(name, entry.timing.timeout))
+        if not self._owns(name):
+            return None  # its lease went while the probe ran: the new owner records it
         assert self.scheduler is not None
         if self.providers.get(name) is not entry:
             # A reload removed it (the scheduler forgets it) or changed its target while this
@@ -437,6 +485,20 @@ class Daemon:
             resume_at=None if step.resume_at is None else mono + (step.resume_at - now),
             draw=self.rng.random,
         )
+
+    def _owns(self, name: str) -> bool:
+        """Whether this daemon probes `name` (always, unless it is one replica of several)."""
+        return self.coordinator is None or self.coordinator.owns_provider(name)
+
+    async def state_document(self) -> dict[str, Any]:
+        """The whole state as a JSON-ready dict: a replica's is read from the shared store.
+
+        Raises:
+            StoreError: A replica's store cannot be read.
+        """
+        if self.coordinator is not None:
+            return await self.coordinator.stored_state()
+        return self.state.to_dict()
 
     def _target(self, name: str, timeout: float) -> ProbeTarget:
         """What to probe for `name`, as the configuration says now."""
@@ -500,12 +562,13 @@ class Daemon:
             self.scheduler.expedite(best[1])
 
     def _publish(self, events: list[Event]) -> None:
-        for event in events:
+        shown = events if self.coordinator is None else self.coordinator.shown(events)
+        for event in shown:
             getattr(_log, event.log_level)(event.name, **event.fields())
         if self.manager is not None and events:
             self.manager.record(events)
         for sink in self.sinks:
-            sink(events)
+            sink(shown)
 
     # --- the fleet --------------------------------------------------------
 
@@ -528,8 +591,9 @@ class Daemon:
         mono = self.scheduler.now()
         for name, timing in diff.added.items():
             self.providers[name] = _Provider(timing)
-            phase = phase_of(self.state.providers[name], self.policy)
-            self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
+            if self.coordinator is None:  # a replica's coordinator schedules what it owns
+                phase = phase_of(self.state.providers[name], self.policy)
+                self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
         for name, timing in diff.retargeted.items():
             self.providers[name] = _Provider(timing)
             self.scheduler.expedite(name)
@@ -573,6 +637,8 @@ class Daemon:
         if config.http != old.http or config.daemon.concurrency != old.daemon.concurrency:
             await self._replace_client(config)
         added, removed, changed = self._apply_config(previous)
+        if self.coordinator is not None:
+            self.coordinator.schedule_owned()
         release_memory()
         _log.info(
             "daemon.reloaded",

@@ -27,7 +27,7 @@ from modelmesh_healthd.daemon.admin import AdminServer
 from modelmesh_healthd.daemon.liveness import Liveness, heartbeat_path, judge, write_heartbeat
 from modelmesh_healthd.daemon.metrics import Metrics
 from modelmesh_healthd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval
-from modelmesh_healthd.daemon.view import DaemonView
+from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import Event, ProbeCompleted
 
 __all__ = ["Supervision"]
@@ -50,11 +50,11 @@ class Supervision:
     """Admin endpoint, metrics, sd_notify, watchdog and heartbeat of one daemon.
 
     Args:
-        daemon: The daemon, as its observers see it.
+        daemon: The daemon, as its observers see it (plus `probe_now`, for routers' reports).
         environ: The process environment (says whether systemd watches, where the heartbeat goes).
     """
 
-    def __init__(self, daemon: DaemonView, environ: Mapping[str, str]) -> None:
+    def __init__(self, daemon: DaemonControls, environ: Mapping[str, str]) -> None:
         self._daemon = daemon
         self.notifier = Notifier(environ)
         self.watchdog_every = watchdog_interval(environ, os.getpid())

@@ -145,6 +145,14 @@ class DaemonView(Protocol):
         """Providers up/down/pending/held and pools with no active model."""
         ...
 
+    async def state_document(self) -> dict[str, Any]:
+        """The whole state, JSON-ready (a replica reads the shared store; see `coordination`).
+
+        Raises:
+            StoreError: A replica's store cannot be read.
+        """
+        ...
+
 
 class DaemonControls(DaemonView, Protocol):
     """A view plus the one thing an outside input may ask of the daemon: a probe, now.

@@ -24,6 +24,7 @@ import httpx
 
 from modelmesh_healthd.probes.classifier.errors import Dialect
 from modelmesh_healthd.probes.classifier.exceptions import classify_exception
+from modelmesh_healthd.probes.classifier.foreign import not_the_api
 from modelmesh_healthd.probes.classifier.judges import Judge
 from modelmesh_healthd.probes.classifier.replies import Finding, Reply
 from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock
@@ -243,7 +244,10 @@ async def _model_rungs(
             finally:
                 progress.bytes_read += own.bytes_read
                 progress.got_response = progress.got_response or own.got_response
-            return step, step.judge(reply, dialect, step.models, wall_clock()), own.status
+            finding = not_the_api(
+                reply, target.kind, step.judge(reply, dialect, step.models, wall_clock())
+            )
+            return step, finding, own.status
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -284,7 +288,10 @@ async def run_steps(
             go_on = True
             for step in (s for s in steps if s.model is None):
                 reply = await _exchange(client, step, target.max_body_bytes, start, progress)
-                go_on = ladder.take(step, step.judge(reply, dialect, step.models, wall_clock()))
+                seen = not_the_api(
+                    reply, target.kind, step.judge(reply, dialect, step.models, wall_clock())
+                )
+                go_on = ladder.take(step, seen)
                 if not go_on:
                     break
             rungs = tuple(s for s in steps if s.model is not None and not ladder.skips(s))

@@ -27,6 +27,7 @@ from modelmesh_healthd.simulator.behaviours import (
     Behaviour,
     SimProvider,
 )
+from modelmesh_healthd.simulator.chat import ChatLog, is_chat_completion
 from modelmesh_healthd.simulator.defaults import default_providers
 from modelmesh_healthd.simulator.kinds import SIMS
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep, run_scenario
@@ -151,6 +152,8 @@ class Simulator:
         self._closing = asyncio.Event()
         self._scenario_task: asyncio.Task[None] | None = None
         self.base_url = ""
+        self.chat = ChatLog()
+        """Chat completion requests (a router's traffic, not probes) per provider."""
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -310,6 +313,8 @@ class Simulator:
             return web.json_response({"error": "no such simulated provider"}, status=404)
         p.requests += 1
         b = p.behaviour
+        if is_chat_completion(request.method, request.match_info["tail"]):
+            self.chat.count(p.name)  # a router's request, counted apart from the probes
         if b in STREAMING:
             return await self._stream(request, p, b)
         tail = request.match_info["tail"]

@@ -29,9 +29,12 @@ __all__ = [
     "ProviderAdded",
     "ProviderDegraded",
     "ProviderDown",
+    "ProviderLoaded",
+    "ProviderLoading",
     "ProviderReasonChanged",
     "ProviderRecovered",
     "ProviderRemoved",
+    "ProviderThrottleEnded",
     "ProviderUp",
 ]
 
@@ -83,7 +86,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class ProbeCompleted(Event):
-    """One probe's result was recorded. Debug when the provider is fine, info otherwise."""
+    """One probe's result was recorded. Debug when the provider is fine (or loading within its
+    grace: `provider.loading` says so once), info otherwise."""
 
     name: ClassVar[str] = "probe.completed"
     level: ClassVar[str] = DEBUG
@@ -97,7 +101,40 @@ class ProbeCompleted(Event):
 
     @property
     def log_level(self) -> str:
-        return DEBUG if self.healthy and self.outcome == "ok" else INFO
+        # A loading server is probed every fast_interval; its start and end are events of their
+        # own, so repeating each of its probes at info would only bury them.
+        return DEBUG if self.healthy and self.outcome in ("ok", "loading") else INFO
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLoading(Event):
+    """A server started answering "loading model"; its models stay active for the loading grace."""
+
+    name: ClassVar[str] = "provider.loading"
+    level: ClassVar[str] = INFO
+    provider: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLoaded(Event):
+    """A server that was loading answered something else (`outcome`: ok once its model is in)."""
+
+    name: ClassVar[str] = "provider.loaded"
+    level: ClassVar[str] = INFO
+    provider: str
+    outcome: str
+    loading_for_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderThrottleEnded(Event):
+    """A rate-limited provider answered something other than a rate limit (`outcome`)."""
+
+    name: ClassVar[str] = "provider.throttle_ended"
+    level: ClassVar[str] = INFO
+    provider: str
+    outcome: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +349,9 @@ class NetworkRestored(Event):
 
 STATE_EVENTS: tuple[type[Event], ...] = (
     ProbeCompleted,
+    ProviderLoading,
+    ProviderLoaded,
+    ProviderThrottleEnded,
     ProviderDown,
     ProviderUp,
     ProviderReasonChanged,

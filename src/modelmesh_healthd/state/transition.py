@@ -29,8 +29,11 @@ from modelmesh_healthd.state.events import (
     ProbeCompleted,
     ProviderAdded,
     ProviderDown,
+    ProviderLoaded,
+    ProviderLoading,
     ProviderReasonChanged,
     ProviderRemoved,
+    ProviderThrottleEnded,
     ProviderUp,
 )
 from modelmesh_healthd.state.mesh import Mesh
@@ -270,8 +273,8 @@ def apply_probe(
             (`observe` plans it once, for the guard and for this).
 
     Returns:
-        The events, in order: `probe.completed`, then any provider transition, then the model and
-        pool changes it caused.
+        The events, in order: `probe.completed`, the start or end of loading and the end of a
+        rate limit, then any provider transition, then the model and pool changes it caused.
 
     Raises:
         KeyError: `provider` is not in the mesh (a programming error of the caller).
@@ -280,6 +283,7 @@ def apply_probe(
     was_healthy = ps.is_healthy(policy)
     old_reason = ps.down_reason
     went_down_at = ps.changed_at
+    loading_since, throttled = ps.loading_since, ps.last_outcome == Outcome.RATE_LIMITED
     outcome = Outcome(report.outcome)
     if change is None:
         change = plan_probe(ps, False, outcome, now, policy)
@@ -304,6 +308,11 @@ def apply_probe(
             retry_after=report.retry_after if outcome is Outcome.RATE_LIMITED else None,
         )
     ]
+    events.extend(
+        _phase_events(
+            provider, ps, outcome, loading_since=loading_since, throttled=throttled, now=now
+        )
+    )
     fan = _FanOut(mesh, state, now, events, policy)
     if was_healthy != healthy or not healthy:
         fan.provider_transition(
@@ -320,6 +329,26 @@ def apply_probe(
             fan.model_check(model, Outcome(model_outcome), provider_healthy=healthy)
 
     ps.active_model_count += fan.active_delta
+    return events
+
+
+def _phase_events(
+    provider: str,
+    ps: ProviderState,
+    outcome: Outcome,
+    *,
+    loading_since: float | None,
+    throttled: bool,
+    now: float,
+) -> list[Event]:
+    """The start and end of loading and the end of a rate limit, once each (not per probe)."""
+    events: list[Event] = []
+    if loading_since is None and ps.loading_since is not None:
+        events.append(ProviderLoading(provider, ps.last_detail))
+    elif loading_since is not None and ps.loading_since is None:
+        events.append(ProviderLoaded(provider, str(outcome), round(now - loading_since, 3)))
+    if throttled and outcome is not Outcome.RATE_LIMITED:
+        events.append(ProviderThrottleEnded(provider, str(outcome)))
     return events
 
 

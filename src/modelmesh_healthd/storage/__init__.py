@@ -37,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.log import LOG_EVENTS
 from modelmesh_healthd.storage.manager import StateManager, SyncPolicy
-from modelmesh_healthd.storage.read_only import read_snapshot, read_state
+from modelmesh_healthd.storage.read_only import read_owners, read_snapshot, read_state
 from modelmesh_healthd.storage.status import (
     PoolRow,
     ProviderRow,
@@ -71,6 +71,7 @@ __all__ = [
     "WriteBatch",
     "default_store_url",
     "open_store",
+    "read_owners",
     "read_snapshot",
     "read_state",
     "redact_url",

@@ -14,20 +14,38 @@ __all__ = ["corrupt_name", "fsync_dir", "path_from_url"]
 
 
 def path_from_url(url: str, redacted: str) -> Path:
-    """The filesystem path of `file:///abs`, `file:rel`, `sqlite:///abs` or `sqlite:rel`.
+    """The filesystem path of a `file:` or `sqlite:` store URL.
+
+    `file:` follows RFC 8089: `file:///abs/path` is absolute, `file:rel/path` relative.
+    `sqlite:` follows SQLAlchemy: `sqlite:///rel/path.db` is relative to the working directory,
+    `sqlite:////abs/path.db` absolute; the authority-less `sqlite:rel/path.db` and
+    `sqlite:/abs/path.db` mean what they say.
 
     Raises:
-        StoreURLError: A host other than `localhost`, or no path.
+        StoreURLError: A host (other than `localhost` for `file:`), or no path.
     """
     parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise StoreURLError(
-            f"store URL {redacted!r} names host {parts.netloc!r}: a local path needs "
-            f"{parts.scheme}:///absolute/path or {parts.scheme}:relative/path"
-        )
-    path = unquote(parts.path)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        if parts.netloc:
+            raise StoreURLError(
+                f"store URL {redacted!r} names host {parts.netloc!r}: SQLite URLs name a file, "
+                "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        path = unquote(parts.path)
+        if url.split(":", 1)[1].startswith("//"):
+            path = path[1:]  # SQLAlchemy: the third slash ends the (empty) authority
+    else:
+        if parts.netloc not in ("", "localhost"):
+            raise StoreURLError(
+                f"store URL {redacted!r} names host {parts.netloc!r}: a local path needs "
+                f"{parts.scheme}:///absolute/path or {parts.scheme}:relative/path"
+            )
+        path = unquote(parts.path)
     if not path or path.endswith("/"):
-        raise StoreURLError(f"store URL {redacted!r} names no file")
+        hint = " (SQLAlchemy's in-memory sqlite:// keeps nothing: use memory://)"
+        memory = scheme == "sqlite" and not path
+        raise StoreURLError(f"store URL {redacted!r} names no file" + (hint if memory else ""))
     return Path(path)
 
 

@@ -8,7 +8,7 @@ process, and the log survives restarts with the store.
 | state store URL | history kept in |
 |---|---|
 | `memory://NAME` | the process (shared by stores of the same NAME) |
-| `file:///d/state.json`, `sqlite:///d/state.db` | `state.json.history.json` (`state.db.`...) |
+| `file:///d/state.json`, `sqlite:////d/state.db` | `state.json.history.json` (`state.db.`...) |
 | `redis://...?prefix=P` | the hash `Phistory` |
 | `postgresql://...?schema=S` | the table `S.history` |
 

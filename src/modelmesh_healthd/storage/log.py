@@ -70,7 +70,15 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "store.locked",
         "error",
         ("store", "owner_writer_id", "owner_host", "owner_pid", "owner_since"),
-        "Another writer holds the store's lock: this daemon does not become a second writer.",
+        "Another writer holds the store's lock: this daemon does not become a second writer "
+        "(it waits as a standby; logged once per holder).",
+    ),
+    LogEventSpec(
+        "store.standby",
+        "info",
+        ("store", "owner_writer_id", "owner_pid", "retry_in_s"),
+        "This daemon waits as a standby while another holds the store's lock, and takes over "
+        "as soon as the lock is free.",
     ),
     LogEventSpec(
         "store.lock_acquired",
@@ -96,6 +104,68 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "error",
         ("store", "reason"),
         "Another writer took the lock over: this daemon stops writing (not ready).",
+    ),
+    LogEventSpec(
+        "store.write_fenced",
+        "warning",
+        ("store", "member", "shards", "count"),
+        "The store refused rows of shards whose lease another replica took over (a stale "
+        "fencing token): they were not written, and this replica stops probing those "
+        "providers.",
+    ),
+    LogEventSpec(
+        "replica.joined",
+        "info",
+        ("member", "lease_ttl_s", "members", "owned_providers"),
+        "This daemon joined the store's replicas (store URL `replicas=on`) and took its first"
+        " share.",
+    ),
+    LogEventSpec(
+        "replica.members",
+        "info",
+        ("member", "members"),
+        "The live replicas changed (one joined, left, or stopped heartbeating).",
+    ),
+    LogEventSpec(
+        "replica.handed_over",
+        "info",
+        ("member", "providers", "count"),
+        "Leases this replica should no longer hold (a replica joined) were released for their"
+        " new owner.",
+    ),
+    LogEventSpec(
+        "replica.leases_lost",
+        "warning",
+        ("member", "why", "providers", "count"),
+        "Leases ran out (`expired`: not renewed within the TTL, e.g. after a pause) or were "
+        "taken (`lost`): this replica stopped probing those providers.",
+    ),
+    LogEventSpec(
+        "replica.store_unavailable",
+        "warning",
+        ("member", "reason"),
+        "A coordination round failed (store out of reach); leases past their TTL are dropped,"
+        " rounds retry every second.",
+    ),
+    LogEventSpec(
+        "replica.round_failed",
+        "error",
+        ("member", "reason"),
+        "A coordination round hit a bug (logged with the traceback); the next round follows "
+        "in a second.",
+    ),
+    LogEventSpec(
+        "replica.left",
+        "info",
+        ("member", "released"),
+        "At stop, this replica left the membership and released its leases: the others take "
+        "over at once.",
+    ),
+    LogEventSpec(
+        "replica.leave_failed",
+        "warning",
+        ("member", "reason"),
+        "At stop, the store could not be told: the leases expire by themselves after the TTL.",
     ),
 )
 """Every log event the storage package emits."""

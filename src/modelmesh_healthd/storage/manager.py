@@ -6,9 +6,11 @@ manager once (`attach`) and, after every transition, the events the core returne
 background task writes: serialization of the dirty rows happens on the loop at flush time (the
 objects are mutated there), the I/O is async or on a thread.
 
-A failed write keeps its rows dirty and is retried with capped exponential backoff; the state
-written when the backend comes back is the newest. A backend that lost its data (StoreResetError)
-gets a full save.
+A failed write keeps its rows dirty and is retried. While the backend does not even answer a
+ping, it is pinged every `ping_every` seconds (cheap: nothing is serialized), so its return is
+noticed at once and the newest state written within a second or two; a backend that answers but
+refuses the write gets capped exponential backoff instead, so a full disk is not hammered. A
+backend that lost its data (StoreResetError) gets a full save.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class StateManager:
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         min_gap: float = 0.0,
+        ping_every: float = 1.0,
     ) -> None:
         """Args:
         store: The backend (from `open_store(url)`), not yet opened.
@@ -102,6 +105,8 @@ class StateManager:
             0 writes as soon as the previous write is done (changes recorded meanwhile are
             coalesced); a few milliseconds bound the write rate of a large, busy fleet
             without letting the store fall noticeably behind.
+        ping_every: Seconds between pings while the backend is out of reach (the write
+            follows as soon as one answers).
         """
         self.store = store
         self.policy = SyncPolicy(policy)
@@ -114,6 +119,9 @@ class StateManager:
         self.writer_id = writer_id or f"{socket.gethostname()}:{os.getpid()}"
         self._clock = clock
         self._retry_initial, self._retry_max = retry_initial, retry_max
+        if ping_every <= 0:
+            raise ValueError(f"ping_every must be positive, got {ping_every}")
+        self._ping_every = ping_every
         self._state: SystemState | None = None
         self._mesh: Mesh | None = None
         self._pending = PendingWrites()
@@ -121,6 +129,8 @@ class StateManager:
         self._handle: LockHandle | None = None
         self._entered = False
         self._lock_lost = False
+        self._refused = False
+        self._refused_by: str | None = None
         self._failures = 0
         self._resets = 0
         self._first_failure: float | None = None
@@ -160,22 +170,29 @@ class StateManager:
         self._next_tick = asyncio.get_running_loop().time() + self.sync_interval
         self._task = asyncio.create_task(self._run(), name="state-manager")
 
-    async def stop(self) -> None:
+    async def stop(self) -> bool:
         """Write what is pending (per policy), release the lock, close the store.
+
+        Returns:
+            True when the store holds the current state (the final write succeeded, or nothing
+            was owed); False when it does not (store down, lock lost).
 
         Never raises for a backend fault: a store that is down at shutdown is logged
         (`snapshot.save_failed`, `store.release_failed`), not thrown into the daemon's exit
         path; an unreleased lease or session lock expires by itself.
         """
         if not self._entered:
-            return
+            return self.policy is SyncPolicy.IN_MEMORY or not self._owed()
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None
+        saved = False
         if self._handle is not None and not self._lock_lost:
-            await self.sync()
+            saved = await self.sync()
+            if not saved and self._resets:  # the store is back but empty: write it all again
+                saved = await self.sync()
         try:
             if self._handle is not None:
                 await self.release_lock(self._handle)
@@ -188,6 +205,7 @@ class StateManager:
                 await self.store.__aexit__(None, None, None)
             except Exception as exc:  # noqa: BLE001 - as above
                 _log.warning("store.release_failed", store=self.store.url, reason=_reason(exc))
+        return saved
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -214,10 +232,14 @@ class StateManager:
         try:
             self._handle = await self.store.acquire_lock(owner)
         except StoreLockedError as exc:
-            log_locked(self.store.url, exc.owner)
+            holder = None if exc.owner is None else exc.owner.token
+            if holder != self._refused_by or not self._refused:  # once per holder, not per try
+                log_locked(self.store.url, exc.owner)
+            self._refused, self._refused_by = True, holder
             raise
         self._lock_lost = False
-        _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
+        if not getattr(self.store, "shared", False):  # replicas hold leases, not this lock
+            _log.info("store.lock_acquired", store=self.store.url, writer_id=self.writer_id)
         return self._handle
 
     async def release_lock(self, handle: LockHandle | None = None) -> None:
@@ -228,7 +250,8 @@ class StateManager:
         await self.store.release_lock(handle)
         if handle is self._handle:
             self._handle = None
-        _log.info("store.lock_released", store=self.store.url, writer_id=self.writer_id)
+        if not getattr(self.store, "shared", False):
+            _log.info("store.lock_released", store=self.store.url, writer_id=self.writer_id)
 
     # --- load, attach, record ------------------------------------------------------------
 
@@ -364,7 +387,7 @@ class StateManager:
             try:
                 await self.store.ping()  # no full serialization for a backend still down
             except Exception as exc:  # noqa: BLE001 - any backend fault is a failed attempt
-                self._failed(exc, 0)
+                self._failed(exc, 0, unreachable=True)
                 return False
         taken = self._pending.take(state, mesh)
         if not taken.rows and not taken.full:
@@ -399,12 +422,14 @@ class StateManager:
         self._succeeded(taken, envelope, time.perf_counter() - started)
         return True
 
-    def _failed(self, exc: BaseException, rows: int) -> None:
+    def _failed(self, exc: BaseException, rows: int, *, unreachable: bool = False) -> None:
         self.save_counts.failed += 1
         self._failures += 1
         if self._first_failure is None:
             self._first_failure = self._clock()
         delay = min(self._retry_max, self._retry_initial * 2 ** (self._failures - 1))
+        if unreachable:  # only a ping until it answers: cheap, so often
+            delay = min(delay, self._ping_every)
         self._retry_at = asyncio.get_running_loop().time() + delay
         self._last_error = _reason(exc)
         _log.warning(

@@ -3,7 +3,8 @@
 Tables live in their own schema (default `modelmesh_healthd`), created and versioned by the daemon:
 `schema_version` records each applied migration; migrations run when the writer opens the store.
 `rows (kind, key, data, checksum, doc jsonb)` holds the rows, `meta` the envelope, `quarantine`
-what was set aside, `lock_owner` who holds the lock.
+what was set aside, `lock_owner` who holds the lock. Every write NOTIFYs the channel
+`<schema>_changed` in its transaction (delivered at commit), so readers re-read at once.
 
 Connections come from a psycopg_pool pool. The writer lock is a session advisory lock held on one
 connection taken from the pool for the writer's lifetime; every write goes over that same
@@ -15,7 +16,8 @@ the server, the same row as JSONB (`doc`) for queries: JSONB alone reprints numb
 back as 100000000000000000000), so a checksum could not be verified against it.
 
 Options (URL query): `schema`, `pool_max` (default 4), `timeout` seconds to get a connection
-(default 5). Everything else goes to libpq.
+(default 5); `replicas` and `lease_ttl` belong to the daemon's replicas (see
+`storage.coordination`). Everything else goes to libpq.
 """
 
 from __future__ import annotations
@@ -80,7 +82,16 @@ class PostgresStore:
         """
         self.url = redact_url(url)
         bare, options = split_options(
-            url, {"schema": "modelmesh_healthd", "pool_max": "4", "timeout": "5"}
+            url,
+            # replicas and lease_ttl are the daemon's (see daemon.coordination): readers of
+            # the same URL take them out too, so they never reach libpq.
+            {
+                "schema": "modelmesh_healthd",
+                "pool_max": "4",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self.schema = options["schema"]
         if not _SCHEMA_NAME.match(self.schema):
@@ -94,6 +105,8 @@ class PostgresStore:
         except ValueError:
             raise StoreURLError(f"{self.url}: pool_max and timeout must be numbers") from None
         self._conninfo = "postgresql" + bare[bare.index(":") :]
+        self.changes_channel = f"{self.schema}_changed"
+        """The LISTEN/NOTIFY channel every write notifies (see `storage.notify`)."""
         self._secrets = url_secrets(url)
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
         self._conn: AsyncConnection[Any] | None = None
@@ -404,6 +417,7 @@ class PostgresStore:
                     ),
                     (batch.meta_data, batch.meta_checksum),
                 )
+                await cur.execute("SELECT pg_notify(%s, '')", (self.changes_channel,))
         except StoreError:
             raise
         except self._errors() as exc:

@@ -11,7 +11,7 @@ from modelmesh_healthd.state.system import Snapshot, SystemState
 from modelmesh_healthd.storage.log import log_load
 from modelmesh_healthd.storage.urls import open_store
 
-__all__ = ["read_snapshot", "read_state"]
+__all__ = ["read_owners", "read_snapshot", "read_state"]
 
 
 async def read_snapshot(url: str) -> Snapshot | None:
@@ -42,3 +42,23 @@ async def read_state(url: str) -> SystemState | None:
     """
     snapshot = await read_snapshot(url)
     return None if snapshot is None else snapshot.state
+
+
+async def read_owners(url: str) -> dict[str, str]:
+    """Which replica holds each provider's lease now (replicas sharing a Redis or PostgreSQL
+    store; see `storage.coordination`).
+
+    Returns:
+        Provider id -> the holder's member id; empty for a store no replica runs on.
+
+    Raises:
+        StoreURLError: Bad URL.
+        StoreUnavailableError: The backend cannot be reached.
+    """
+    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD
+    from modelmesh_healthd.storage.coordination_backends import coordination_for
+
+    async with open_store(url) as store:
+        coordination = coordination_for(store)
+        owners = {} if coordination is None else await coordination.owners()
+    return {s[len(PROVIDER_SHARD) :]: m for s, m in owners.items() if s.startswith(PROVIDER_SHARD)}

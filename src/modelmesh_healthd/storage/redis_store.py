@@ -2,7 +2,8 @@
 
 Keys (under `prefix`, default `modelmesh-healthd:`): `rows:provider`, `rows:model`, `rows:pool`,
 `rows:members` (hashes: row key -> `<checksum>\\n<json>`), `meta` (hash: data, checksum),
-`quarantine` (hash of rows set aside), `lock` (the writer lease).
+`quarantine` (hash of rows set aside), `lock` (the writer lease). Every write also PUBLISHes on
+the channel `changed` (inside the same MULTI), so readers in other processes re-read at once.
 
 The writer lock is a lease: `SET lock <owner> NX PX ttl`, renewed every third of the TTL and on
 every write; a crashed writer's lease runs out and the next daemon takes the store over (at once
@@ -12,7 +13,8 @@ lease can never overwrite its successor. A lease that vanished (Redis restarted 
 persistence) is taken again and the store is rewritten in full (StoreResetError).
 
 Options (URL query): `prefix`, `lock_ttl` seconds (default 15), `timeout` seconds for connect and
-each command (default 5). Other query parameters go to redis-py.
+each command (default 5); `replicas` and `lease_ttl` belong to the daemon's replicas (see
+`storage.coordination`). Other query parameters go to redis-py.
 """
 
 from __future__ import annotations
@@ -71,7 +73,16 @@ class RedisStore:
         """
         self.url = redact_url(url)
         bare, options = split_options(
-            url, {"prefix": "modelmesh-healthd:", "lock_ttl": "15", "timeout": "5"}
+            url,
+            # replicas and lease_ttl are the daemon's (see daemon.coordination): readers of
+            # the same URL take them out too, so they never reach redis-py.
+            {
+                "prefix": "modelmesh-healthd:",
+                "lock_ttl": "15",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self._bare = bare
         self.prefix = options["prefix"]
@@ -84,6 +95,8 @@ class RedisStore:
         self._meta = f"{self.prefix}meta"
         self._quarantine = f"{self.prefix}quarantine"
         self._lock = f"{self.prefix}lock"
+        self.changes_channel = f"{self.prefix}changed"
+        """The pub/sub channel every write publishes on (see `storage.notify`)."""
         self._client: Redis | None = None
         self._owner_value: str | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -360,6 +373,7 @@ class RedisStore:
                 pipe.hset(self._rows[kind], mapping=dict(chunk))
         pipe.hset(self._meta, mapping={"data": batch.meta_data, "checksum": batch.meta_checksum})
         pipe.pexpire(self._lock, self._ttl_ms)
+        pipe.publish(self.changes_channel, "")
 
 
 def _chunks(items: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:

@@ -1,4 +1,4 @@
-"""`sqlite:///path/state.db` (the default): rows in an embedded SQLite database, WAL mode.
+"""`sqlite:////abs/path/state.db` (the default): rows in an embedded SQLite database, WAL mode.
 
 Every call runs on one dedicated thread (a sqlite3 connection belongs to the thread that made
 it), so the event loop never waits on disk; `asyncio.to_thread` around `sqlite3` does what
@@ -98,7 +98,8 @@ class SQLiteStore:
 
     def __init__(self, url: str) -> None:
         """Args:
-        url: `sqlite:///absolute/path.db` or `sqlite:relative/path.db`, options in the query.
+        url: `sqlite:////absolute/path.db`, `sqlite:///relative/path.db` (SQLAlchemy's
+            forms) or `sqlite:relative/path.db`, options in the query.
         """
         self.url = redact_url(url)
         bare, options = split_options(url, {"synchronous": "normal", "busy_timeout": "5000"})

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -69,6 +70,7 @@ class ProviderRow:
         last_outcome: Outcome class of the last probe.
         reason: Why it is down (None while up), else the last probe's detail when not ok.
         active_models: How many of its models are active.
+        owner: The replica holding its lease (replicas only; None otherwise).
     """
 
     provider: str
@@ -78,6 +80,7 @@ class ProviderRow:
     last_outcome: str | None
     reason: str | None
     active_models: int
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +117,17 @@ class StatusTable:
         return asdict(self)
 
 
-def status_table(state: SystemState, policy: HealthPolicy = DEFAULT_POLICY) -> StatusTable:
+def status_table(
+    state: SystemState,
+    policy: HealthPolicy = DEFAULT_POLICY,
+    owners: Mapping[str, str] | None = None,
+) -> StatusTable:
     """Providers (health, score, last probe, reason) and pools (active/standby models).
 
     Args:
         state: A state, e.g. from `read_state(url)`.
         policy: Decides what counts as healthy (the daemon's configured policy).
+        owners: Provider -> the replica probing it (`read_owners(url)`), when replicated.
 
     Returns:
         The table, sorted by id.
@@ -142,6 +150,7 @@ def status_table(state: SystemState, policy: HealthPolicy = DEFAULT_POLICY) -> S
                 last_outcome=ps.last_outcome,
                 reason=reason,
                 active_models=ps.active_model_count,
+                owner=None if owners is None else owners.get(name),
             )
         )
     pools = []

@@ -98,12 +98,13 @@ def default_store_url(environ: Mapping[str, str]) -> str:
             (several directories are separated by `:`; the first is used).
 
     Returns:
-        `sqlite:///$STATE_DIRECTORY/state.db`, or `sqlite:./state/state.db` (relative to the
-        working directory) when `STATE_DIRECTORY` is unset.
+        `sqlite:////$STATE_DIRECTORY/state.db` (SQLAlchemy's absolute form: four slashes), or
+        `sqlite:./state/state.db` (relative to the working directory) when `STATE_DIRECTORY` is
+        unset.
     """
     directory = environ.get("STATE_DIRECTORY", "").split(":")[0].rstrip("/")
     if directory:
-        prefix = "sqlite://" if directory.startswith("/") else "sqlite:"
+        prefix = "sqlite:///" if directory.startswith("/") else "sqlite:"
         return f"{prefix}{directory}/{DEFAULT_STATE_FILE}"
     return f"sqlite:./state/{DEFAULT_STATE_FILE}"
 
@@ -118,23 +119,29 @@ def split_options(url: str, known: Mapping[str, str]) -> tuple[str, dict[str, st
     Returns:
         The URL without those options, and every known option's value (default when absent).
     """
-    parts = urlsplit(url)
+    # Cut by hand, not urlunsplit: that drops an empty authority, and `sqlite:///x.db`
+    # (relative) would come back as `sqlite:/x.db` (absolute).
+    base, _, rest_of_url = url.partition("?")
+    query, hash_mark, fragment = rest_of_url.partition("#")
+    if not query and "#" in base:
+        base, hash_mark, fragment = base.partition("#")
     options = dict(known)
     rest: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in parse_qsl(query, keep_blank_values=True):
         if key in known:
             options[key] = value
         else:
             rest.append((key, value))
-    query = urlencode(rest)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment)), options
+    kept = urlencode(rest)
+    return base + (f"?{kept}" if kept else "") + (hash_mark + fragment), options
 
 
 def open_store(url: str, **kwargs: Any) -> StateStore:
     """Build the store a URL names (not yet opened: use `async with`).
 
-    URL formats: `memory://NAME`, `file:///path/state.json`, `sqlite:///path/state.db` (or
-    `sqlite:relative/path.db`), `redis://[:password@]host:port/db?prefix=...&lock_ttl=15`,
+    URL formats: `memory://NAME`, `file:///path/state.json`, SQLite with SQLAlchemy's meaning
+    (`sqlite:///relative/path.db`, `sqlite:////absolute/path.db`; also `sqlite:relative/path.db`),
+    `redis://[:password@]host:port/db?prefix=...&lock_ttl=15`,
     `postgresql://user[:password]@host:port/db?schema=modelmesh_healthd`.
 
     Args:

@@ -1,0 +1,467 @@
+"""Replicas: several daemons share one Redis or PostgreSQL store and split the probing.
+
+Asked for by the store URL: `?replicas=on` (and `lease_ttl=SECONDS`, default 10). Each replica
+then runs a Coordinator beside its scheduler. Every `lease_ttl / 3` seconds (sooner when a
+member or lease is about to expire) one round:
+
+1. renews the leases it holds, then heartbeats its membership and reads the live members (in
+   that order, so its leases never outlive its membership);
+2. computes the shards it should own (rendezvous hashing over the live members);
+3. releases leases it should no longer hold (a joining replica gets its share at once) and
+   claims the missing ones (a free or expired lease only);
+4. reads the whole store: providers owned by others replace the local copies, a provider just
+   claimed takes over its previous owner's last state (scores, reasons, last probe time);
+5. settles the pools it owns (see `coordination_pools`) and logs `pool.empty`/`pool.restored`;
+6. schedules the providers it gained (their next probe follows their last one, wherever it
+   ran) and unschedules those it lost.
+
+A lease whose local deadline passes (a paused process, a store out of reach) is dropped at once:
+the replica stops probing and writing that provider before the store would let anyone else
+take it. Writes go through `FencedStore`, so the store refuses any that come too late anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
+from modelmesh_healthd.daemon.coordination_pools import settle_pools
+from modelmesh_healthd.daemon.timing import base_delay, first_due
+from modelmesh_healthd.state import (
+    SCHEMA_VERSION,
+    Event,
+    PoolEmpty,
+    PoolRestored,
+    ProviderState,
+    SystemState,
+    phase_of,
+)
+from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
+from modelmesh_healthd.storage.coordination import (
+    POOL_SHARD,
+    PROVIDER_SHARD,
+    Coordination,
+    pool_shard,
+    provider_shard,
+)
+from modelmesh_healthd.storage.coordination_backends import coordination_for
+from modelmesh_healthd.storage.errors import StoreError, StoreURLError
+from modelmesh_healthd.storage.fenced import FencedStore
+from modelmesh_healthd.storage.log import LOGGER_NAME
+from modelmesh_healthd.storage.rendezvous import owner_of
+from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER, row_for
+from modelmesh_healthd.storage.urls import split_options
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable
+
+    from modelmesh_healthd.config import Config
+    from modelmesh_healthd.daemon.scheduler import Scheduler
+    from modelmesh_healthd.daemon.timing import Timing
+    from modelmesh_healthd.state import HealthCore, HealthPolicy, Mesh
+
+
+class _Entry(Protocol):
+    timing: Timing
+
+
+class _Metrics(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+
+class _Supervision(Protocol):
+    @property
+    def metrics(self) -> _Metrics: ...
+
+
+class Daemon(Protocol):
+    """What the coordinator drives of its daemon (the service's `Daemon` is one)."""
+
+    config: Config
+    writer_id: str
+    rng: random.Random
+    wall_clock: Callable[[], float]
+    core: HealthCore
+    sinks: list[Callable[[list[Event]], None]]
+
+    @property
+    def providers(self) -> Mapping[str, _Entry]: ...
+    @property
+    def scheduler(self) -> Scheduler | None: ...
+    @property
+    def supervision(self) -> _Supervision: ...
+    @property
+    def mesh(self) -> Mesh: ...
+    @property
+    def state(self) -> SystemState: ...
+    @property
+    def policy(self) -> HealthPolicy: ...
+
+
+__all__ = ["STANDBY_POLL", "Coordinator", "ReplicaCounts", "log_standby", "replica_options"]
+
+_log = structlog.get_logger(LOGGER_NAME)
+_state_log = structlog.get_logger("modelmesh_healthd.daemon")
+
+DEFAULT_LEASE_TTL = 10.0
+STANDBY_POLL = 1.0
+"""Seconds between a standby's attempts at a single-writer store's lock."""
+_standby_logged: set[str] = set()
+_RETRY = 1.0
+"""Seconds between rounds while the store is out of reach."""
+
+
+def replica_options(url: str) -> tuple[str, float | None]:
+    """Take `replicas` and `lease_ttl` out of a store URL.
+
+    Returns:
+        The URL for the store itself, and the lease TTL in seconds (None: not replicated).
+
+    Raises:
+        StoreURLError: `replicas` or `lease_ttl` is not understood.
+    """
+    query = urlsplit(url).query
+    if "replicas=" not in query and "lease_ttl=" not in query:
+        return url, None  # untouched: re-joining a URL can change its spelling (sqlite:///)
+    bare, options = split_options(url, {"replicas": "", "lease_ttl": str(DEFAULT_LEASE_TTL)})
+    switch = options["replicas"].lower()
+    if switch in ("", "off", "false", "0", "no"):
+        return bare, None
+    if switch not in ("on", "true", "1", "yes"):
+        raise StoreURLError(f"store URL: replicas must be on or off, got {switch!r}")
+    try:
+        ttl = float(options["lease_ttl"])
+    except ValueError:
+        ttl = -1.0
+    if not 0.3 <= ttl <= 600.0:
+        raise StoreURLError(
+            "store URL: lease_ttl must be seconds between 0.3 and 600, "
+            f"got {options['lease_ttl']!r}"
+        )
+    return bare, ttl
+
+
+def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
+    """Say once per store and holder that this daemon waits as a standby (`store.standby`)."""
+    key = f"{store}|{None if owner is None else owner.token}"
+    if key in _standby_logged:
+        return
+    _standby_logged.add(key)
+    _log.info(
+        "store.standby",
+        store=store,
+        owner_writer_id=None if owner is None else owner.writer_id,
+        owner_pid=None if owner is None else owner.pid,
+        retry_in_s=retry_in,
+    )
+
+
+class ReplicaCounts:
+    """Counters of the coordination, for metrics and `status`."""
+
+    __slots__ = ("lease_renewals", "members", "owned_providers", "takeovers")
+
+    def __init__(self) -> None:
+        self.members = 0
+        self.owned_providers = 0
+        self.lease_renewals = 0
+        self.takeovers = 0
+        """Providers this replica claimed that another replica had written before."""
+
+
+class Coordinator:
+    """One replica's membership and leases, driving what its daemon probes."""
+
+    def __init__(self, daemon: Daemon, store: StateStore, ttl: float) -> None:
+        """Args:
+        daemon: The daemon whose scheduler and state this replica drives.
+        store: The opened-on-start Redis or PostgreSQL store (not opened yet).
+        ttl: Lease and membership TTL in seconds.
+
+        Raises:
+            StoreURLError: The store cannot coordinate replicas (SQLite, file, memory).
+        """
+        coordination = coordination_for(store)
+        if coordination is None:
+            raise StoreURLError(
+                f"{store.url}: replicas need a Redis or PostgreSQL store; SQLite and file "
+                "stores have one writer (a second daemon waits as a standby)"
+            )
+        self.daemon = daemon
+        self.coordination: Coordination = coordination
+        self.ttl = ttl
+        self.member = f"{daemon.writer_id}#{uuid.uuid4().hex[:6]}"
+        self.store = FencedStore(store, coordination, self.member, on_fenced=self._fenced)
+        self.leases = self.store.leases
+        self.counts = ReplicaCounts()
+        self.members: tuple[str, ...] = ()
+        self._announced: dict[str, bool] = {}
+        self._owed: set[str] = set()
+        """Pool shards whose rows must be written (changed, or missing from the store)."""
+        self._prepared = False
+        self._wake = asyncio.Event()
+        daemon.supervision.metrics.registry.register(ReplicaCollector(self))
+
+    # --- what this replica owns -------------------------------------------------
+
+    def owns_provider(self, provider: str) -> bool:
+        """True while this replica holds the provider's lease (probe and write it)."""
+        return self.leases.owns(provider_shard(provider))
+
+    def shown(self, events: list[Event]) -> list[Event]:
+        """The events a probe's replica logs: pool events are the pool owner's to log."""
+        return [e for e in events if not isinstance(e, (PoolEmpty, PoolRestored))]
+
+    def _shards(self) -> list[str]:
+        config = self.daemon.config
+        providers = [provider_shard(p) for p, cfg in config.providers.items() if cfg.enabled]
+        return providers + [pool_shard(p) for p in self.daemon.mesh.pools]
+
+    # --- the loop ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join and take this replica's share before the scheduler starts (first round)."""
+        with contextlib.suppress(StoreError):
+            await self.round()
+        _log.info(
+            "replica.joined",
+            member=self.member,
+            lease_ttl_s=self.ttl,
+            members=len(self.members),
+            owned_providers=self.counts.owned_providers,
+        )
+
+    async def run(self) -> None:
+        """Rounds until cancelled; a store fault only delays the next round."""
+        while True:
+            try:
+                delay = await self.round()
+            except StoreError as exc:
+                _log.warning("replica.store_unavailable", member=self.member, reason=str(exc))
+                self._drop(self.leases.expired(), "expired")
+                delay = _RETRY
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the rounds (leases lapse)
+                _log.error(
+                    "replica.round_failed",
+                    member=self.member,
+                    reason=f"{type(exc).__name__}: {exc}",
+                    exc_info=True,
+                )
+                self._drop(self.leases.expired(), "expired")
+                delay = _RETRY
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def stop(self) -> None:
+        """Leave: the leases go at once, so the others take over without waiting a TTL."""
+        held = self.leases.tokens()
+        self._drop(set(held), None)
+        try:
+            await self.coordination.leave(self.member)
+        except StoreError as exc:
+            _log.warning("replica.leave_failed", member=self.member, reason=str(exc))
+            return
+        _log.info("replica.left", member=self.member, released=len(held))
+
+    async def round(self) -> float:
+        """One round (see the module docstring); returns the seconds until the next."""
+        began = time.monotonic()
+        if not self._prepared:
+            await self.coordination.prepare(self.store.epoch_floor)
+            self._prepared = True
+        # Leases are renewed before the heartbeat: a replica that dies between the two leaves
+        # leases that expire no later than its membership, so whoever sees it gone can claim
+        # its providers at once instead of a round later.
+        self._drop(self.leases.expired(), "expired")
+        held = self.leases.tokens()
+        sent = time.monotonic()
+        renewed = await self.coordination.renew(self.member, held, self.ttl)
+        self.counts.lease_renewals += len(renewed)
+        for shard in renewed:
+            self.leases.grant(shard, held[shard], sent + self.ttl)
+        self._drop(set(held) - renewed, "lost")
+        beat = await self.coordination.heartbeat(self.member, self.ttl)
+        members = tuple(sorted(set(beat.members) | {self.member}))
+        if members != self.members:
+            _log.info("replica.members", member=self.member, members=list(members))
+        self.members = members
+        self.counts.members = len(members)
+        want = {s for s in self._shards() if owner_of(s, members) == self.member}
+        unwanted = {s: t for s, t in held.items() if s in renewed and s not in want}
+        if unwanted:
+            self._drop(set(unwanted), "rebalanced")
+            await self.coordination.release(self.member, unwanted)
+        renewed -= set(unwanted)
+        sent = time.monotonic()
+        claim = await self.coordination.claim(self.member, sorted(want - renewed), self.ttl)
+        for shard, token in claim.granted.items():
+            self.leases.grant(shard, token, sent + self.ttl)
+        stored = (await self.store.load(repair=False)).snapshot
+        await self._adopt(set(claim.granted), None if stored is None else stored.state)
+        others = [left for m, left in beat.members.items() if m != self.member]
+        soonest = min([*claim.waiting.values(), *others], default=self.ttl)
+        # A slow round (a busy host) shortens the wait: renewals keep their cadence.
+        return max(0.05, min(self.ttl / 3.0, soonest + 0.05) - (time.monotonic() - began))
+
+    # --- applying a round -------------------------------------------------------
+
+    async def _adopt(self, claimed: set[str], stored: SystemState | None) -> None:
+        daemon = self.daemon
+        state, mesh = daemon.state, daemon.mesh
+        missing: list[Row] = []
+        gained: list[str] = []
+        for provider in mesh.providers:
+            shard = provider_shard(provider)
+            mine = self.leases.owns(shard)
+            if mine and shard not in claimed:
+                continue  # ours all along: the local state is the newest
+            theirs = None if stored is None else stored.providers.get(provider)
+            if mine and theirs is not None and not _newer(theirs, state.providers.get(provider)):
+                theirs = None  # re-claimed our own lease: our copy has what is not written yet
+            if theirs is not None:
+                state.providers[provider] = theirs
+                for model in mesh.provider_models[provider]:
+                    if stored is not None and model in stored.models:
+                        state.models[model] = stored.models[model]
+                if mine:
+                    self.counts.takeovers += 1
+            elif mine:
+                missing.append(row_for(state, mesh, PROVIDER, provider))
+            if mine:
+                gained.append(provider)
+        for shard in claimed:
+            if shard.startswith(POOL_SHARD):
+                pool = shard[len(POOL_SHARD) :]
+                if stored is None or pool not in stored.pools:
+                    self._owed.add(shard)
+        events, changed = settle_pools(
+            mesh,
+            state,
+            daemon.wall_clock(),
+            owns=lambda pool: self.leases.owns(pool_shard(pool)),
+            stored=stored,
+            announced=self._announced,
+        )
+        self._owed.update(pool_shard(p) for p in changed)
+        self._announce(events)
+        await self._write(missing)
+        self._schedule(gained)
+        self._count_owned()
+
+    async def _write(self, provider_rows: list[Row]) -> None:
+        daemon = self.daemon
+        by_shard: dict[str, list[Row]] = {provider_shard(r.key): [r] for r in provider_rows}
+        for shard in list(self._owed):
+            pool = shard[len(POOL_SHARD) :]
+            if pool not in daemon.state.pools or not self.leases.owns(shard):
+                self._owed.discard(shard)
+                continue
+            by_shard[shard] = [
+                row_for(daemon.state, daemon.mesh, POOL, pool),
+                row_for(daemon.state, daemon.mesh, MEMBERS, pool),
+            ]
+        if not by_shard:
+            return
+        envelope = Envelope(
+            SCHEMA_VERSION, daemon.wall_clock(), daemon.writer_id, 0, daemon.state.timestamp
+        )
+        await self.store.write_rows(by_shard, envelope)
+        self._owed.clear()
+
+    def _announce(self, events: list[Event]) -> None:
+        for event in events:
+            getattr(_state_log, event.log_level)(event.name, replica=self.member, **event.fields())
+        if events:
+            for sink in self.daemon.sinks:
+                sink(events)
+
+    def schedule_owned(self) -> None:
+        """Schedule every owned provider the scheduler does not have yet."""
+        self._schedule(list(self.daemon.providers))
+
+    def _schedule(self, providers: Iterable[str]) -> None:
+        """Put gained providers on the scheduler, their next probe one interval after the last."""
+        daemon = self.daemon
+        scheduler = daemon.scheduler
+        if scheduler is None:
+            return
+        mono, wall = scheduler.now(), daemon.wall_clock()
+        for name in providers:
+            entry = daemon.providers.get(name)
+            if entry is None or name in scheduler or not self.owns_provider(name):
+                continue
+            ps = daemon.state.providers[name]
+            phase = phase_of(ps, daemon.policy)
+            if ps.last_probe is None:
+                due = first_due(entry.timing, phase, mono, daemon.rng.random())
+            else:
+                delay = base_delay(entry.timing, phase, daemon.core.down_probes.get(name, 0))
+                due = mono + min(delay, max(0.0, ps.last_probe + delay - wall))
+            scheduler.add(name, due)
+
+    def _drop(self, shards: set[str], why: str | None) -> None:
+        """Forget leases and stop probing their providers (why None: leaving, not logged)."""
+        if not shards:
+            return
+        self.leases.drop(shards)
+        scheduler = self.daemon.scheduler
+        providers = sorted(s[len(PROVIDER_SHARD) :] for s in shards if s.startswith(PROVIDER_SHARD))
+        if scheduler is not None:
+            for name in providers:
+                scheduler.remove(name)
+        for shard in shards:
+            if shard.startswith(POOL_SHARD):
+                self._announced.pop(shard[len(POOL_SHARD) :], None)
+        if why == "rebalanced":
+            _log.info(
+                "replica.handed_over",
+                member=self.member,
+                providers=providers[:20],
+                count=len(shards),
+            )
+        elif why is not None:
+            _log.warning(
+                "replica.leases_lost",
+                member=self.member,
+                why=why,
+                providers=providers[:20],
+                count=len(shards),
+            )
+        self._count_owned()
+
+    def _count_owned(self) -> None:
+        self.counts.owned_providers = sum(
+            1 for s in self.leases.shards() if s.startswith(PROVIDER_SHARD)
+        )
+
+    def _fenced(self, shards: set[str]) -> None:
+        self._drop(shards, None)  # already logged as store.write_fenced
+        self._wake.set()  # a fresh round now: someone else holds these
+
+    async def stored_state(self) -> dict[str, object]:
+        """The whole state as the store holds it (what every replica and router reads).
+
+        Raises:
+            StoreError: The store cannot be read.
+        """
+        snapshot = (await self.store.inner.load(repair=False)).snapshot
+        return {} if snapshot is None else snapshot.state.to_dict()
+
+
+def _newer(stored: ProviderState, local: ProviderState | None) -> bool:
+    """Whether the stored copy of a provider saw a later probe than the local one."""
+    if local is None or local.last_probe is None:
+        return True
+    return stored.last_probe is not None and stored.last_probe > local.last_probe

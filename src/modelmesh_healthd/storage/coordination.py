@@ -1,0 +1,147 @@
+"""Replicas sharing one store: membership, leases and fenced writes, kept by the store itself.
+
+Several daemons with one configuration share a Redis or PostgreSQL store. The store is the only
+coordination engine: no consensus protocol of our own, no extra service.
+
+* **Membership**: each replica heartbeats a member entry with a TTL (a sorted set scored by
+  expiry in Redis, a row with `expires_at` in PostgreSQL); the live members are the unexpired
+  entries. Expiry times are the store server's clock, so replicas' clocks never disagree.
+* **Shards**: every provider (`provider:<id>`) and every pool (`pool:<id>`) is a shard, assigned
+  to a live member by rendezvous hashing (`storage.rendezvous`).
+* **Leases**: a member writes a shard only while it holds the shard's lease (a row/field naming
+  owner, fencing token and expiry). Claiming a free or expired lease takes a new token from the
+  store's sequence (Redis INCR, a PostgreSQL sequence), so tokens only grow.
+* **Fencing**: every row write names the token it was written under, and the store refuses,
+  in the same atomic step as the write (a Lua script; a transaction holding the lease rows), the
+  rows of any shard whose lease no longer carries that token. A paused or partitioned replica
+  that wakes up after its lease was taken over cannot overwrite its successor, whatever it
+  believes about its own lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from modelmesh_healthd.storage.base import Row
+
+__all__ = [
+    "POOL_SHARD",
+    "PROVIDER_SHARD",
+    "Claim",
+    "Coordination",
+    "Heartbeat",
+    "ShardRows",
+    "pool_shard",
+    "provider_shard",
+    "shard_of_row",
+]
+
+PROVIDER_SHARD = "provider:"
+POOL_SHARD = "pool:"
+
+
+def provider_shard(provider: str) -> str:
+    """The shard of a provider (its provider row, which holds its models)."""
+    return PROVIDER_SHARD + provider
+
+
+def pool_shard(pool: str) -> str:
+    """The shard of a pool (its `pool` and `members` rows)."""
+    return POOL_SHARD + pool
+
+
+def shard_of_row(row: Row) -> str:
+    """Which shard a stored row belongs to."""
+    return provider_shard(row.key) if row.kind == "provider" else pool_shard(row.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The live members after one heartbeat.
+
+    Attributes:
+        members: Member id -> seconds until its entry expires (the caller's own included).
+    """
+
+    members: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a claim got.
+
+    Attributes:
+        granted: Shard -> fencing token, for every shard now held (new or kept).
+        waiting: Shard -> seconds until its current holder's lease expires (held by another).
+    """
+
+    granted: Mapping[str, int] = field(default_factory=dict)
+    waiting: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRows:
+    """Rows of one shard, written under its fencing token."""
+
+    shard: str
+    token: int
+    rows: Sequence[Row]
+
+
+@runtime_checkable
+class Coordination(Protocol):
+    """Membership, leases and fenced writes of one store (Redis or PostgreSQL).
+
+    Every method raises `StoreUnavailableError` when the backend cannot be reached.
+    """
+
+    async def prepare(self, epoch_floor: int) -> None:
+        """Create what the coordination needs (tables, sequences) and raise the store's epoch
+        sequence to at least `epoch_floor` (the epoch of the state already stored)."""
+        ...
+
+    async def heartbeat(self, member: str, ttl: float) -> Heartbeat:
+        """Renew `member`'s entry for `ttl` seconds, drop expired ones, list the live."""
+        ...
+
+    async def leave(self, member: str) -> None:
+        """Remove `member`'s entry and every lease it holds (a clean stop hands over at once)."""
+        ...
+
+    async def claim(self, member: str, shards: Sequence[str], ttl: float) -> Claim:
+        """Take (or keep) the leases of `shards` that are free, expired or already ours."""
+        ...
+
+    async def renew(self, member: str, tokens: Mapping[str, int], ttl: float) -> set[str]:
+        """Extend the leases still held under exactly these tokens; return those shards."""
+        ...
+
+    async def release(self, member: str, tokens: Mapping[str, int]) -> None:
+        """Give leases back (only those still held under these tokens)."""
+        ...
+
+    async def owners(self) -> dict[str, str]:
+        """Shard -> member holding an unexpired lease on it (for `status`)."""
+        ...
+
+    async def next_epoch(self) -> int:
+        """The next value of the store's write counter (the envelope's epoch)."""
+        ...
+
+    async def fenced_write(
+        self, member: str, shards: Sequence[ShardRows], meta: tuple[str, str, int] | None
+    ) -> set[str]:
+        """Write each shard's rows only if its lease still holds `member` and the token.
+
+        Args:
+            member: The writer.
+            shards: Rows by shard, each with the token it was claimed under.
+            meta: (data, checksum, epoch) of the meta row, written when some shard was
+                accepted and its epoch is newer than the stored one; None leaves it.
+
+        Returns:
+            The shards refused (their rows were not written); atomic with the accepted rows.
+        """
+        ...

@@ -1,0 +1,1 @@
+args: check --demo {config}/demo.yaml

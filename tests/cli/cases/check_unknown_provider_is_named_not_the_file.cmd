@@ -1,0 +1,1 @@
+args: check {config}/demo.yaml --provider nosuch --provider opena

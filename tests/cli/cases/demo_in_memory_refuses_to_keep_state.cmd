@@ -1,0 +1,1 @@
+args: demo --store memory: --keep-state

@@ -1,0 +1,1 @@
+args: run {config}/demo.yaml --store bogus://x

@@ -1,0 +1,1 @@
+args: run {cases}/bad-store.yaml

@@ -1,0 +1,1 @@
+args: status {config}/demo.yaml --store sqlite:///x.db

@@ -1,0 +1,1 @@
+args: check {config}/demo.yaml -c {config}/example.yaml

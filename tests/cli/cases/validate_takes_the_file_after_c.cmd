@@ -1,0 +1,1 @@
+args: validate -c {config}/demo.yaml

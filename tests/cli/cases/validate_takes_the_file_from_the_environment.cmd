@@ -1,0 +1,2 @@
+args: validate
+env: MODELMESH_HEALTHD_CONFIG={config}/demo.yaml

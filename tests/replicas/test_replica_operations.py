@@ -1,0 +1,108 @@
+"""Operating replicas: readiness, /v1/state from the store, metrics, `status` owners."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import httpx
+from replica_support import fleet_config, providers, replicas, settled
+
+from modelmesh_healthd.simulator import Simulator
+from modelmesh_healthd.storage import read_state
+from service_support import free_port
+
+TTL = 5.0
+
+
+async def _two_replicas_on_admin_ports(
+    url: str, tmp_path: Path, count: int
+) -> tuple[Simulator, list[Path], list[int]]:
+    sim = Simulator(providers(count))
+    await sim.start()
+    ports = [free_port(), free_port()]
+    configs = []
+    for i, port in enumerate(ports):
+        path = tmp_path / f"healthd-{i}.yaml"
+        path.write_text(fleet_config(sim.base_url, url, count, interval=0.5, admin_port=port))
+        configs.append(path)
+    return sim, configs, ports
+
+
+async def _get(port: int, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
+        return await client.get(f"http://127.0.0.1:{port}{path}")
+
+
+async def _metric(port: int, name: str) -> float:
+    text = (await _get(port, "/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
+    shared_url: str, tmp_path: Path
+) -> None:
+    url = f"{shared_url}&replicas=on&lease_ttl={TTL}"
+    sim, configs, ports = await _two_replicas_on_admin_ports(url, tmp_path, 1)
+    try:
+        async with replicas(configs[0], 1), replicas(configs[1], 1):
+            owners = await settled(url, 1, 1, within=60.0)
+            for _ in range(300):  # until both have joined and the lease sits with its owner
+                members = [await _metric(p, "modelmesh_healthd_replica_members") for p in ports]
+                owned = [
+                    await _metric(p, "modelmesh_healthd_replica_owned_providers") for p in ports
+                ]
+                if members == [2.0, 2.0] and sorted(owned) == [0.0, 1.0]:
+                    break
+                await asyncio.sleep(0.1)
+            sim.set_behaviour("p000", "key_revoked")
+            for _ in range(100):
+                stored = await read_state(url)
+                if stored is not None and stored.providers["p000"].down_reason:
+                    break
+                await asyncio.sleep(0.1)
+            owned = [
+                await _metric(port, "modelmesh_healthd_replica_owned_providers") for port in ports
+            ]
+            ready = [(await _get(port, "/readyz")).status_code for port in ports]
+            live = [(await _get(port, "/livez")).status_code for port in ports]
+            states = [(await _get(port, "/v1/state")).json()["state"] for port in ports]
+            members = [await _metric(port, "modelmesh_healthd_replica_members") for port in ports]
+    finally:
+        await sim.stop()
+    assert sorted(owned) == [0.0, 1.0]
+    assert len(set(owners.values())) == 1
+    assert ready == [200, 200]
+    assert live == [200, 200]
+    assert members == [2.0, 2.0]
+    for state in states:  # the replica probing nothing shows what the store holds
+        assert state["providers"]["p000"]["down_reason"] == "auth_failure"
+
+
+async def test_status_names_the_replica_that_owns_each_provider(
+    shared_url: str, tmp_path: Path
+) -> None:
+    url = f"{shared_url}&replicas=on&lease_ttl={TTL}"
+    async with Simulator(providers(12)) as sim:
+        config = tmp_path / "healthd.yaml"
+        config.write_text(fleet_config(sim.base_url, url, 12, interval=0.5))
+        async with replicas(config, 2):
+            owners = await settled(url, 12, 2)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "modelmesh_healthd",
+                "status",
+                "--store",
+                url,
+                "--json",
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await proc.communicate()
+    shown = {row["provider"]: row["owner"] for row in json.loads(out)["providers"]}
+    assert shown == owners
