@@ -1,4 +1,4 @@
-"""External tools some tests run (hadolint, promtool, systemd-analyze, jq).
+"""External tools some tests run (hadolint, promtool, systemd-analyze, jq, chromium).
 
 A missing tool skips its tests with the reason; with MODELMESH_HEALTHD_REQUIRE_TOOLS=1 (CI sets
 it, after installing them) the same condition fails them instead, so CI cannot go green by
@@ -22,6 +22,7 @@ HINTS = {
     "promtool": "Debian: apt-get install prometheus, or .ci/run's extraction of it",
     "systemd-analyze": "Debian: apt-get install systemd",
     "jq": "Debian: apt-get install jq",
+    "chromium": "Debian: apt-get install chromium",
 }
 
 

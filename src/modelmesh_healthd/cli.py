@@ -297,10 +297,10 @@ def _status(args: argparse.Namespace) -> int:
         if config is not None:
             policy, url = config.policy(), config.storage.url
         url = url or default_store_url(os.environ)
-    return _show_status(url, policy, as_json=args.json)
+    return _show_status(url, policy, as_json=args.json, history=args.history)
 
 
-def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
+def _show_status(url: str, policy: HealthPolicy, *, as_json: bool, history: bool = False) -> int:
     from modelmesh_healthd.storage import (
         StoreError,
         StoreURLError,
@@ -322,7 +322,17 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
         return EXIT_UNHEALTHY
     from modelmesh_healthd.state.overrides import list_overrides
 
+    report = None
+    if history:
+        from modelmesh_healthd.daemon.history_report import history_report
+
+        try:
+            report = asyncio.run(history_report(url, sorted(snapshot.state.providers), time.time()))
+        except StoreError as exc:
+            print(f"status: history: {exc}", file=sys.stderr)
+            return EXIT_UNHEALTHY
     if as_json:
+        from modelmesh_healthd.daemon.history_report import report_json
         from modelmesh_healthd.storage import status_table
 
         out = {
@@ -333,6 +343,8 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
             **status_table(snapshot.state, policy, owners or None).to_dict(),
             "overrides": [o.to_dict() for o in list_overrides(snapshot.state, time.time())],
         }
+        if report is not None:
+            out["history"] = report_json(report)
         print(json.dumps(out, indent=2))
         return EXIT_OK
     print(status_report(snapshot.state, policy, (redact_url(url), snapshot), owners))
@@ -342,6 +354,12 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool) -> int:
 
         print()
         print(format_overrides(held))
+    if report is not None:
+        from modelmesh_healthd._console import table
+        from modelmesh_healthd.daemon.history_report import HISTORY_HEADER, history_rows
+
+        print()
+        print(table(HISTORY_HEADER, history_rows(report)))
     return EXIT_OK
 
 

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{default_store_url(os.environ)})",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--history", action="store_true", help="add availability over 1h, 24h, 7d and 30d"
+    )
     status.set_defaults(command="status")
 
     health = command(

@@ -244,6 +244,20 @@ class AdminConfig(_Section):
     """What needs the token: `write` (overrides, reports), `read` (also every GET except
     /livez and /readyz, which supervisors call without one) or `none` (nothing: a test rig)."""
 
+    base_path: str = ""
+    """The path prefix a reverse proxy serves the endpoint under (e.g. `/healthd`): the status
+    page's links carry it, and every path is also answered under it."""
+
+    @field_validator("base_path")
+    @classmethod
+    def _base_path(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(
+                f"expected a path such as /healthd (letters, digits, . _ ~ -), got {value!r}"
+            )
+        return value
+
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:

@@ -12,6 +12,11 @@
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
 by default all the same, and writes need the admin bearer token (`admin.auth`, `admin_auth.py`).
 | `POST /v1/reports`     | routers' request outcomes (bearer token: see `daemon.reports`)      |
+| `/v1/providers/{name}/history` | its and its models' time in each state over 1h, 24h, 7d, 30d |
+| `/`                    | the status page (HTML, for people)                                  |
+
+With `admin.base_path` set (`/healthd`), every path is answered under it as well, and the status
+page's links carry it.
 
 Nothing here is secret: the state holds no keys, store URLs are redacted. It listens on loopback
 by default all the same; only `POST /v1/reports`, the one page that changes anything, takes a token.
@@ -27,9 +32,11 @@ from aiohttp import web
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon import overrides_api
 from modelmesh_healthd.daemon.admin_auth import token_middleware
+from modelmesh_healthd.daemon.history import history_body
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.reports import ReportIntake
+from modelmesh_healthd.daemon.status_page import render_status_page
 from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import phase_of
 from modelmesh_healthd.storage.errors import StoreError
@@ -75,17 +82,25 @@ class AdminServer:
             OSError: The address cannot be bound (port in use, no such address, ...).
         """
         admin = self._daemon.config.admin
+        base = admin.base_path
         # One token for every write: admin.token, else the reports token routers already hold.
         app = web.Application(
-            middlewares=[token_middleware(lambda: (admin.auth, admin.token or admin.reports_token))]
+            middlewares=[
+                token_middleware(lambda: (admin.auth, admin.token or admin.reports_token), base)
+            ]
         )
-        app.router.add_get("/livez", self._livez)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics_page)
-        app.router.add_get("/v1/state", self._state)
-        app.router.add_get("/v1/providers/{name}", self._provider)
-        overrides_api.add_routes(app, self._daemon)
-        app.router.add_post("/v1/reports", self.reports.handle)
+        # Under the prefix too: a proxy that forwards the path as it came works as well as one
+        # that strips it.
+        for prefix in dict.fromkeys(("", base)):
+            app.router.add_get(f"{prefix}/", self._status_page)
+            app.router.add_get(f"{prefix}/livez", self._livez)
+            app.router.add_get(f"{prefix}/readyz", self._readyz)
+            app.router.add_get(f"{prefix}/metrics", self._metrics_page)
+            app.router.add_get(f"{prefix}/v1/state", self._state)
+            app.router.add_get(f"{prefix}/v1/providers/{{name}}", self._provider)
+            app.router.add_get(f"{prefix}/v1/providers/{{name}}/history", self._history)
+            overrides_api.add_routes(app, self._daemon, prefix)
+            app.router.add_post(f"{prefix}/v1/reports", self.reports.handle)
         # No access log: a scrape every few seconds would drown the events that matter.
         # A scrape in progress at stop gets 2 s, not aiohttp's default minute.
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -108,6 +123,15 @@ class AdminServer:
             await runner.cleanup()
 
     # --- handlers -----------------------------------------------------------
+
+    async def _status_page(self, _request: web.Request) -> web.Response:
+        page = render_status_page(self._daemon, self._daemon.config.admin.base_path)
+        return web.Response(
+            text=page,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
 
     async def _livez(self, _request: web.Request) -> web.Response:
         verdict = self._liveness()
@@ -159,6 +183,13 @@ class AdminServer:
             "pools": {p: d.state.pools[p].to_dict() for p in pools if p in d.state.pools},
         }
         return web.json_response(body)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        d = self._daemon
+        name = request.match_info["name"]
+        if name not in d.state.providers:
+            return web.json_response({"error": "unknown provider", "provider": name}, status=404)
+        return web.json_response(history_body(d, name))
 
     def _not_ready(self) -> list[str]:
         d = self._daemon

@@ -31,8 +31,13 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def needs_token(auth: str, method: str, path: str) -> bool:
-    """Whether a request needs the bearer token under `auth` (`read`, `write` or `none`)."""
+def needs_token(auth: str, method: str, path: str, base_path: str = "") -> bool:
+    """Whether a request needs the bearer token under `auth` (`read`, `write` or `none`).
+
+    `base_path` is `admin.base_path`: the open paths stay open under that prefix too.
+    """
+    if base_path and path.startswith(base_path + "/"):
+        path = path[len(base_path) :]
     if auth == "none" or path in OPEN_PATHS:
         return False
     if auth == "read":
@@ -54,13 +59,18 @@ def bearer_ok(header: str | None, token: SecretStr | None) -> bool:
     return bool(expected) and hmac.compare_digest(credential.strip().encode(), expected.encode())
 
 
-def token_middleware(auth: Callable[[], tuple[str, SecretStr | None]]) -> Middleware:
-    """An aiohttp middleware enforcing `auth()` (read on every request: a reload may change it)."""
+def token_middleware(
+    auth: Callable[[], tuple[str, SecretStr | None]], base_path: str = ""
+) -> Middleware:
+    """An aiohttp middleware enforcing `auth()` (read on every request: a reload may change it).
+
+    `base_path` is the prefix the endpoints are also answered under (`admin.base_path`).
+    """
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         mode, token = auth()
-        if needs_token(mode, request.method, request.path) and not bearer_ok(
+        if needs_token(mode, request.method, request.path, base_path) and not bearer_ok(
             request.headers.get("Authorization"), token
         ):
             why = "missing or wrong bearer token" if token else "admin.token is not configured"

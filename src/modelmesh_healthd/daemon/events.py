@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from modelmesh_healthd import probes, simulator, storage
 from modelmesh_healthd.daemon import reports
+from modelmesh_healthd.daemon.history import LOG_EVENTS as HISTORY_LOG_EVENTS
 from modelmesh_healthd.state import STATE_EVENTS, Event, LogEventSpec
 
 __all__ = ["EVENT_CATALOGUE", "LOG_EVENTS"]
@@ -205,6 +206,7 @@ EVENT_CATALOGUE: Mapping[str, LogEventSpec] = _catalogue(
     storage.LOG_EVENTS,
     probes.LOG_EVENTS,
     simulator.LOG_EVENTS,
+    HISTORY_LOG_EVENTS,
 )
 """Every log event, by name: the state events, then the daemon's, storage's, probes' and the
 simulator's."""

@@ -31,6 +31,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from modelmesh_healthd import __version__
+from modelmesh_healthd.daemon.history import provider_subject
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state import (
@@ -49,6 +50,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 prometheus-client versions name 1.0.0 as the latest; our legacy-safe names render the same)."""
 
 NS = "modelmesh_healthd"
+
+SCRAPE_CACHE_S = 30.0
+"""Availability ratios are recomputed at most this often per provider: a 30-day window does not
+move in less, and a large fleet's scrape stays cheap."""
 
 PROBE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Probe latency: a models-list answer takes tens of ms on a LAN, up to seconds over the world."""
@@ -124,6 +129,13 @@ _SCRAPED = {
             "gauge",
             ("provider",),
             "The provider's rolling availability score (0-1).",
+        ),
+        _spec(
+            "availability_ratio",
+            "gauge",
+            ("provider", "window"),
+            "Time up (degraded included) over time up or down in the window (1h, 24h, 7d, 30d); "
+            "maintenance and unknown time excluded. Absent while there is none of either.",
         ),
         _spec(
             "canary_spent_usd",
@@ -412,6 +424,12 @@ class _StateCollector(Collector):
             spent, out = (ledger.usd, ledger.exhausted) if ledger is not None else (0.0, False)
             g["canary_spent_usd"].add_metric([name], spent)
             g["canary_budget_exhausted"].add_metric([name], 1.0 if out else 0.0)
+        now = d.wall_clock()
+        for name in d.probed:
+            windows = d.history.windows(provider_subject(name), now, max_age=SCRAPE_CACHE_S)
+            for label, avail in (windows or {}).items():
+                if avail.ratio is not None:
+                    g["availability_ratio"].add_metric([name, label], avail.ratio)
         for name, pool in d.state.pools.items():
             g["pool_active_models"].add_metric([name], len(pool.active_models))
             g["pool_standby_models"].add_metric([name], len(pool.standby_models))

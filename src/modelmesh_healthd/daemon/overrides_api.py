@@ -29,12 +29,12 @@ MAX_REASON = 500
 _DURATION: TypeAdapter[float] = TypeAdapter(PositiveDuration)
 
 
-def add_routes(app: web.Application, daemon: DaemonControls) -> None:
-    """Register the overrides endpoints on `app`."""
+def add_routes(app: web.Application, daemon: DaemonControls, prefix: str = "") -> None:
+    """Register the overrides endpoints on `app`, under `prefix` (`admin.base_path`) if given."""
     api = _Api(daemon)
-    app.router.add_get("/v1/overrides", api.list)
-    app.router.add_post("/v1/overrides", api.set)
-    app.router.add_delete("/v1/overrides/{target}", api.clear)
+    app.router.add_get(f"{prefix}/v1/overrides", api.list)
+    app.router.add_post(f"{prefix}/v1/overrides", api.set)
+    app.router.add_delete(f"{prefix}/v1/overrides/{{target}}", api.clear)
 
 
 def _bad(message: str) -> web.Response:

@@ -17,6 +17,7 @@ through `view.DaemonView`), metrics, memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import random
@@ -37,6 +38,7 @@ from modelmesh_healthd.daemon.coordination import (
     log_standby,
     replica_options,
 )
+from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.logs import configure_logging
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
@@ -70,6 +72,7 @@ from modelmesh_healthd.state.overrides import (
     Override,
     OverrideError,
     clear_override,
+    is_held,
     list_overrides,
     set_override,
 )
@@ -178,6 +181,9 @@ class Daemon:
         )
         """The optional canary (sends nothing unless the configuration turns it on)."""
         self.sinks.extend(self.supervision.sinks)
+        self.history = HistoryRecorder(self.store_url, maintenance=self._held_for_maintenance)
+        """Availability history of every provider and model (recorded while running)."""
+        self.sinks.append(self.history.observe)
 
     # --- the core, as observers read it (see view.DaemonView) ---------------
 
@@ -212,6 +218,11 @@ class Daemon:
         return self.providers.keys()
 
     # --- flags (signal handlers call only these) --------------------------
+
+    def _held_for_maintenance(self, provider: str) -> bool:
+        # An operator's drain or an open maintenance window: history counts it as maintenance.
+        state = self.core.state.providers.get(provider)
+        return state is not None and is_held(state, self.wall_clock())
 
     def request_stop(self, signame: str = "request", *, force: bool = False) -> None:
         """Ask for a graceful stop; a second request with `force` skips the drain."""
@@ -297,6 +308,9 @@ class Daemon:
         manager.attach(self.state, self.mesh)
         self._publish(events)
         self._expire_overrides()  # those that ended while the daemon was not running
+        await self.history.start(
+            lambda: self.state, lambda: self.mesh, lambda: self.policy, self.wall_clock
+        )
 
         self.client = build_client(client_options(self.config))
         self.scheduler = Scheduler(
@@ -416,6 +430,10 @@ class Daemon:
         await asyncio.gather(*self._background, return_exceptions=True)
         saved = False
         budget = 2.0 if self._force else max(grace, 5.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(budget):
+                lost = self.manager is not None and self.manager.lock_lost
+                await self.history.stop(save=not lost)
         if self.manager is not None:
             try:
                 async with asyncio.timeout(budget):

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 from modelmesh_healthd.config import Config
+from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.probes.canary import Ledger
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.state.overrides import Override
@@ -125,6 +126,11 @@ class DaemonView(Protocol):
     @property
     def scheduler(self) -> SchedulerView | None:
         """The scheduler (None before startup started it)."""
+        ...
+
+    @property
+    def history(self) -> HistoryRecorder:
+        """Availability history of every provider and model."""
         ...
 
     @property

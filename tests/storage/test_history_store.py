@@ -1,0 +1,77 @@
+"""The history store, on every backend: what one process saves, another reads back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelmesh_healthd.state.history import DOWN, UP, History, record
+from modelmesh_healthd.storage.errors import StoreUnavailableError, StoreURLError
+from modelmesh_healthd.storage.history_store import open_history_store, read_histories
+
+T0 = 86_400_000.0
+
+
+def two_changes() -> History:
+    return record(record(History(), T0, UP), T0 + 60, DOWN)
+
+
+async def test_an_empty_store_holds_no_history(store_url: str) -> None:
+    loaded = await read_histories(store_url)
+    assert loaded.histories == {}
+    assert loaded.skipped == {}
+
+
+async def test_saved_histories_are_read_back_by_another_opening(store_url: str) -> None:
+    async with open_history_store(store_url) as store:
+        await store.save({"provider:a": two_changes(), "model:a.m": record(History(), T0, UP)})
+    loaded = await read_histories(store_url)
+    assert loaded.histories == {
+        "provider:a": two_changes(),
+        "model:a.m": record(History(), T0, UP),
+    }
+
+
+async def test_a_save_replaces_only_the_subjects_it_names(store_url: str) -> None:
+    async with open_history_store(store_url) as store:
+        await store.save({"provider:a": two_changes(), "provider:b": two_changes()})
+        later = record(two_changes(), T0 + 120, UP)
+        await store.save({"provider:a": later})
+    loaded = await read_histories(store_url)
+    assert loaded.histories == {"provider:a": later, "provider:b": two_changes()}
+
+
+async def test_a_memory_store_of_another_name_does_not_see_the_history() -> None:
+    async with open_history_store("memory://history-one") as store:
+        await store.save({"provider:a": two_changes()})
+    assert (await read_histories("memory://history-two")).histories == {}
+
+
+async def test_a_malformed_document_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    (tmp_path / "state.db.history.json").write_text(
+        '{"provider:a": {"entries": [[1, "sideways"]]}, "provider:b": {"entries": [[1, "up"]]}}'
+    )
+    loaded = await read_histories(url)
+    assert list(loaded.histories) == ["provider:b"]
+    assert "sideways" in loaded.skipped["provider:a"]
+
+
+def test_an_unknown_scheme_is_refused_in_one_line() -> None:
+    with pytest.raises(StoreURLError, match="no history store for URL scheme 'ftp'"):
+        open_history_store("ftp://x")
+
+
+async def test_an_unreachable_redis_is_unavailable_without_the_password() -> None:
+    url = "redis://:hunter2@127.0.0.1:1/0?timeout=0.5"
+    with pytest.raises(StoreUnavailableError) as caught:
+        await read_histories(url)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_an_unreachable_postgres_is_unavailable_without_the_password() -> None:
+    url = "postgresql://u:hunter2@127.0.0.1:1/db?timeout=1"
+    with pytest.raises(StoreUnavailableError) as caught:
+        await read_histories(url)
+    assert "hunter2" not in str(caught.value)
