@@ -29,6 +29,24 @@ def test_which_requests_need_the_token(auth: str, method: str, path: str, needed
     assert needs_token(auth, method, path) is needed
 
 
+UNDER_PREFIX = {
+    "livez stays open under the prefix": ("read", "GET", "/healthd/livez", False),
+    "readyz stays open under the prefix": ("read", "GET", "/healthd/readyz", False),
+    "reads under the prefix are guarded in read mode": ("read", "GET", "/healthd/v1/state", True),
+    "writes under the prefix are guarded": ("write", "POST", "/healthd/v1/overrides", True),
+    "a look-alike prefix opens nothing": ("read", "GET", "/healthdx/livez", True),
+}
+
+
+@pytest.mark.parametrize(
+    ("auth", "method", "path", "needed"), UNDER_PREFIX.values(), ids=UNDER_PREFIX.keys()
+)
+def test_the_open_paths_stay_open_under_the_base_path_and_nothing_else_does(
+    auth: str, method: str, path: str, needed: bool
+) -> None:
+    assert needs_token(auth, method, path, "/healthd") is needed
+
+
 TOKEN = SecretStr("t0ken")
 HEADERS = {
     "the right bearer token passes": ("Bearer t0ken", TOKEN, True),

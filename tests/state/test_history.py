@@ -214,6 +214,7 @@ def test_a_providers_history_state_follows_its_health(
         (STANDBY, "provider_unavailable", DOWN, DOWN),
         (STANDBY, "model_not_found", UP, DOWN),
         (STANDBY, "maintenance", UP, MAINTENANCE),
+        (STANDBY, "maintenance_window", UP, MAINTENANCE),
         (STANDBY, "manual", DOWN, MAINTENANCE),
         (STANDBY, "provider_unavailable", MAINTENANCE, MAINTENANCE),
         (STANDBY, "budget_exceeded", UNKNOWN, UNKNOWN),
