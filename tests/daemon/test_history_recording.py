@@ -7,7 +7,7 @@ from pathlib import Path
 from daemon_support import running_daemon
 
 from modelmesh_healthd.daemon.history import HistoryRecorder, model_subject, provider_subject
-from modelmesh_healthd.state.history import DOWN, UNKNOWN, UP
+from modelmesh_healthd.state.history import DOWN, MAINTENANCE, UNKNOWN, UP
 from modelmesh_healthd.storage.history_store import read_histories
 
 
@@ -56,3 +56,21 @@ async def test_a_second_process_reads_the_history_from_redis(
         assert await run.daemon.history.flush()
         stored = (await read_histories(redis_url)).histories[provider_subject("b")]
         assert stored.current == DOWN
+
+
+async def test_a_drained_provider_and_its_models_are_recorded_as_maintenance(
+    tmp_path: Path,
+) -> None:
+    async with running_daemon(tmp_path) as run:
+        await run.wait_for("daemon.started")
+        await run.probes_of("a", 1)
+        run.daemon.set_override("a", 600, "kernel upgrade")
+        await run.wait_until(
+            lambda: run.daemon.history.histories[provider_subject("a")].current == MAINTENANCE
+        )
+        assert run.daemon.history.histories[model_subject("a.gpt-4o")].current == MAINTENANCE
+        run.daemon.clear_override("a")
+        await run.wait_until(
+            lambda: run.daemon.history.histories[provider_subject("a")].current == UP
+        )
+        assert states(run.daemon.history, provider_subject("a"))[-3:] == [UP, MAINTENANCE, UP]
