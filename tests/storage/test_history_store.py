@@ -75,3 +75,14 @@ async def test_an_unreachable_postgres_is_unavailable_without_the_password() -> 
     with pytest.raises(StoreUnavailableError) as caught:
         await read_histories(url)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+async def test_a_replicated_store_url_keeps_its_history_like_any_other(
+    backend: str, redis_url: str, postgres_url: str
+) -> None:
+    # The replicas' options belong to the daemon; the driver must never see them.
+    url = (redis_url if backend == "redis" else postgres_url) + "&replicas=on&lease_ttl=5"
+    async with open_history_store(url) as store:
+        await store.save({"provider:a": two_changes()})
+    assert (await read_histories(url)).histories == {"provider:a": two_changes()}

@@ -181,7 +181,16 @@ class _RedisHistory:
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         self._bare, options = split_options(
-            url, {"prefix": "modelmesh-healthd:", "lock_ttl": "15", "timeout": "5"}
+            # replicas and lease_ttl are the daemon's (see daemon.coordination), as in the state
+            # store: left in, the driver would take them for connection arguments.
+            url,
+            {
+                "prefix": "modelmesh-healthd:",
+                "lock_ttl": "15",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self._key = f"{options['prefix']}history"
         try:
@@ -234,7 +243,14 @@ class _PostgresHistory:
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         bare, options = split_options(
-            url, {"schema": "modelmesh_healthd", "pool_max": "4", "timeout": "5"}
+            url,
+            {
+                "schema": "modelmesh_healthd",
+                "pool_max": "4",
+                "timeout": "5",
+                "replicas": "",
+                "lease_ttl": "",
+            },
         )
         self._schema = options["schema"]
         self._conninfo = "postgresql" + bare[bare.index(":") :]
