@@ -313,7 +313,9 @@ def line_index(text: str, deadline: Deadline | None = None) -> Lines:
                 deadline.check()
             index.add(event)
     except (yaml.YAMLError, LoadTimeout):
-        pass  # an index as far as it got: lines are a help to the message, not its substance
+        # The lines indexed so far: lines help a message, they are not its substance, and the
+        # caller reports the YAML error or the timeout itself.
+        return index.lines
     finally:
         loader.dispose()
     return index.lines
