@@ -6,13 +6,26 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from modelmesh_healthd.kinds import kind_spec
-from modelmesh_healthd.probes.classifier import Judge, judge_openai_list
+from modelmesh_healthd.probes.classifier import (
+    OK,
+    Dialect,
+    Finding,
+    Judge,
+    Reply,
+    judge_error,
+    judge_openai_list,
+    parse_json_object,
+    too_big,
+    unexpected,
+)
 from modelmesh_healthd.probes.engine import Step
 from modelmesh_healthd.probes.target import ProbeTarget
+from modelmesh_healthd.state.outcome import Outcome
 
 __all__ = [
     "auth",
     "base",
+    "credit_balance_judge",
     "gemini_name",
     "get",
     "headers",
@@ -78,3 +91,30 @@ def get(target: ProbeTarget, path: str, judge: Judge, models: tuple[str, ...] = 
 def openai_list(target: ProbeTarget, path: str) -> tuple[Step, ...]:
     """`GET {base}{path}`, an OpenAI-style models list, checked for the configured models."""
     return (get(target, path, judge_openai_list, target.upstream_models),)
+
+
+def credit_balance_judge(field: str, spent: str) -> Judge:
+    """A judge of `{"data": {FIELD: n}}` balance answers (OpenRouter's key, Firecrawl's credits).
+
+    The balance endpoint still answers 200 when nothing is left, while inference would be
+    refused: a balance <= 0 is `quota_exhausted` with detail `spent`. A missing or non-numeric
+    balance (an unlimited key) is plain `ok`.
+    """
+    def judge(reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float) -> Finding:
+        if not 200 <= reply.status <= 299:
+            return judge_error(reply, dialect, now)
+        if reply.truncated:
+            return too_big(reply)
+        obj = parse_json_object(reply.body)
+        data = obj.get("data") if obj is not None else None
+        if not isinstance(data, dict):
+            return unexpected("no `data` object")
+        remaining = data.get(field)
+        if isinstance(remaining, int | float) and not isinstance(remaining, bool):
+            headroom = {"credits": float(remaining)}
+            if remaining <= 0:
+                return Finding(Outcome.QUOTA_EXHAUSTED, spent, headroom=headroom)
+            return Finding(Outcome.OK, headroom=headroom)
+        return OK
+
+    return judge
