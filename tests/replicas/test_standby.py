@@ -20,7 +20,8 @@ async def test_a_standby_takes_over_a_single_writer_store_when_the_writer_is_kil
     scheme: str, tmp_path: Path
 ) -> None:
     name = "state.db" if scheme == "sqlite" else "state.json"
-    url = f"{scheme}://{tmp_path}/{name}"
+    # SQLite URLs follow SQLAlchemy: four slashes make the path absolute.
+    url = f"sqlite:///{tmp_path}/{name}" if scheme == "sqlite" else f"file://{tmp_path}/{name}"
     async with Simulator(providers(4)) as sim:
         config = tmp_path / "healthd.yaml"
         config.write_text(fleet_config(sim.base_url, url, 4, interval=0.3))
