@@ -105,9 +105,9 @@ async def test_a_spent_budget_stops_the_daemons_canary_and_the_metric_says_so(
         sent += len(result.models)
         if result.exhausted_now:
             break
-    ledger = daemon.canary.ledgers["prov"]
-    assert ledger.exhausted
-    assert ledger.usd <= 0.001
+    spent = daemon.canary_ledgers["prov"]
+    assert spent.exhausted
+    assert spent.usd <= 0.001
     assert sim.requests("anthropic") == sent
     body = daemon.supervision.metrics.render().decode()
     assert 'modelmesh_healthd_canary_budget_exhausted{provider="prov"} 1.0' in body

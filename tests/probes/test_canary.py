@@ -4,7 +4,7 @@ simulator's completions."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -14,7 +14,6 @@ from modelmesh_healthd.probes import ProbeTarget
 from modelmesh_healthd.probes.canary import (
     Budget,
     CanaryModel,
-    Ledger,
     Price,
     Usage,
     allowance_for,
@@ -249,32 +248,6 @@ def test_an_answer_that_is_not_a_completion_is_a_protocol_error() -> None:
     assert read(200, b"<html>hi</html>").outcome is Oc.PROTOCOL_ERROR  # type: ignore[attr-defined]
 
 
-# --- the budget ------------------------------------------------------------------------------
-
-
-def test_the_budget_allows_a_worst_case_that_fits_and_refuses_one_that_does_not() -> None:
-    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
-    assert ledger.allows(budget, 0.006, 100, NOW)
-    ledger.charge(0.006, 100, NOW)
-    assert not ledger.allows(budget, 0.006, 100, NOW)
-    assert ledger.allows(budget, 0.004, 100, NOW)
-
-
-def test_the_token_budget_binds_as_well_as_the_usd_one() -> None:
-    ledger, budget = Ledger(), Budget(usd=1.0, tokens=1000)
-    ledger.charge(0.0, 900, NOW)
-    assert not ledger.allows(budget, 0.0, 200, NOW)
-
-
-def test_the_budget_resets_at_midnight_utc() -> None:
-    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
-    ledger.charge(0.01, 100, NOW)
-    assert not ledger.allows(budget, 0.001, 1, NOW)
-    tomorrow = (NOW // 86_400 + 1) * 86_400
-    assert ledger.allows(budget, 0.001, 1, tomorrow)
-    assert ledger.usd == 0.0
-
-
 # --- against the simulator -------------------------------------------------------------------
 
 
@@ -304,17 +277,22 @@ async def canary(
     t: ProbeTarget,
     ms: tuple[CanaryModel, ...],
     *,
-    ledger: Ledger | None = None,
+    spend: ProviderState | None = None,
     budget: Budget | None = None,
     stream: bool = True,
     now: float = NOW,
+    record: Callable[[], Awaitable[bool]] | None = None,
 ) -> object:
+    async def stored() -> bool:
+        return True
+
     return await run_canary(
         client,
         t,
         ms,
         budget=budget or Budget(0.10, 20_000),
-        ledger=ledger or Ledger(),
+        spend=spend if spend is not None else ProviderState(),
+        record=record or stored,
         dialect=DIALECTS[t.kind],
         stream=stream,
         now=now,
@@ -369,7 +347,7 @@ async def test_reasoning_that_uses_the_whole_allowance_is_said_not_hidden(
 async def test_budget_spent_stops_the_canary_and_says_so_once_a_day(
     sim: InProcessSimulator, client: httpx.AsyncClient
 ) -> None:
-    ledger = Ledger()
+    ps = ProviderState()
     worst = (64 * 1.0 + 16 * 4.0) / 1e6  # one plain canary's whole allowance billed
     budget = Budget(usd=3 * worst, tokens=20_000)
     t = sim_target(sim, "openai")
@@ -379,19 +357,19 @@ async def test_budget_spent_stops_the_canary_and_says_so_once_a_day(
             client,
             t,
             models("gpt-4o", "gpt-4o-mini"),
-            ledger=ledger,
+            spend=ps,
             budget=budget,
             now=NOW + 900 * i,
         )
         rounds.append(r)
-        assert ledger.usd <= budget.usd
+        assert ps.canary_usd <= budget.usd
     sent = sum(len(r.models) for r in rounds)  # type: ignore[attr-defined]
     assert sim.requests("openai") == sent
     assert [r.exhausted_now for r in rounds].count(True) == 1  # type: ignore[attr-defined]
     assert rounds[-1].skipped_for_budget == ("mesh/gpt-4o", "mesh/gpt-4o-mini")  # type: ignore[attr-defined]
     assert rounds[-1].models == ()  # type: ignore[attr-defined]
     tomorrow = (NOW // 86_400 + 1) * 86_400
-    fresh = await canary(client, t, models("gpt-4o"), ledger=ledger, budget=budget, now=tomorrow)
+    fresh = await canary(client, t, models("gpt-4o"), spend=ps, budget=budget, now=tomorrow)
     assert len(fresh.models) == 1  # type: ignore[attr-defined]
 
 
@@ -455,3 +433,66 @@ async def test_a_rounds_cost_and_tokens_add_to_the_providers_and_models_totals(
     assert ps.total_cost == pytest.approx(1.0 + one.cost_usd)
     assert ps.total_quota_used == 10 + one.tokens
     assert (ms.cost_accumulated, ms.tokens_used) == (pytest.approx(one.cost_usd), one.tokens)
+
+
+# --- the spend is stored before anything is sent ---------------------------------------------
+
+
+async def test_the_rounds_worst_case_is_stored_before_the_first_canary_is_sent(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    ps = ProviderState()
+    seen: list[tuple[int, float, int]] = []
+
+    async def record() -> bool:
+        # What a store would hold now, and what the provider had received by then.
+        seen.append((sim.requests("openai"), ps.canary_usd, ps.canary_tokens))
+        return True
+
+    r = await canary(
+        client, sim_target(sim, "openai"), models("gpt-4o", "o3-mini"), spend=ps, record=record
+    )
+    worst = ((64 * 1.0 + 16 * 4.0) + (64 * 1.0 + 1024 * 4.0)) / 1e6
+    assert seen == [(0, pytest.approx(worst), 64 + 16 + 64 + 1024)]
+    assert sim.requests("openai") == 2
+    # Settled: the real cost replaced the worst case.
+    assert ps.canary_usd == pytest.approx(sum(m.cost_usd for m in r.models))  # type: ignore[attr-defined]
+    assert ps.canary_tokens == sum(m.tokens for m in r.models)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("failure", ["refused", "raised"])
+async def test_a_spend_that_cannot_be_stored_sends_nothing_and_gives_the_reservation_back(
+    sim: InProcessSimulator, client: httpx.AsyncClient, failure: str
+) -> None:
+    ps = ProviderState()
+
+    async def record() -> bool:
+        if failure == "raised":
+            raise OSError("store down")
+        return False
+
+    r = await canary(client, sim_target(sim, "openai"), models("gpt-4o"), spend=ps, record=record)
+    assert sim.requests("openai") == 0
+    assert r.unrecorded == ("mesh/gpt-4o",)  # type: ignore[attr-defined]
+    assert r.models == ()  # type: ignore[attr-defined]
+    assert (ps.canary_usd, ps.canary_tokens) == (0.0, 0)
+
+
+async def test_a_round_with_nothing_to_send_stores_nothing(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    calls = 0
+
+    async def record() -> bool:
+        nonlocal calls
+        calls += 1
+        return True
+
+    r = await canary(
+        client,
+        sim_target(sim, "openai"),
+        models("gpt-4o"),
+        budget=Budget(0.0, 0),
+        record=record,
+    )
+    assert (calls, r.skipped_for_budget) == (0, ("mesh/gpt-4o",))  # type: ignore[attr-defined]
