@@ -51,7 +51,7 @@ def sim() -> InProcessSimulator:
         ("", f"canary: true, {PRICE}", f"canary: true, {PRICE}", "anthropic", {}),
         (ON, PRICE, PRICE, "anthropic", {}),
         (ON, f"canary: true, {PRICE}", PRICE, "anthropic", {"prov": ["prov.a"]}),
-        (ON, f"canary: true, {PRICE}", f"canary: true, {PRICE}", "ollama", {}),
+        (ON, f"canary: true, {PRICE}", f"canary: true, {PRICE}", "cohere", {}),
     ],
     ids=["no canary block", "no model opted in", "one model opted in", "a kind it cannot speak"],
 )

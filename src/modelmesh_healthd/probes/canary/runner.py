@@ -20,7 +20,12 @@ from types import MappingProxyType
 
 import httpx
 
-from modelmesh_healthd.probes.canary.plan import CanaryRequest, Price, build_request
+from modelmesh_healthd.probes.canary.plan import (
+    MODEL_ROUTED,
+    CanaryRequest,
+    Price,
+    build_request,
+)
 from modelmesh_healthd.probes.canary.reading import CanaryReading, Usage, read_answer
 from modelmesh_healthd.probes.classifier import Dialect, classify_exception
 from modelmesh_healthd.probes.engine import MODEL_SCOPED
@@ -141,7 +146,14 @@ async def _one(
         outcome, why = classify_exception(exc, got_response=False)
         return CanaryReading(outcome, f"canary: {why}"), None, False
     reading = read_answer(
-        status, headers, chunks, kind=target.kind, dialect=dialect, stream=req.stream, now=now
+        status,
+        headers,
+        chunks,
+        kind=target.kind,
+        dialect=dialect,
+        stream=req.stream,
+        now=now,
+        model=req.model if target.kind in MODEL_ROUTED else None,
     )
     ttft = reading.first_token_at if reading.first_token_at is not None else elapsed
     return reading, ttft, 200 <= status <= 299
