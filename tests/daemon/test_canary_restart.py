@@ -72,13 +72,20 @@ async def sim() -> AsyncIterator[Simulator]:
 
 @asynccontextmanager
 async def daemon_on(
-    tmp_path: Path, sim: Simulator, clock: Callable[[], float], every: float = 0.1
+    tmp_path: Path,
+    sim: Simulator,
+    clock: Callable[[], float],
+    every: float = 0.1,
+    *,
+    fresh: bool = False,
 ) -> AsyncIterator[Running]:
     path = tmp_path / "healthd.yaml"
     path.write_text(config_text(sim.base_url, f"sqlite:///{tmp_path}/state.db", every))
     with capture_logs() as logs:
         run = Running(
-            Daemon(load_config(path, environ={}), environ={}, wall_clock=clock), logs, sim
+            Daemon(load_config(path, environ={}), environ={}, wall_clock=clock, fresh=fresh),
+            logs,
+            sim,
         )
         try:
             yield run
@@ -130,6 +137,20 @@ async def test_a_restarted_daemon_carries_on_from_the_stored_spend_and_a_spent_b
         assert completed(third) == []
         await third.stop()
     assert completed(third) == []
+
+
+async def test_a_fresh_start_forgets_health_but_not_the_days_spend(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    clock = noon_clock()
+    async with daemon_on(tmp_path, sim, clock) as first:
+        await first.wait_until(lambda: len(completed(first)) >= 2, what="2 canaries")
+        await first.stop()
+    spent = len(completed(first)) * REAL
+    async with daemon_on(tmp_path, sim, clock, every=3600.0, fresh=True) as second:
+        await second.wait_for("daemon.started")
+        assert float(metric(second, "canary_spent_usd")) == pytest.approx(spent)
+        await second.stop()
 
 
 async def test_the_store_holds_a_canarys_worst_case_when_the_provider_receives_it(
