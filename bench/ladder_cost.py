@@ -1,12 +1,12 @@
 """What the deeper rungs cost: requests, CPU and wall time per probe, front door vs ladder.
 
-Run: .venv/bin/python bench/ladder_cost.py [--n 200]
+Run: .venv/bin/python bench/ladder_cost.py [--n 200] [--kinds anthropic,gemini,ollama,lmstudio]
 
-The provider simulator runs in a separate process (127.0.0.1 only) with an Anthropic, a Gemini
-and an Ollama provider of 20 models each; only the prober's CPU is counted
+The provider simulator runs in a separate process (127.0.0.1 only) with an Anthropic, a Gemini,
+an Ollama and an LM Studio provider of 20 models each; only the prober's CPU is counted
 (`time.process_time()` of this process). For 1, 5 and 20 configured models, each row probes
 `--n` times in a row with `deep` off (the front door: the models list) and on (the list, then
-one free per-model rung each: `count_tokens`, `countTokens`, `/api/show`).
+one free per-model rung each: `count_tokens`, `countTokens`, `/api/show`, `/api/v0/models/{m}`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ KINDS = {
     "anthropic": ("sk-ant-bench", [f"claude-bench-{i}" for i in range(20)]),
     "gemini": ("AIza-bench", [f"gemini-bench-{i}" for i in range(20)]),
     "ollama": (None, [f"bench{i}:latest" for i in range(20)]),
+    "lmstudio": (None, [f"bench-{i}-instruct" for i in range(20)]),
 }
 
 
@@ -76,10 +77,11 @@ async def _row(base: str, kind: str, models: int, deep: bool, n: int) -> tuple[i
     return len(plan(target)), cpu / n * 1000.0, wall / n * 1000.0
 
 
-async def _main(n: int) -> None:
+async def _main(n: int, kinds: list[str]) -> None:
     providers = [
         {"name": kind, "kind": kind, "api_key": key, "models": names}
         for kind, (key, names) in KINDS.items()
+        if kind in kinds
     ]
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "bench.json"
@@ -88,7 +90,7 @@ async def _main(n: int) -> None:
         try:
             head = ("kind", "models", "rungs", "requests", "CPU ms", "wall ms")
             print("{:<10} {:>6} {:<6} {:>8} {:>8} {:>8}".format(*head))
-            for kind in KINDS:
+            for kind in kinds:
                 for models in (1, 5, 20):
                     for deep in (False, True):
                         reqs, cpu, wall = await _row(base, kind, models, deep, n)
@@ -104,7 +106,13 @@ async def _main(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="probes per row")
-    asyncio.run(_main(parser.parse_args().n))
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds to run")
+    args = parser.parse_args()
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"--kinds: unknown {', '.join(unknown)}; one of {', '.join(KINDS)}")
+    asyncio.run(_main(args.n, kinds))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def sim() -> InProcessSimulator:
         ("", f"canary: true, {PRICE}", f"canary: true, {PRICE}", "anthropic", {}),
         (ON, PRICE, PRICE, "anthropic", {}),
         (ON, f"canary: true, {PRICE}", PRICE, "anthropic", {"prov": ["prov.a"]}),
-        (ON, f"canary: true, {PRICE}", f"canary: true, {PRICE}", "ollama", {}),
+        (ON, f"canary: true, {PRICE}", f"canary: true, {PRICE}", "cohere", {}),
     ],
     ids=["no canary block", "no model opted in", "one model opted in", "a kind it cannot speak"],
 )
@@ -105,9 +105,9 @@ async def test_a_spent_budget_stops_the_daemons_canary_and_the_metric_says_so(
         sent += len(result.models)
         if result.exhausted_now:
             break
-    ledger = daemon.canary.ledgers["prov"]
-    assert ledger.exhausted
-    assert ledger.usd <= 0.001
+    spent = daemon.canary_ledgers["prov"]
+    assert spent.exhausted
+    assert spent.usd <= 0.001
     assert sim.requests("anthropic") == sent
     body = daemon.supervision.metrics.render().decode()
     assert 'modelmesh_healthd_canary_budget_exhausted{provider="prov"} 1.0' in body

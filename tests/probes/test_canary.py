@@ -4,7 +4,7 @@ simulator's completions."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -14,7 +14,6 @@ from modelmesh_healthd.probes import ProbeTarget
 from modelmesh_healthd.probes.canary import (
     Budget,
     CanaryModel,
-    Ledger,
     Price,
     Usage,
     allowance_for,
@@ -24,14 +23,20 @@ from modelmesh_healthd.probes.canary import (
     read_answer,
     run_canary,
 )
-from modelmesh_healthd.probes.kinds import anthropic, gemini, openai
+from modelmesh_healthd.probes.kinds import anthropic, azure_openai, gemini, ollama, openai
 from modelmesh_healthd.simulator import InProcessSimulator
 from modelmesh_healthd.state import ModelState, Outcome, ProviderState
 
 Oc = Outcome
 NOW = 1_800_000_000.0
 PRICE = Price(1.0, 4.0)
-DIALECTS = {"openai": openai.DIALECT, "anthropic": anthropic.DIALECT, "gemini": gemini.DIALECT}
+DIALECTS = {
+    "openai": openai.DIALECT,
+    "anthropic": anthropic.DIALECT,
+    "gemini": gemini.DIALECT,
+    "azure-openai": azure_openai.DIALECT,
+    "ollama": ollama.DIALECT,
+}
 
 
 # --- sizing --------------------------------------------------------------------------------
@@ -102,7 +107,40 @@ def test_gemini_2_5_gets_a_thinking_budget_and_streams_by_sse() -> None:
     assert req.url.endswith("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
 
 
-@pytest.mark.parametrize("kind", ["ollama", "cohere", "elevenlabs", "http"])
+def test_azure_is_asked_on_the_deployment_with_the_api_version_and_its_key_header() -> None:
+    req = build_request(target("azure-openai"), "gpt-4o", stream=True)
+    assert req is not None
+    assert req.url == (
+        "https://h.example/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    )
+    assert req.headers["api-key"] == "k-1"
+    body = json.loads(req.content)
+    assert "model" not in body  # the deployment in the URL names it
+    assert (body["max_tokens"], body["stream_options"]) == (16, {"include_usage": True})
+
+
+def test_an_azure_reasoning_deployment_gets_max_completion_tokens_and_no_effort() -> None:
+    req = build_request(target("azure-openai"), "o3-mini", stream=False)
+    assert req is not None
+    body = json.loads(req.content)
+    assert body["max_completion_tokens"] == 1024
+    assert "max_tokens" not in body
+    assert "reasoning_effort" not in body  # unknown to api-version 2024-10-21
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_ollama_is_asked_on_api_chat_with_num_predict_and_an_explicit_stream_flag(
+    stream: bool,
+) -> None:
+    req = build_request(target("ollama"), "deepseek-r1:7b", stream=stream)
+    assert req is not None
+    assert req.url == "https://h.example/api/chat"
+    body = json.loads(req.content)
+    assert body["stream"] is stream  # Ollama streams unless told not to
+    assert body["options"] == {"num_predict": 2048}  # a reasoning family's allowance
+
+
+@pytest.mark.parametrize("kind", ["cohere", "elevenlabs", "http", "tavily"])
 def test_a_kind_the_canary_cannot_speak_gets_no_canary(kind: str) -> None:
     assert build_request(target(kind), "m", stream=False) is None
 
@@ -249,32 +287,6 @@ def test_an_answer_that_is_not_a_completion_is_a_protocol_error() -> None:
     assert read(200, b"<html>hi</html>").outcome is Oc.PROTOCOL_ERROR  # type: ignore[attr-defined]
 
 
-# --- the budget ------------------------------------------------------------------------------
-
-
-def test_the_budget_allows_a_worst_case_that_fits_and_refuses_one_that_does_not() -> None:
-    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
-    assert ledger.allows(budget, 0.006, 100, NOW)
-    ledger.charge(0.006, 100, NOW)
-    assert not ledger.allows(budget, 0.006, 100, NOW)
-    assert ledger.allows(budget, 0.004, 100, NOW)
-
-
-def test_the_token_budget_binds_as_well_as_the_usd_one() -> None:
-    ledger, budget = Ledger(), Budget(usd=1.0, tokens=1000)
-    ledger.charge(0.0, 900, NOW)
-    assert not ledger.allows(budget, 0.0, 200, NOW)
-
-
-def test_the_budget_resets_at_midnight_utc() -> None:
-    ledger, budget = Ledger(), Budget(usd=0.01, tokens=10_000)
-    ledger.charge(0.01, 100, NOW)
-    assert not ledger.allows(budget, 0.001, 1, NOW)
-    tomorrow = (NOW // 86_400 + 1) * 86_400
-    assert ledger.allows(budget, 0.001, 1, tomorrow)
-    assert ledger.usd == 0.0
-
-
 # --- against the simulator -------------------------------------------------------------------
 
 
@@ -304,17 +316,22 @@ async def canary(
     t: ProbeTarget,
     ms: tuple[CanaryModel, ...],
     *,
-    ledger: Ledger | None = None,
+    spend: ProviderState | None = None,
     budget: Budget | None = None,
     stream: bool = True,
     now: float = NOW,
+    record: Callable[[], Awaitable[bool]] | None = None,
 ) -> object:
+    async def stored() -> bool:
+        return True
+
     return await run_canary(
         client,
         t,
         ms,
         budget=budget or Budget(0.10, 20_000),
-        ledger=ledger or Ledger(),
+        spend=spend if spend is not None else ProviderState(),
+        record=record or stored,
         dialect=DIALECTS[t.kind],
         stream=stream,
         now=now,
@@ -327,6 +344,8 @@ async def canary(
         ("openai", "gpt-4o-mini"),
         ("anthropic", "claude-3-5-haiku-20241022"),
         ("gemini", "gemini-2.0-flash"),
+        ("azure-openai", "gpt-4o"),
+        ("ollama", "llama3.2:latest"),
     ],
 )
 @pytest.mark.parametrize("stream", [True, False])
@@ -369,7 +388,7 @@ async def test_reasoning_that_uses_the_whole_allowance_is_said_not_hidden(
 async def test_budget_spent_stops_the_canary_and_says_so_once_a_day(
     sim: InProcessSimulator, client: httpx.AsyncClient
 ) -> None:
-    ledger = Ledger()
+    ps = ProviderState()
     worst = (64 * 1.0 + 16 * 4.0) / 1e6  # one plain canary's whole allowance billed
     budget = Budget(usd=3 * worst, tokens=20_000)
     t = sim_target(sim, "openai")
@@ -379,19 +398,19 @@ async def test_budget_spent_stops_the_canary_and_says_so_once_a_day(
             client,
             t,
             models("gpt-4o", "gpt-4o-mini"),
-            ledger=ledger,
+            spend=ps,
             budget=budget,
             now=NOW + 900 * i,
         )
         rounds.append(r)
-        assert ledger.usd <= budget.usd
+        assert ps.canary_usd <= budget.usd
     sent = sum(len(r.models) for r in rounds)  # type: ignore[attr-defined]
     assert sim.requests("openai") == sent
     assert [r.exhausted_now for r in rounds].count(True) == 1  # type: ignore[attr-defined]
     assert rounds[-1].skipped_for_budget == ("mesh/gpt-4o", "mesh/gpt-4o-mini")  # type: ignore[attr-defined]
     assert rounds[-1].models == ()  # type: ignore[attr-defined]
     tomorrow = (NOW // 86_400 + 1) * 86_400
-    fresh = await canary(client, t, models("gpt-4o"), ledger=ledger, budget=budget, now=tomorrow)
+    fresh = await canary(client, t, models("gpt-4o"), spend=ps, budget=budget, now=tomorrow)
     assert len(fresh.models) == 1  # type: ignore[attr-defined]
 
 
@@ -411,6 +430,9 @@ async def test_a_zero_budget_sends_nothing(
         ("anthropic", "claude-3-5-haiku-20241022", "error_in_body", Oc.SERVER_ERROR),
         ("gemini", "gemini-2.0-flash", "error_in_body", Oc.OVERLOADED),
         ("openai", "gpt-4o-mini", "bad_request", Oc.PROTOCOL_ERROR),
+        ("azure-openai", "gpt-4o", "error_in_body", Oc.SERVER_ERROR),
+        ("ollama", "llama3.2:latest", "error_in_body", Oc.SERVER_ERROR),
+        ("ollama", "llama3.2:latest", "bad_request", Oc.PROTOCOL_ERROR),
     ],
 )
 async def test_a_canary_that_fails_inside_a_200_or_with_a_400_is_never_fine(
@@ -455,3 +477,139 @@ async def test_a_rounds_cost_and_tokens_add_to_the_providers_and_models_totals(
     assert ps.total_cost == pytest.approx(1.0 + one.cost_usd)
     assert ps.total_quota_used == 10 + one.tokens
     assert (ms.cost_accumulated, ms.tokens_used) == (pytest.approx(one.cost_usd), one.tokens)
+
+
+# --- the spend is stored before anything is sent ---------------------------------------------
+
+
+async def test_the_rounds_worst_case_is_stored_before_the_first_canary_is_sent(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    ps = ProviderState()
+    seen: list[tuple[int, float, int]] = []
+
+    async def record() -> bool:
+        # What a store would hold now, and what the provider had received by then.
+        seen.append((sim.requests("openai"), ps.canary_usd, ps.canary_tokens))
+        return True
+
+    r = await canary(
+        client, sim_target(sim, "openai"), models("gpt-4o", "o3-mini"), spend=ps, record=record
+    )
+    worst = ((64 * 1.0 + 16 * 4.0) + (64 * 1.0 + 1024 * 4.0)) / 1e6
+    assert seen == [(0, pytest.approx(worst), 64 + 16 + 64 + 1024)]
+    assert sim.requests("openai") == 2
+    # Settled: the real cost replaced the worst case.
+    assert ps.canary_usd == pytest.approx(sum(m.cost_usd for m in r.models))  # type: ignore[attr-defined]
+    assert ps.canary_tokens == sum(m.tokens for m in r.models)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("failure", ["refused", "raised"])
+async def test_a_spend_that_cannot_be_stored_sends_nothing_and_gives_the_reservation_back(
+    sim: InProcessSimulator, client: httpx.AsyncClient, failure: str
+) -> None:
+    ps = ProviderState()
+
+    async def record() -> bool:
+        if failure == "raised":
+            raise OSError("store down")
+        return False
+
+    r = await canary(client, sim_target(sim, "openai"), models("gpt-4o"), spend=ps, record=record)
+    assert sim.requests("openai") == 0
+    assert r.unrecorded == ("mesh/gpt-4o",)  # type: ignore[attr-defined]
+    assert r.models == ()  # type: ignore[attr-defined]
+    assert (ps.canary_usd, ps.canary_tokens) == (0.0, 0)
+
+
+async def test_a_round_with_nothing_to_send_stores_nothing(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    calls = 0
+
+    async def record() -> bool:
+        nonlocal calls
+        calls += 1
+        return True
+
+    r = await canary(
+        client,
+        sim_target(sim, "openai"),
+        models("gpt-4o"),
+        budget=Budget(0.0, 0),
+        record=record,
+    )
+    assert (calls, r.skipped_for_budget) == (0, ("mesh/gpt-4o",))  # type: ignore[attr-defined]
+
+
+# --- Azure OpenAI and Ollama, as their documentation shows them ------------------------------
+
+
+def test_ollama_counts_come_from_the_last_json_line_and_time_the_first_token() -> None:
+    lines = [
+        (0.2, b'{"model":"m","message":{"role":"assistant","content":"o"},"done":false}\n'),
+        (
+            0.4,
+            b'{"model":"m","message":{"role":"assistant","content":""},"done":true,'
+            b'"done_reason":"stop","prompt_eval_count":26,"eval_count":2}\n',
+        ),
+    ]
+    r = read_answer(200, {}, lines, kind="ollama", dialect=ollama.DIALECT, stream=True, now=NOW)
+    assert (r.outcome, r.usage, r.first_token_at) == (Oc.OK, Usage(26, 2, 0), 0.2)
+
+
+def test_azures_first_stream_chunk_without_choices_is_no_token() -> None:
+    chunks = [
+        (0.1, sse({"choices": [], "prompt_filter_results": [{"prompt_index": 0}]})),
+        (0.6, sse({"choices": [{"index": 0, "delta": {"content": "ok"}}]})),
+    ]
+    r = read_answer(
+        200, {}, chunks, kind="azure-openai", dialect=azure_openai.DIALECT, stream=True, now=NOW
+    )
+    assert (r.outcome, r.first_token_at) == (Oc.OK, 0.6)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_an_ollama_model_missing_is_that_model_alone(
+    sim: InProcessSimulator, client: httpx.AsyncClient, stream: bool
+) -> None:
+    sim.set_behaviour("ollama", missing_models=frozenset({"nomic-embed-text:latest"}))
+    ms = models("llama3.2:latest", "nomic-embed-text:latest")
+    r = await canary(client, sim_target(sim, "ollama"), ms, stream=stream)
+    assert r.report.model_outcomes == {  # type: ignore[attr-defined]
+        "mesh/llama3.2:latest": Oc.OK,
+        "mesh/nomic-embed-text:latest": Oc.MODEL_NOT_FOUND,
+    }
+
+
+async def test_an_azure_deployment_missing_is_that_model_alone(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    ms = models("gpt-4o", "no-such-deployment")
+    r = await canary(client, sim_target(sim, "azure-openai"), ms)
+    assert r.report.model_outcomes == {  # type: ignore[attr-defined]
+        "mesh/gpt-4o": Oc.OK,
+        "mesh/no-such-deployment": Oc.MODEL_NOT_FOUND,
+    }
+
+
+async def test_an_azure_canary_without_the_api_version_is_refused_by_the_simulator(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    # The simulator holds Azure to its rule, so the canary's query string is not vacuous.
+    url = sim.url("azure-openai") + "/openai/deployments/gpt-4o/chat/completions"
+    key = sim.provider("azure-openai").api_key or ""
+    answer = await client.post(url, headers={"api-key": key}, json={"messages": []})
+    assert answer.status_code == 404
+
+
+async def test_ollama_thinking_stays_within_num_predict_and_is_billed_as_output(
+    sim: InProcessSimulator, client: httpx.AsyncClient
+) -> None:
+    sim.set_behaviour("ollama", model_states={"llama3.2:latest": "reasoning_hog"})
+    r = await canary(client, sim_target(sim, "ollama"), models("llama3.2:latest"))
+    (one,) = r.models  # type: ignore[attr-defined]
+    assert one.reading.outcome is Oc.OK
+    assert one.reading.usage.completion == 16  # the whole cap, and no more
+    assert one.cost_usd == pytest.approx((14 * 1.0 + 16 * 4.0) / 1e6)
+    assert one.ttft is not None  # Ollama streams its thinking: that is the first token

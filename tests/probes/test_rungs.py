@@ -14,8 +14,16 @@ from pydantic import SecretStr
 from modelmesh_healthd.probes import ProbeTarget, plan, probe
 from modelmesh_healthd.probes.classifier import Reply
 from modelmesh_healthd.probes.engine import RUNG_CONCURRENCY
-from modelmesh_healthd.probes.kinds import anthropic, gemini, ollama
+from modelmesh_healthd.probes.kinds import anthropic, gemini, lmstudio, ollama
 from modelmesh_healthd.simulator import InProcessSimulator, Simulator
+from modelmesh_healthd.state import (
+    DEFAULT_POLICY,
+    ConnectivityGuard,
+    HealthCore,
+    Mesh,
+    initial_state,
+    observe,
+)
 from modelmesh_healthd.state.outcome import Outcome
 
 Oc = Outcome
@@ -98,6 +106,15 @@ def target(kind: str, models: tuple[str, ...], **kw: object) -> ProbeTarget:
                 ("GET", "https://h.example/v1/models", None),
             ],
         ),
+        (
+            "lmstudio",
+            ("qwen", "org/llama"),
+            [
+                ("GET", "https://h.example/v1/models", None),
+                ("GET", "https://h.example/api/v0/models/qwen", "qwen"),
+                ("GET", "https://h.example/api/v0/models/org%2Fllama", "org/llama"),
+            ],
+        ),
         ("openai", ("a", "b"), [("GET", "https://h.example/models", None)]),
     ],
 )
@@ -117,7 +134,7 @@ def test_a_count_tokens_rung_sends_the_model_and_one_short_message_never_a_gener
     assert "max_tokens" not in body
 
 
-@pytest.mark.parametrize("kind", ["anthropic", "gemini", "ollama", "localai"])
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "ollama", "localai", "lmstudio"])
 def test_deep_off_asks_the_front_door_only(kind: str) -> None:
     steps = plan(target(kind, ("m",), deep=False))
     assert all(s.model is None for s in steps)
@@ -125,7 +142,7 @@ def test_deep_off_asks_the_front_door_only(kind: str) -> None:
 
 
 def test_without_models_no_kind_asks_a_per_model_rung() -> None:
-    for kind in ("anthropic", "gemini", "ollama"):
+    for kind in ("anthropic", "gemini", "ollama", "lmstudio"):
         assert all(s.model is None for s in plan(target(kind, ())))
 
 
@@ -216,6 +233,30 @@ def reply(status: int, body: object) -> Reply:
         ),
         (ollama.judge_ollama_ps, ollama.DIALECT, reply(200, {"models": []}), Oc.OK),
         (
+            lmstudio.judge_lmstudio_model,
+            lmstudio.DIALECT,
+            reply(200, {"id": "m", "object": "model", "state": "loaded"}),
+            Oc.OK,
+        ),
+        (
+            lmstudio.judge_lmstudio_model,
+            lmstudio.DIALECT,
+            reply(200, {"id": "m", "object": "model", "state": "not-loaded"}),
+            Oc.LOADING,
+        ),
+        (
+            lmstudio.judge_lmstudio_model,
+            lmstudio.DIALECT,
+            reply(200, {"id": "m", "object": "model"}),
+            Oc.PROTOCOL_ERROR,
+        ),
+        (
+            lmstudio.judge_lmstudio_model,
+            lmstudio.DIALECT,
+            reply(404, {"error": {"message": "Model not found", "code": "model_not_found"}}),
+            Oc.MODEL_NOT_FOUND,
+        ),
+        (
             ollama.judge_ollama_ps,
             ollama.DIALECT,
             reply(200, {"version": "1"}),
@@ -243,7 +284,7 @@ def test_a_rung_that_finds_its_model_missing_names_that_model_missing() -> None:
 # --- against the simulator (in-process) ------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["anthropic", "gemini", "ollama", "local", "localai"])
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "ollama", "local", "localai", "lmstudio"])
 async def test_every_rung_of_a_healthy_provider_passes_and_every_model_is_ok(
     inproc: InProcessSimulator, mock_client: httpx.AsyncClient, kind: str
 ) -> None:
@@ -261,6 +302,8 @@ async def test_every_rung_of_a_healthy_provider_passes_and_every_model_is_ok(
         ("gemini", "overloaded", Oc.OVERLOADED),
         ("ollama", "overloaded", Oc.OVERLOADED),
         ("anthropic", "loading", Oc.LOADING),
+        ("lmstudio", "not_loaded", Oc.LOADING),
+        ("lmstudio", "overloaded", Oc.OVERLOADED),
     ],
 )
 async def test_one_model_overloaded_or_loading_is_that_model_alone_and_the_provider_stays_ok(
@@ -287,6 +330,18 @@ async def test_ollama_show_finds_a_model_missing_while_its_sibling_is_there(
     result = await probe(mock_client, t)
     assert result.outcome is Oc.MODEL_NOT_FOUND
     assert dict(result.model_outcomes) == {"a": Oc.OK, "b": Oc.MODEL_NOT_FOUND}
+
+
+async def test_lm_studio_finds_a_model_missing_by_its_own_rung_while_its_sibling_is_there(
+    inproc: InProcessSimulator, mock_client: httpx.AsyncClient
+) -> None:
+    inproc.set_behaviour("lmstudio", missing_models=["meta-llama-3.1-8b-instruct"])
+    result = await probe(mock_client, target_for(inproc, "lmstudio"))
+    assert result.outcome is Oc.MODEL_NOT_FOUND
+    assert dict(result.model_outcomes) == {
+        "mesh/qwen2.5-7b-instruct": Oc.OK,
+        "mesh/meta-llama-3.1-8b-instruct": Oc.MODEL_NOT_FOUND,
+    }
 
 
 async def test_a_model_the_list_finds_missing_is_not_asked_again_by_its_own_rung(
@@ -378,3 +433,30 @@ async def test_a_connection_failure_on_a_models_rung_is_the_providers() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse_rungs)) as c:
         result = await probe(c, target_for(sim, "anthropic"))
     assert result.outcome is Oc.CONNECT_ERROR
+
+
+async def test_an_lm_studio_model_not_loaded_goes_to_standby_alone_and_comes_back_once_loaded(
+    inproc: InProcessSimulator, mock_client: httpx.AsyncClient
+) -> None:
+    qwen, llama = inproc.provider("lmstudio").models[:2]
+    mesh = Mesh.build(
+        ["lmstudio"],
+        {f"mesh/{qwen}": "lmstudio", f"mesh/{llama}": "lmstudio"},
+        {"local": [f"mesh/{qwen}", f"mesh/{llama}"]},
+    )
+    core = HealthCore(mesh, initial_state(mesh), DEFAULT_POLICY, ConnectivityGuard(enabled=False))
+    inproc.set_behaviour("lmstudio", model_states={llama: "not_loaded"})
+    step = observe(core, "lmstudio", await probe(mock_client, target_for(inproc, "lmstudio")), 10.0)
+    state = core.state
+    assert state.models[f"mesh/{llama}"].status == "standby"
+    assert state.models[f"mesh/{llama}"].deactivation_reason == "model_loading"
+    assert state.models[f"mesh/{qwen}"].is_active
+    assert state.providers["lmstudio"].is_healthy()
+    assert state.pools["local"].active_models == {f"mesh/{qwen}"}
+    said = [e.fields() for e in step.events if e.name == "model.deactivated"]
+    assert [(f["model"], f["reason"]) for f in said] == [(f"mesh/{llama}", "model_loading")]
+
+    inproc.set_behaviour("lmstudio", model_states={})  # loaded now
+    step = observe(core, "lmstudio", await probe(mock_client, target_for(inproc, "lmstudio")), 20.0)
+    assert state.models[f"mesh/{llama}"].is_active
+    assert [e.name for e in step.events if e.name.startswith("model.")] == ["model.reactivated"]

@@ -4,12 +4,16 @@ Off unless the configuration turns it on for a provider (`canary:`) and priced m
 (`canary: true`): `canary_plans` finds none otherwise and the daemon never starts the loop.
 Each provider's round runs every `canary.every`; what it finds is handed to the daemon
 (`record`), which feeds it to the state core like a probe's result and charges its cost.
+
+The day's spend is the provider's own state (`state.spend`), stored before any canary is sent
+(`store_spend`), so a restart or a crash loop cannot spend the budget twice. Under replicas
+only the provider's owner (`owns`) runs its canary, from the spend its last owner stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import monotonic
 
@@ -25,10 +29,13 @@ from modelmesh_healthd.probes.canary import (
     Budget,
     CanaryModel,
     CanaryResult,
-    Ledger,
+    DaySpend,
     Price,
+    day_of,
     run_canary,
 )
+from modelmesh_healthd.state import ProviderState
+from modelmesh_healthd.state.spend import spend_today
 
 __all__ = ["CanaryLoop", "CanaryPlan", "canary_plans"]
 
@@ -75,6 +82,9 @@ class CanaryLoop:
         config_of: The configuration now (it may be reloaded).
         client_of: The shared client now (None while there is none).
         record: What the daemon does with a round's result (state, cost, events).
+        spend_of: The provider's state, which holds its canary spend (None: not in the state).
+        store_spend: Stores the provider's spend durably; True once stored (and still owned).
+        owns: Whether this daemon runs the provider's canary (a replica: while it owns it).
         wall_clock: Wall time (the budget's UTC day).
     """
 
@@ -84,13 +94,27 @@ class CanaryLoop:
         client_of: Callable[[], httpx.AsyncClient | None],
         record: Callable[[str, CanaryResult], None],
         *,
+        spend_of: Callable[[str], ProviderState | None],
+        store_spend: Callable[[str], Awaitable[bool]],
+        owns: Callable[[str], bool],
         wall_clock: Callable[[], float],
     ) -> None:
         self._config_of, self._client_of, self._record = config_of, client_of, record
+        self._spend_of, self._store_spend, self._owns = spend_of, store_spend, owns
         self._wall_clock = wall_clock
-        self.ledgers: dict[str, Ledger] = {}
-        """Each provider's spend today (read by the metrics)."""
+        self._told: dict[str, int] = {}
+        """Provider -> the UTC day this process last logged its budget as exhausted."""
         self._next: dict[str, float] = {}
+
+    def spends(self) -> dict[str, DaySpend]:
+        """Today's spend of each provider whose canary this daemon runs (for the metrics)."""
+        now = self._wall_clock()
+        out: dict[str, DaySpend] = {}
+        for name in canary_plans(self._config_of()):
+            ps = self._spend_of(name)
+            if ps is not None and self._owns(name):
+                out[name] = spend_today(ps, now)
+        return out
 
     def budgets(self) -> Mapping[str, Budget]:
         """Each canary provider's daily budget, as configured now."""
@@ -100,23 +124,26 @@ class CanaryLoop:
         }
 
     async def round(self, name: str, plan: CanaryPlan) -> CanaryResult | None:
-        """One round of provider `name`'s canaries (None without a client)."""
+        """One round of provider `name`'s canaries (None without a client, without the
+        provider in the state, or while another replica owns it)."""
         client = self._client_of()
-        if client is None:
+        spend = self._spend_of(name)
+        if client is None or spend is None or not self._owns(name):
             return None
         config = self._config_of()
         target = probe_target(config, name, models=())
-        ledger = self.ledgers.setdefault(name, Ledger())
         s = plan.settings
+        now = self._wall_clock()
         result = await run_canary(
             client,
             target,
             plan.models,
             budget=Budget(s.budget_usd_per_day, s.budget_tokens_per_day),
-            ledger=ledger,
+            spend=spend,
+            record=lambda: self._store_spend(name),
             dialect=dialect_of(target.kind),
             stream=s.stream,
-            now=self._wall_clock(),
+            now=now,
         )
         for m in result.models:
             _log.info(
@@ -131,7 +158,11 @@ class CanaryLoop:
                 cost_usd=round(m.cost_usd, 8),
                 detail=m.reading.detail,
             )
-        if result.exhausted_now:
+        if result.unrecorded:
+            _log.warning("canary.unrecorded", provider=name, models=list(result.unrecorded))
+        if result.skipped_for_budget and self._told.get(name) != day_of(now):
+            # Once a day per process: a restart says again why its canary does not run.
+            self._told[name] = day_of(now)
             _log.warning(
                 "canary.budget_exhausted",
                 provider=name,

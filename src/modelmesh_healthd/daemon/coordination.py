@@ -45,6 +45,7 @@ from modelmesh_healthd.state import (
     SystemState,
     phase_of,
 )
+from modelmesh_healthd.state.spend import carry_spend
 from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
@@ -328,7 +329,9 @@ class Coordinator:
             if mine and shard not in claimed:
                 continue  # ours all along: the local state is the newest
             theirs = None if stored is None else stored.providers.get(provider)
-            if mine and theirs is not None and not _newer(theirs, state.providers.get(provider)):
+            local = state.providers.get(provider)
+            _share_spend(local, theirs)
+            if mine and theirs is not None and not _newer(theirs, local):
                 theirs = None  # re-claimed our own lease: our copy has what is not written yet
             if theirs is not None:
                 state.providers[provider] = theirs
@@ -458,6 +461,14 @@ class Coordinator:
         """
         snapshot = (await self.store.inner.load(repair=False)).snapshot
         return {} if snapshot is None else snapshot.state.to_dict()
+
+
+def _share_spend(local: ProviderState | None, stored: ProviderState | None) -> None:
+    """Give both copies of a provider the larger canary spend of the day: whichever copy is
+    kept, a reservation the last owner stored is never forgotten by the next (`state.spend`)."""
+    if local is not None and stored is not None:
+        carry_spend(local, stored)
+        carry_spend(stored, local)
 
 
 def _newer(stored: ProviderState, local: ProviderState | None) -> bool:

@@ -44,6 +44,12 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "The provider's daily canary budget refused a canary: no more canaries today (UTC).",
     ),
     LogEventSpec(
+        "canary.unrecorded",
+        "warning",
+        ("provider", "models"),
+        "The canaries' worst-case spend could not be stored first, so none was sent.",
+    ),
+    LogEventSpec(
         "daemon.started",
         "info",
         ("providers", "models", "pools", "store", "sync_policy", "restored", "version"),

@@ -52,7 +52,7 @@ from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
 from modelmesh_healthd.probes import ProbeTarget, build_client, probe
-from modelmesh_healthd.probes.canary import CanaryResult, Ledger, charge_state
+from modelmesh_healthd.probes.canary import CanaryResult, DaySpend, charge_state
 from modelmesh_healthd.state import (
     ConnectivityGuard,
     Event,
@@ -61,6 +61,7 @@ from modelmesh_healthd.state import (
     Mesh,
     Outcome,
     Phase,
+    ProviderState,
     SystemState,
     latency_step,
     model_latency_step,
@@ -76,6 +77,7 @@ from modelmesh_healthd.state.overrides import (
     list_overrides,
     set_override,
 )
+from modelmesh_healthd.state.spend import carry_spend
 from modelmesh_healthd.storage import (
     StateManager,
     StoreError,
@@ -177,7 +179,13 @@ class Daemon:
         self.supervision = Supervision(self, self.environ)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
         self.canary = CanaryLoop(
-            lambda: self.config, lambda: self.client, self._record_canary, wall_clock=wall_clock
+            lambda: self.config,
+            lambda: self.client,
+            self._record_canary,
+            spend_of=self._provider_state,
+            store_spend=self._store_canary_spend,
+            owns=self._runs_canary,
+            wall_clock=wall_clock,
         )
         """The optional canary (sends nothing unless the configuration turns it on)."""
         self.sinks.extend(self.supervision.sinks)
@@ -208,9 +216,9 @@ class Daemon:
         return self.core.guard
 
     @property
-    def canary_ledgers(self) -> Mapping[str, Ledger]:
+    def canary_ledgers(self) -> Mapping[str, DaySpend]:
         """Each canary provider's spend today (empty while no canary is on)."""
-        return self.canary.ledgers
+        return self.canary.spends()
 
     @property
     def probed(self) -> Collection[str]:
@@ -294,6 +302,7 @@ class Daemon:
             writer_id=self.writer_id,
         )
         opened, restored = await self._open_store(manager)
+        stored = restored
         if self.fresh:
             restored = None
         if not opened:
@@ -305,6 +314,11 @@ class Daemon:
         self.manager = manager
         now = self.wall_clock()
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
+        if stored is not None and restored is None:
+            # A fresh start forgets health, never the canary's spend (the budget is hard).
+            for name, ps in self.state.providers.items():
+                if name in stored.providers:
+                    carry_spend(ps, stored.providers[name])
         manager.attach(self.state, self.mesh)
         self._publish(events)
         self._expire_overrides()  # those that ended while the daemon was not running
@@ -575,11 +589,34 @@ class Daemon:
             await asyncio.sleep(every)
             self._expire_overrides()
 
+    def _provider_state(self, name: str) -> ProviderState | None:
+        # Looked up on the state of the moment: startup and reloads replace the state object.
+        return self.state.providers.get(name)
+
+    def _runs_canary(self, name: str) -> bool:
+        # Under replicas the provider's owner alone spends its budget.
+        return self.coordinator is None or self.coordinator.owns_provider(name)
+
+    async def _store_canary_spend(self, name: str) -> bool:
+        """Store a provider's canary reservations before they are sent (never overspend).
+
+        True when the store holds them and this daemon still runs the provider's canary (a
+        replica whose write was fenced has lost the provider by then). Without a store at all
+        (a daemon not started) there is nothing a restart could forget.
+        """
+        manager = self.manager
+        if manager is None:
+            return True
+        manager.touch(name)
+        return await manager.sync() and self._runs_canary(name)
+
     def _record_canary(self, name: str, result: CanaryResult) -> None:
         """A canary round: its cost to the totals, its report to the core like a probe's."""
         ps = self.state.providers.get(name)
         if ps is None:
             return
+        if self.manager is not None:
+            self.manager.touch(name)  # the settled spend (lower than reserved) and its totals
         charge_state(ps, self.state.models, result)
         report = result.report
         if report is None:

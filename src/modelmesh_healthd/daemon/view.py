@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from modelmesh_healthd.config import Config
 from modelmesh_healthd.daemon.history import HistoryRecorder
-from modelmesh_healthd.probes.canary import Ledger
+from modelmesh_healthd.probes.canary import DaySpend
 from modelmesh_healthd.state import HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.state.overrides import Override
 from modelmesh_healthd.storage import SyncStatus
@@ -134,7 +134,7 @@ class DaemonView(Protocol):
         ...
 
     @property
-    def canary_ledgers(self) -> Mapping[str, Ledger]:
+    def canary_ledgers(self) -> Mapping[str, DaySpend]:
         """Each canary provider's spend today (empty while no canary is on)."""
         ...
 

@@ -11,7 +11,9 @@ from modelmesh_healthd.kinds import KINDS as _SPECS
 
 __all__ = ["KINDS", "MODEL_STATES", "STREAMING", "Behaviour", "SimProvider"]
 
-MODEL_STATES = frozenset({"overloaded", "loading", "error_in_body", "reasoning_hog", "bad_request"})
+MODEL_STATES = frozenset(
+    {"overloaded", "loading", "not_loaded", "error_in_body", "reasoning_hog", "bad_request"}
+)
 """What one simulated model can be, apart from its provider (`SimProvider.model_states`)."""
 
 KINDS: tuple[str, ...] = tuple(name for name, spec in _SPECS.items() if spec.probed)
@@ -89,7 +91,8 @@ class SimProvider:
         huge_bytes: Body size of `huge`.
         limit_remaining: Credit left on the key, where the kind reports it (OpenRouter's
             `limit_remaining`, Firecrawl's `remaining_credits`, Tavily's limit minus usage).
-        model_states: Model name -> `overloaded`, `loading` (or, for completions:
+        model_states: Model name -> `overloaded`, `loading`, `not_loaded` (LM Studio's state
+            `not-loaded`) (or, for completions:
             `error_in_body`, `reasoning_hog`, `bad_request`): what that one model's own
             endpoints answer (Anthropic's `count_tokens`, Ollama's `/api/show`, llama.cpp's
             `/health` while it loads) while the provider's lists still answer.

@@ -106,6 +106,21 @@ class ProviderState:
     override_source: str | None = None
     """Who set it: `operator` (drain) or `schedule:<window>` (a configured window)."""
 
+    canary_day: int | None = None
+    """The UTC day (days since the Unix epoch) the canary spend below is for (`state.spend`);
+    None before the first canary. Kept in the provider's row so a restart, or the replica that
+    takes the provider over, carries on from it instead of from zero."""
+
+    canary_usd: float = 0.0
+    """USD the canary committed that day: what it spent, plus the worst case of any canary
+    reserved and not yet settled (a crash after sending leaves the worst case counted)."""
+
+    canary_tokens: int = 0
+    """Tokens the canary committed that day, counted as `canary_usd` is."""
+
+    canary_exhausted: bool = False
+    """The daily budget refused a canary that day: the canary stopped until 00:00 UTC."""
+
     # --- query methods ----------------------------------------------------
 
     def is_healthy(self, policy: HealthPolicy = DEFAULT_POLICY) -> bool:

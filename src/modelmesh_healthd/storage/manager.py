@@ -312,6 +312,14 @@ class StateManager:
         if len(self._pending):
             self._changed()
 
+    def touch(self, provider: str) -> None:
+        """Note that a provider's row changed outside a transition (the canary's spend, which
+        `sync()` must then carry). Never blocks, never raises."""
+        if self._mesh is None or self.policy is SyncPolicy.IN_MEMORY:
+            return
+        self._pending.add_provider(provider)
+        self._changed()
+
     def _changed(self) -> None:
         self._idle.clear()
         if self.policy is not SyncPolicy.SYNC_ON_BOUNDARY:  # it only writes when asked

@@ -16,7 +16,7 @@ from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.dirty import DirtySet
-from modelmesh_healthd.storage.row_encode import KINDS, all_rows, row_for
+from modelmesh_healthd.storage.row_encode import KINDS, PROVIDER, all_rows, row_for
 
 __all__ = ["PendingWrites", "Taken"]
 
@@ -67,6 +67,10 @@ class PendingWrites:
     def add_events(self, mesh: Mesh, events: Iterable[Event]) -> None:
         """Mark the rows `events` may have changed."""
         self._dirty.add_events(mesh, events)
+
+    def add_provider(self, provider: str) -> None:
+        """Mark one provider's row (a change made outside a transition: the canary's spend)."""
+        self._dirty.keys[PROVIDER].add(provider)
 
     def owe_full_save(self) -> None:
         """The next write rewrites everything (new state, or a store that lost its data)."""

@@ -2,11 +2,10 @@
 
 Off by default and the only request of the daemon that costs tokens. `plan` builds the request
 (sized per model family so reasoning cannot use up the allowance), `reading` reads the answer
-(usage with reasoning tokens, errors inside HTTP 200 bodies, time to first token), `budget`
-keeps the hard daily budget per provider, `runner` sends it. See docs/canary.md.
+(usage with reasoning tokens, errors inside HTTP 200 bodies, time to first token), `runner`
+sends it under the hard daily budget per provider (`state.spend`). See docs/canary.md.
 """
 
-from modelmesh_healthd.probes.canary.budget import Budget, Ledger, day_of
 from modelmesh_healthd.probes.canary.plan import (
     CANARY_KINDS,
     Allowance,
@@ -24,6 +23,7 @@ from modelmesh_healthd.probes.canary.runner import (
     charge_state,
     run_canary,
 )
+from modelmesh_healthd.state.spend import Budget, DaySpend, day_of
 
 __all__ = [
     "CANARY_KINDS",
@@ -33,7 +33,7 @@ __all__ = [
     "CanaryReading",
     "CanaryRequest",
     "CanaryResult",
-    "Ledger",
+    "DaySpend",
     "ModelCanary",
     "Price",
     "Usage",

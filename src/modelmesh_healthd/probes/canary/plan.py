@@ -14,13 +14,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from modelmesh_healthd.kinds import kind_spec
-from modelmesh_healthd.probes.target import ProbeTarget
+from modelmesh_healthd.probes.target import AzureOptions, ProbeTarget
 
 __all__ = [
     "CANARY_KINDS",
+    "MODEL_ROUTED",
     "PROMPT",
     "PROMPT_TOKENS_BOUND",
     "Allowance",
@@ -47,8 +48,13 @@ _OPENAI_PATHS = {
     "lmstudio": "/v1/chat/completions",
     "localai": "/v1/chat/completions",
 }
-CANARY_KINDS = frozenset({*_OPENAI_PATHS, "anthropic", "gemini"})
+CANARY_KINDS = frozenset({*_OPENAI_PATHS, "anthropic", "gemini", "azure-openai", "ollama"})
 """Kinds the canary can speak; a provider of another kind gets no canary."""
+
+MODEL_ROUTED = frozenset({"gemini", "azure-openai", "ollama"})
+"""Kinds whose completion endpoint is the model's own (in the URL: Gemini's model, Azure's
+deployment; Ollama's `/api/chat` 404s only for a model it lacks): a 404 there is that model
+missing, not a wrong base URL."""
 
 _COSTLY_ENDINGS = (
     "/chat/completions",
@@ -177,7 +183,10 @@ def _auth(target: ProbeTarget) -> dict[str, str]:
 def _openai_body(model: str, a: Allowance, kind: str, stream: bool) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": PROMPT}]}
     # OpenAI's reasoning models refuse `max_tokens`; the compatible APIs know `max_tokens`.
-    body["max_completion_tokens" if kind == "openai" else "max_tokens"] = a.max_output
+    # Azure has both since api-version 2024-10-21 and its o-series refuse `max_tokens`; its
+    # `reasoning_effort` came later (preview versions), so it is not sent there.
+    modern = kind == "openai" or (kind == "azure-openai" and a.reasoning)
+    body["max_completion_tokens" if modern else "max_tokens"] = a.max_output
     if a.openai_effort is not None and kind == "openai":
         body["reasoning_effort"] = a.openai_effort
     if stream:
@@ -214,6 +223,22 @@ def build_request(target: ProbeTarget, model: str, *, stream: bool) -> CanaryReq
         body = {
             "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
             "generationConfig": gen,
+        }
+    elif target.kind == "azure-openai":
+        # The model's name is its deployment's: Azure routes by the URL, not the body.
+        opts = target.options if isinstance(target.options, AzureOptions) else AzureOptions()
+        deployment, version = quote(model, safe=""), quote(opts.api_version, safe="")
+        url = f"{base}/openai/deployments/{deployment}/chat/completions?api-version={version}"
+        body = _openai_body(model, a, target.kind, stream)
+        del body["model"]
+    elif target.kind == "ollama":
+        # Ollama streams unless told not to; `num_predict` caps the generated tokens.
+        url = f"{base}/api/chat"
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "stream": stream,
+            "options": {"num_predict": a.max_output},
         }
     else:
         url = base + _OPENAI_PATHS[target.kind]

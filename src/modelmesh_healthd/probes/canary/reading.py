@@ -71,6 +71,12 @@ def _usage(obj: Mapping[str, Any], kind: str, prev: Usage) -> Usage:
             _int(u.get("candidatesTokenCount")) + thoughts,
             thoughts,
         )
+    if kind == "ollama":
+        # Only the last object (`done: true`) has the counts; thinking is in `eval_count`,
+        # not reported apart.
+        if "eval_count" not in obj and "prompt_eval_count" not in obj:
+            return prev
+        return Usage(_int(obj.get("prompt_eval_count")), _int(obj.get("eval_count")), 0)
     u = obj.get("usage")
     if kind == "anthropic":
         msg = obj.get("message")
@@ -108,6 +114,9 @@ def _generated(obj: Mapping[str, Any], kind: str) -> bool:
             ):
                 return True
         return False
+    if kind == "ollama":
+        msg = obj.get("message")
+        return isinstance(msg, dict) and bool(msg.get("content") or msg.get("thinking"))
     for choice in obj.get("choices") or ():
         if not isinstance(choice, dict):
             continue
@@ -133,6 +142,17 @@ def _embedded_error(
         if isinstance(choice, dict) and choice.get("finish_reason") == "error":
             return Outcome.SERVER_ERROR, "error inside an HTTP 200 body (finish_reason error)"
     return None
+
+
+def _json_lines(body: bytes) -> Iterable[dict[str, Any]]:
+    """Ollama's stream: one JSON object per line, no `data:` framing."""
+    for line in body.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            yield value
 
 
 def _events(body: bytes, stream: bool) -> Iterable[dict[str, Any]]:
@@ -185,6 +205,7 @@ def read_answer(
     dialect: Dialect,
     stream: bool,
     now: float,
+    model: str | None = None,
 ) -> CanaryReading:
     """Judge a canary's answer.
 
@@ -197,6 +218,8 @@ def read_answer(
         dialect: The kind's error traps.
         stream: Server-sent events were asked for.
         now: Wall time, for Retry-After dates.
+        model: The model, when the endpoint is that model's own (then a 404 is that model
+            missing; see `plan.MODEL_ROUTED`).
 
     Returns:
         The reading. A non-2xx answer is classified like a probe's (a 400 that is not about the
@@ -205,7 +228,7 @@ def read_answer(
     parts = list(chunks)
     body = b"".join(c for _, c in parts)
     if not 200 <= status <= 299:
-        finding = judge_error(Reply(status, headers, body), dialect, now)
+        finding = judge_error(Reply(status, headers, body), dialect, now, model=model)
         return CanaryReading(finding.outcome, f"canary: {finding.detail}")
     usage, text, first = Usage(), False, None
     seen = False
@@ -213,7 +236,8 @@ def read_answer(
     # Unstreamed: the whole body at once.
     batches = _lines_by_arrival(parts) if stream else [(None, body)]
     for at, ready in batches:
-        for obj in _events(ready, stream):
+        objects = _json_lines(ready) if stream and kind == "ollama" else _events(ready, stream)
+        for obj in objects:
             seen = True
             failed = _embedded_error(obj, dialect, now)
             if failed is not None:

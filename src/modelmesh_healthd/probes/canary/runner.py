@@ -4,20 +4,28 @@ Nothing here runs unless the caller has a canary configuration for the provider 
 opted in with a price (`CanaryModel`); a model without a price cannot be built into one. The
 runner does no logging and keeps no clock of its own but `perf_counter` for the first token: it
 returns what happened (`CanaryResult`) for the daemon to log, count and feed to the state core.
+
+The order is what keeps the budget hard across restarts (`state.spend`): every canary of the
+round is reserved at its worst case, the caller stores the reservations (`record`), and only
+then is anything sent; each answer then settles its reservation with the real cost.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from types import MappingProxyType
 
 import httpx
 
-from modelmesh_healthd.probes.canary.budget import Budget, Ledger
-from modelmesh_healthd.probes.canary.plan import Price, build_request
+from modelmesh_healthd.probes.canary.plan import (
+    MODEL_ROUTED,
+    CanaryRequest,
+    Price,
+    build_request,
+)
 from modelmesh_healthd.probes.canary.reading import CanaryReading, Usage, read_answer
 from modelmesh_healthd.probes.classifier import Dialect, classify_exception
 from modelmesh_healthd.probes.engine import MODEL_SCOPED
@@ -26,6 +34,7 @@ from modelmesh_healthd.probes.target import ProbeTarget
 from modelmesh_healthd.state.model import ModelState
 from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.provider import ProviderState
+from modelmesh_healthd.state.spend import Budget, Reservation, release, reserve, settle, spend_today
 
 __all__ = ["CanaryModel", "CanaryResult", "ModelCanary", "charge_state", "run_canary"]
 
@@ -74,6 +83,7 @@ class CanaryResult:
         models: Each model's canary, in order (the ones sent).
         skipped_for_budget: Models not sent because the day's budget could not cover them.
         exhausted_now: The budget refused its first canary of the day in this round.
+        unrecorded: Models not sent because their reservation could not be stored first.
         report: For the state core, like a probe's (`None` when nothing was sent): the
             provider's outcome, the slowest first-token latency, per-model outcomes.
         spent_usd: Today's spend after this round.
@@ -83,6 +93,7 @@ class CanaryResult:
     models: tuple[ModelCanary, ...] = ()
     skipped_for_budget: tuple[str, ...] = ()
     exhausted_now: bool = False
+    unrecorded: tuple[str, ...] = ()
     report: ProbeResult | None = None
     spent_usd: float = 0.0
     spent_tokens: int = 0
@@ -114,15 +125,12 @@ async def _send(
 async def _one(
     client: httpx.AsyncClient,
     target: ProbeTarget,
-    model: CanaryModel,
+    req: CanaryRequest,
     *,
-    stream: bool,
     dialect: Dialect,
     now: float,
 ) -> tuple[CanaryReading, float | None, bool]:
     """(reading, seconds to the first token, whether the request was answered with 2xx)."""
-    req = build_request(target, model.upstream, stream=stream)
-    assert req is not None  # the caller checked the kind
     try:
         async with asyncio.timeout(target.timeout):
             status, headers, chunks, elapsed = await _send(
@@ -138,7 +146,14 @@ async def _one(
         outcome, why = classify_exception(exc, got_response=False)
         return CanaryReading(outcome, f"canary: {why}"), None, False
     reading = read_answer(
-        status, headers, chunks, kind=target.kind, dialect=dialect, stream=stream, now=now
+        status,
+        headers,
+        chunks,
+        kind=target.kind,
+        dialect=dialect,
+        stream=req.stream,
+        now=now,
+        model=req.model if target.kind in MODEL_ROUTED else None,
     )
     ttft = reading.first_token_at if reading.first_token_at is not None else elapsed
     return reading, ttft, 200 <= status <= 299
@@ -182,13 +197,21 @@ def _report(target: ProbeTarget, done: list[ModelCanary]) -> ProbeResult | None:
     )
 
 
+async def _stored(record: Callable[[], Awaitable[bool]]) -> bool:
+    try:
+        return await record()
+    except Exception:  # noqa: BLE001 - a store fault means "not stored": nothing is sent
+        return False
+
+
 async def run_canary(
     client: httpx.AsyncClient,
     target: ProbeTarget,
     models: tuple[CanaryModel, ...],
     *,
     budget: Budget,
-    ledger: Ledger,
+    spend: ProviderState,
+    record: Callable[[], Awaitable[bool]],
     dialect: Dialect,
     stream: bool,
     now: float,
@@ -200,44 +223,62 @@ async def run_canary(
         target: The provider (key, base URL, deadline per canary, body cap).
         models: The models due, each with its price.
         budget: The provider's daily budget.
-        ledger: Today's spend (mutated: charged with each canary's real cost).
+        spend: The provider's state, whose canary record is today's spend (mutated: reserved
+            at each canary's worst case, then settled with its real cost).
+        record: Stores `spend` durably; True once it is stored. Called after the round's
+            reservations and before anything is sent: when it says False (or raises), nothing
+            is sent and the reservations are given back.
         dialect: The kind's error traps.
         stream: Ask for server-sent events and time the first token.
         now: Wall time (the budget's day; Retry-After dates).
 
     Returns:
-        The round's result. Never raises for network or provider behaviour.
+        The round's result. Never raises for network, store or provider behaviour.
     """
-    done: list[ModelCanary] = []
     skipped: list[str] = []
-    was_exhausted = ledger.exhausted
+    was_exhausted = spend_today(spend, now).exhausted
+    due: list[tuple[CanaryModel, CanaryRequest, Reservation]] = []
     for model in models:
         req = build_request(target, model.upstream, stream=stream)
         if req is None:
             continue
         usd, tokens = req.worst_case(model.price)
-        if not ledger.allows(budget, usd, tokens, now):
-            ledger.exhausted = True
+        held = reserve(spend, budget, usd, tokens, now)
+        if held is None:
             skipped.append(model.mesh_id)
-            continue
-        reading, ttft, answered = await _one(
-            client, target, model, stream=stream, dialect=dialect, now=now
+        else:
+            due.append((model, req, held))
+    exhausted_now = spend_today(spend, now).exhausted and not was_exhausted
+    if due and not await _stored(record):
+        for _, _, held in due:
+            release(spend, held)
+        today = spend_today(spend, now)
+        return CanaryResult(
+            skipped_for_budget=tuple(skipped),
+            exhausted_now=exhausted_now,
+            unrecorded=tuple(m.mesh_id for m, _, _ in due),
+            spent_usd=today.usd,
+            spent_tokens=today.tokens,
         )
+    done: list[ModelCanary] = []
+    for model, req, held in due:
+        reading, ttft, answered = await _one(client, target, req, dialect=dialect, now=now)
         used = reading.usage
         if answered and used == Usage():
             # Answered without saying what it billed: count the worst case (the budget is hard).
-            cost, spent = usd, tokens
+            cost, spent = held.usd, held.tokens
         else:
             cost, spent = model.price.cost(used.prompt, used.completion), used.total
-        ledger.charge(cost, spent, now)
+        settle(spend, held, cost, spent)
         done.append(ModelCanary(model.mesh_id, reading, ttft, cost, spent))
+    today = spend_today(spend, now)
     return CanaryResult(
         models=tuple(done),
         skipped_for_budget=tuple(skipped),
-        exhausted_now=ledger.exhausted and not was_exhausted,
+        exhausted_now=exhausted_now,
         report=_report(target, done),
-        spent_usd=ledger.usd,
-        spent_tokens=ledger.tokens,
+        spent_usd=today.usd,
+        spent_tokens=today.tokens,
     )
 
 

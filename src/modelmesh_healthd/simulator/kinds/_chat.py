@@ -1,7 +1,8 @@
-"""Simulated completions for the canary: OpenAI-style chat completions, Anthropic messages,
-Gemini generateContent, each streamed (server-sent events) or not, with the usage each
-provider reports (OpenAI's `completion_tokens_details.reasoning_tokens`, Gemini's
-`thoughtsTokenCount`).
+"""Simulated completions for the canary: OpenAI-style chat completions (Azure's with its
+content-filter annotations), Anthropic messages, Gemini generateContent, Ollama's `/api/chat`,
+each streamed (server-sent events; Ollama: one JSON object per line) or not, with the usage
+each provider reports (OpenAI's `completion_tokens_details.reasoning_tokens`, Gemini's
+`thoughtsTokenCount`, Ollama's `prompt_eval_count`/`eval_count`).
 
 A model's `model_states` entry plays the canary's traps: `error_in_body` (an error inside an
 HTTP 200 answer, as OpenRouter and OpenAI send once generation has started), `reasoning_hog`
@@ -25,7 +26,7 @@ class SimKind(Protocol):
     def model_answer(self, p: SimProvider, name: str) -> Answer | None: ...
 
 
-__all__ = ["anthropic_messages", "gemini_generate", "openai_chat"]
+__all__ = ["anthropic_messages", "gemini_generate", "ollama_chat", "openai_chat"]
 
 PROMPT_TOKENS = 14
 ANSWER = "ok"
@@ -55,8 +56,19 @@ def _spend(model: str, state: str | None, cap: int) -> tuple[int, int, str]:
     return reasoning, 1, ANSWER
 
 
-def openai_chat(sim: SimKind, p: SimProvider, body: dict[str, Any]) -> Answer:
-    """`POST /v1/chat/completions`."""
+_FILTERED = {
+    category: {"filtered": False, "severity": "safe"}
+    for category in ("hate", "self_harm", "sexual", "violence")
+}
+_PROMPT_FILTER = [{"prompt_index": 0, "content_filter_results": _FILTERED}]
+"""Azure OpenAI's content-filter annotations (its REST reference's chat completion example)."""
+
+
+def openai_chat(
+    sim: SimKind, p: SimProvider, body: dict[str, Any], *, azure: bool = False
+) -> Answer:
+    """`POST /v1/chat/completions` (`azure`: with Azure's content-filter annotations, a first
+    stream chunk with no choices, and the deployment's base model named in `model`)."""
     model = body.get("model")
     if not isinstance(model, str) or not isinstance(body.get("messages"), list):
         return openai_error(
@@ -84,18 +96,34 @@ def openai_chat(sim: SimKind, p: SimProvider, body: dict[str, Any]) -> Answer:
     }
     finish = "length" if state == "reasoning_hog" else "stop"
     base = {"id": "chatcmpl-sim", "created": 1700000000, "model": model}
+    if azure:
+        base["model"] = "gpt-4o-2024-08-06"
     if not body.get("stream"):
         if state == "error_in_body":
             return json_answer(200, {"error": {"message": "Provider returned error", "code": 502}})
         message = {"role": "assistant", "content": text}
-        choice = {"index": 0, "message": message, "finish_reason": finish}
-        return json_answer(
-            200, {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
-        )
+        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish}
+        whole = {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
+        if azure:
+            choice["content_filter_results"] = _FILTERED
+            whole["prompt_filter_results"] = _PROMPT_FILTER
+        return json_answer(200, whole)
     chunk = {**base, "object": "chat.completion.chunk"}
-    events: list[Any] = [
+    events: list[Any] = []
+    if azure:  # Azure streams the prompt's filter results first, in a chunk with no choices
+        events.append(
+            {
+                "choices": [],
+                "created": 0,
+                "id": "",
+                "model": "",
+                "object": "",
+                "prompt_filter_results": _PROMPT_FILTER,
+            }
+        )
+    events.append(
         {**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
-    ]
+    )
     if state == "error_in_body":
         events.append(
             {
@@ -231,3 +259,59 @@ def gemini_generate(
     if not stream:
         return json_answer(200, payload)
     return _sse([payload])
+
+
+def ollama_chat(sim: SimKind, p: SimProvider, body: dict[str, Any]) -> Answer:
+    """`POST /api/chat`: streamed by default, as newline-delimited JSON objects, the last one
+    (`done: true`) with the counts; `options.num_predict` caps the generated tokens."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return json_answer(400, {"error": "model is required"})
+    name = model if ":" in model else f"{model}:latest"
+    refused = sim.model_answer(p, name)
+    if refused is not None:
+        return refused
+    state = p.model_states.get(name)
+    if state == "bad_request":
+        return json_answer(400, {"error": "invalid options"})
+    options = body.get("options") or {}
+    cap = options.get("num_predict", 128) if isinstance(options, dict) else 128
+    cap = cap if isinstance(cap, int) and cap > 0 else 128
+    reasoning, visible, text = _spend(model, state, cap)
+    head = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z"}
+    done = {
+        **head,
+        "done": True,
+        "done_reason": "length" if state == "reasoning_hog" else "stop",
+        "total_duration": 5191566416,
+        "load_duration": 2154458,
+        "prompt_eval_count": PROMPT_TOKENS,
+        "prompt_eval_duration": 383809000,
+        "eval_count": reasoning + visible,
+        "eval_duration": 4799921000,
+    }
+    thinking = "hmm " * reasoning
+    if body.get("stream", True) is False:
+        if state == "error_in_body":
+            return json_answer(200, {"error": "an error was encountered while running the model"})
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["thinking"] = thinking
+        return json_answer(200, {**done, "message": message})
+    lines: list[dict[str, Any]] = []
+    if thinking:
+        lines.append(
+            {
+                **head,
+                "message": {"role": "assistant", "content": "", "thinking": thinking},
+                "done": False,
+            }
+        )
+    if state == "error_in_body":
+        lines.append({"error": "an error was encountered while running the model"})
+    else:
+        if text:
+            lines.append({**head, "message": {"role": "assistant", "content": text}, "done": False})
+        lines.append({**done, "message": {"role": "assistant", "content": ""}})
+    payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    return Answer(200, payload, {}, "application/x-ndjson")

@@ -1,11 +1,13 @@
-"""Simulated Azure OpenAI: `/openai/models?api-version=...`, `api-key`, DeploymentNotFound."""
+"""Simulated Azure OpenAI: `/openai/models?api-version=...`, `api-key`, DeploymentNotFound, and
+chat completions on a deployment (`/openai/deployments/{d}/chat/completions?api-version=`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
-from modelmesh_healthd.simulator.kinds._base import OpenAIStyle
+from modelmesh_healthd.simulator.kinds._base import OpenAIStyle, json_body
+from modelmesh_healthd.simulator.kinds._chat import openai_chat
 from modelmesh_healthd.simulator.shapes import Answer, json_answer, openai_model
 
 __all__ = ["SIM"]
@@ -63,6 +65,26 @@ class AzureOpenAI(OpenAIStyle):
                 else self.model_not_found(p, name)
             )
         return None
+
+    def post(
+        self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
+    ) -> Answer | None:
+        """Chat completions on a deployment (the deployments are the models listed)."""
+        parts = path.split("/")
+        if (
+            len(parts) != 5
+            or parts[:2] != ["openai", "deployments"]
+            or parts[3:]
+            != [
+                "chat",
+                "completions",
+            ]
+        ):
+            return None
+        if "api-version" not in query:
+            return json_answer(404, {"error": {"code": "404", "message": "Resource not found"}})
+        # Azure routes by the deployment in the URL; a `model` in the body is not needed.
+        return openai_chat(self, p, {**json_body(body), "model": parts[2]}, azure=True)
 
 
 SIM = AzureOpenAI()

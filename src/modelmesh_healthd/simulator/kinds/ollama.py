@@ -1,5 +1,5 @@
-"""Simulated Ollama: `/api/version`, `/api/tags`, `/api/ps`, `POST /api/show`; no key;
-`{"error": "text"}` errors."""
+"""Simulated Ollama: `/api/version`, `/api/tags`, `/api/ps`, `POST /api/show`, and `POST
+/api/chat` for the canary; no key; `{"error": "text"}` errors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from modelmesh_healthd.simulator.behaviours import SimProvider
 from modelmesh_healthd.simulator.kinds._base import SimKind, json_body
+from modelmesh_healthd.simulator.kinds._chat import ollama_chat
 from modelmesh_healthd.simulator.shapes import Answer, json_answer
 
 __all__ = ["SIM"]
@@ -80,7 +81,9 @@ class Ollama(SimKind):
     def post(
         self, p: SimProvider, path: str, query: Mapping[str, str], body: bytes
     ) -> Answer | None:
-        """`/api/show {"model"}`: the model's modelfile, parameters and details."""
+        """`/api/show {"model"}`: the model's modelfile, parameters and details; `/api/chat`."""
+        if path == "api/chat":
+            return ollama_chat(self, p, json_body(body))
         if path != "api/show":
             return None
         name = json_body(body).get("model", json_body(body).get("name"))
