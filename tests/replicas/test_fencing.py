@@ -16,7 +16,9 @@ from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.coordination import (
     Coordination,
     ShardRows,
+    VoteWrite,
     provider_shard,
+    vote_shard,
 )
 from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.fenced import FencedStore
@@ -183,3 +185,46 @@ async def test_a_fenced_store_logs_and_counts_a_refused_shard_and_drops_its_leas
     assert refused == [{SHARD}]
     assert not fenced.leases.owns(SHARD)
     assert await stored_score(shared_url) is None
+
+
+VOTE = vote_shard("p1", "east")
+
+
+async def test_a_vote_under_the_held_token_is_stored_with_its_age_by_the_stores_clock(
+    shared_url: str,
+) -> None:
+    async with coordinated(shared_url) as a:
+        token = (await a.claim("a", [VOTE], 30.0)).granted[VOTE]
+        refused = await a.write_votes("a", [VoteWrite(token, "p1", "east", '{"down": true}')])
+        await asyncio.sleep(0.3)
+        votes = await a.votes()
+    assert refused == set()
+    assert [(v.provider, v.vantage, v.data) for v in votes] == [("p1", "east", '{"down": true}')]
+    assert 0.25 <= votes[0].age < 30.0
+
+
+async def test_the_store_refuses_a_vote_under_a_stale_token(shared_url: str) -> None:
+    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+        old = (await a.claim("a", [VOTE], TTL)).granted[VOTE]
+        await asyncio.sleep(TTL + 0.2)  # a is paused past its lease
+        new = (await b.claim("b", [VOTE], TTL)).granted[VOTE]
+        assert not await b.write_votes("b", [VoteWrite(new, "p1", "east", '{"down": false}')])
+        refused = await a.write_votes("a", [VoteWrite(old, "p1", "east", '{"down": true}')])
+        votes = await b.votes()
+    assert refused == {VOTE}
+    assert [v.data for v in votes] == ['{"down": false}']
+
+
+async def test_votes_of_two_sites_on_one_provider_are_kept_apart(shared_url: str) -> None:
+    west = vote_shard("p1", "west")
+    async with coordinated(shared_url) as a:
+        tokens = (await a.claim("a", [VOTE, west], 30.0)).granted
+        await a.write_votes(
+            "a",
+            [
+                VoteWrite(tokens[VOTE], "p1", "east", "1"),
+                VoteWrite(tokens[west], "p1", "west", "2"),
+            ],
+        )
+        votes = await a.votes()
+    assert sorted((v.vantage, v.data) for v in votes) == [("east", "1"), ("west", "2")]

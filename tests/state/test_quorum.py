@@ -137,7 +137,8 @@ def test_one_site_seeing_a_provider_down_holds_it_up_and_says_so_once() -> None:
     assert names.count("provider.quorum_pending") == 1
     assert "provider.quorum_pending" not in [e.name for e in step.events]
     assert (step.hold, step.phase) == (True, Phase.DOWN)
-    assert step.vote is not None and step.vote.down
+    assert step.vote is not None
+    assert step.vote.down
 
 
 def test_the_pending_event_names_the_agreeing_sites_and_what_is_needed() -> None:
@@ -170,13 +171,15 @@ def test_a_down_vote_that_went_stale_no_longer_takes_the_provider_down() -> None
     assert core.quorum is not None
     core.quorum.votes["x"] = {"b": vote("b", down=True, until=now + 0.5)}
     step = observe(core, "x", Observation(Outcome.SERVER_ERROR), now + 1)
-    assert step.hold and core.state.providers["x"].available
+    assert step.hold
+    assert core.state.providers["x"].available
 
 
 def test_with_quorum_one_a_site_takes_a_provider_down_alone() -> None:
     core = site_core(1)
     _, names = fail_until_held_or_down(core)
-    assert "provider.down" in names and "provider.quorum_pending" not in names
+    assert "provider.down" in names
+    assert "provider.quorum_pending" not in names
 
 
 def test_recovery_is_the_writers_site_alone_even_when_others_still_vote_down() -> None:
@@ -195,17 +198,21 @@ def test_a_held_episode_ends_when_the_site_sees_the_provider_answer_again() -> N
     core = site_core(2)
     now, _ = fail_until_held_or_down(core)
     observe(core, "x", Observation(Outcome.OK), now + 1)
-    assert core.quorum is not None and "x" not in core.quorum.pending
+    assert core.quorum is not None
+    assert "x" not in core.quorum.pending
     _, names = fail_until_held_or_down(core, now + 2)
     assert names.count("provider.quorum_pending") == 1
 
 
 def test_a_voter_changes_only_its_own_view_never_the_shared_state() -> None:
     core = site_core(2, vantage="b")
-    votes = [observe_vote(core, "x", Observation(Outcome.SERVER_ERROR), float(i)) for i in range(20)]
+    votes = [
+        observe_vote(core, "x", Observation(Outcome.SERVER_ERROR), float(i)) for i in range(20)
+    ]
     assert core.state.providers["x"].available
     assert core.state.providers["x"].last_probe is None
-    assert votes[-1].vote is not None and votes[-1].vote.down
+    assert votes[-1].vote is not None
+    assert votes[-1].vote.down
     assert votes[-1].vote.vantage == "b"
     assert votes[-1].phase is Phase.DOWN
     assert all(not step.events for step in votes)
@@ -216,7 +223,8 @@ def test_a_voters_view_starts_from_the_shared_state() -> None:
     core.state.providers["x"].available = False
     core.state.providers["x"].availability_score = 0.1
     step = observe_vote(core, "x", Observation(Outcome.OK), 1.0)
-    assert step.vote is not None and step.vote.down  # one success does not bring it back
+    assert step.vote is not None
+    assert step.vote.down
 
 
 def test_a_voters_unproven_network_failure_does_not_turn_its_vote() -> None:
