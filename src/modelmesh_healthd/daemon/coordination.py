@@ -239,6 +239,9 @@ class Coordinator:
         self._owed: set[str] = set()
         """Pool shards whose rows must be written (changed, or missing from the store)."""
         self._prepared = False
+        self._sent: dict[str, float] = {}
+        """Provider -> when this replica last sent it a probe: a probe whose result was not
+        recorded (its lease lapsed while it ran) still sets when the next one is due."""
         self._wake = asyncio.Event()
         daemon.supervision.metrics.registry.register(ReplicaCollector(self))
 
@@ -361,9 +364,11 @@ class Coordinator:
         self.counts.members = len(members)
         want = self._wanted(members)
         unwanted = {s: t for s, t in held.items() if s in renewed and s not in want}
-        if unwanted:
-            self._drop(set(unwanted), "rebalanced")
-            await self.coordination.release(self.member, unwanted)
+        busy = self._stop_probing(unwanted)
+        handed = {s: t for s, t in unwanted.items() if s not in busy}
+        if handed:
+            self._drop(set(handed), "rebalanced")
+            await self.coordination.release(self.member, handed)
         renewed -= set(unwanted)
         sent = time.monotonic()
         claim = await self.coordination.claim(self.member, sorted(want - renewed), self.ttl)
@@ -481,6 +486,9 @@ class Coordinator:
                 last = quorum.votes.get(name, {}).get(self.vantage)
                 if last is not None and (ps.last_probe is None or last.at > ps.last_probe):
                     ps = ProviderState.from_dict({**ps.to_dict(), "last_probe": last.at})
+            sent = self._sent.get(name)
+            if sent is not None and (ps.last_probe is None or sent > ps.last_probe):
+                ps = ProviderState.from_dict({**ps.to_dict(), "last_probe": sent})
             phase = phase_of(ps, daemon.policy)
             if ps.last_probe is None:
                 due = first_due(entry.timing, phase, mono, daemon.rng.random())
@@ -488,6 +496,30 @@ class Coordinator:
                 delay = base_delay(entry.timing, phase, daemon.core.down_probes.get(name, 0))
                 due = mono + min(delay, max(0.0, ps.last_probe + delay - wall))
             scheduler.add(name, due)
+
+    def _stop_probing(self, unwanted: Mapping[str, int]) -> set[str]:
+        """Unschedule the providers of leases to hand over; return those with a probe in flight.
+
+        Their leases are kept (and renewed) until the probe's result is written, and released a
+        round later: the new owner then schedules from that probe, not from the one before it,
+        and does not probe the provider again right after it.
+        """
+        scheduler = self.daemon.scheduler
+        if scheduler is None:
+            return set()
+        busy = set()
+        for shard in unwanted:
+            name = self._probed_by_shard(shard)
+            if name is None:
+                continue
+            scheduler.remove(name)
+            if scheduler.running(name):
+                busy.add(shard)
+        return busy
+
+    def probing(self, provider: str, at: float) -> None:
+        """Note that a probe of `provider` is being sent now (Unix time `at`)."""
+        self._sent[provider] = at
 
     def _drop(self, shards: set[str], why: str | None) -> None:
         """Forget leases and stop probing their providers (why None: leaving, not logged)."""

@@ -487,6 +487,8 @@ class Daemon:
         client = self.client
         if entry is None or client is None or not self._owns(name):
             return None
+        if self.coordinator is not None:
+            self.coordinator.probing(name, self.wall_clock())
         result = await probe(client, self._target(name, entry.timing.timeout))
         if not self._owns(name):
             return None  # its lease went while the probe ran: the new owner records it
