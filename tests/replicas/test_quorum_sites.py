@@ -4,13 +4,12 @@ its own simulator (its own "network"), with `health.quorum: 2`."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from replica_support import Replica, fleet_config, providers, replicas, settled
+from replica_support import Replica, fleet_config, providers, replicas, settled, until
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.state import SystemState
@@ -36,19 +35,6 @@ async def stored_votes(url: str) -> list[StoredVote]:
         coordination = coordination_for(store)
         assert coordination is not None
         return await coordination.votes()
-
-
-async def until(
-    check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0, every: float = 0.2
-) -> Any:
-    """Poll `check` until it returns something true; fail naming `what` after `within` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(every)
-    raise AssertionError(f"{what}: not within {within}s")
 
 
 async def state_of(url: str) -> SystemState:
@@ -166,3 +152,35 @@ async def _pool_full(url: str) -> bool:
 
 async def _announced(sites: list[Replica], event: str) -> bool:
     return bool(named(sites, event, pool="pool00"))
+
+
+async def test_a_site_that_stopped_voting_does_not_hold_a_provider_up_for_ever(
+    shared_url: str, tmp_path: Path
+) -> None:
+    url = f"{shared_url}&replicas=on&lease_ttl={TTL}"
+    sims = {site: Simulator(providers(COUNT)) for site in SITES}
+    for sim in sims.values():
+        await sim.start()
+    configs = {}
+    for site, sim in sims.items():
+        configs[site] = tmp_path / f"{site}.yaml"
+        configs[site].write_text(site_config(sim.base_url, url, site))
+    try:
+        async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
+            await settled(url, COUNT, 2)
+            await until(lambda: _both_sites_voted(url, "p000"), "both sites voted", within=30)
+            east[0].proc.kill()  # the east site is gone: its votes go stale, its members expire
+            await east[0].proc.wait()
+            sims["west"].set_behaviour("p000", "server_error")
+            down = await until(
+                lambda: _provider_down(url, "p000"),
+                "the provider down on the one live site's word",
+            )
+            pending = named(west, "provider.quorum_pending", provider="p000")
+    finally:
+        for sim in sims.values():
+            await sim.stop()
+    assert not down.models["m000"].is_active
+    # If the west site saw it fail while the east one still counted, it waited for it first.
+    for event in pending:
+        assert event["needed"] == 2
