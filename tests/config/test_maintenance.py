@@ -23,7 +23,8 @@ maintenance:
 
 def test_a_weekly_window_loads_with_its_zone() -> None:
     text = BASE.format(
-        window='{id: up, providers: [a], start: "Sun 02:00", duration: 2h, timezone: Europe/Berlin}'
+        window='{id: up, providers: [a], start: "Sun 02:00", duration: 2h, '
+        "timezone: Europe/Berlin}"
     )
     (window,) = load_config_text(text).windows()
     assert (window.name, window.targets) == ("up", ("a",))
