@@ -61,7 +61,7 @@ async def test_one_sites_failures_hold_a_provider_up_and_both_sites_take_it_down
     for site, sim in sims.items():
         configs[site] = tmp_path / f"{site}.yaml"
         configs[site].write_text(
-            site_config(sim.base_url, url, site, port if site == "east" else None)
+            site_config(sim.base_url, url, site, port if site == "west" else None)
         )
     try:
         async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
@@ -89,6 +89,8 @@ async def test_one_sites_failures_hold_a_provider_up_and_both_sites_take_it_down
             assert '"down": false' in votes["east"].data
             async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
                 shown = (await client.get(f"http://127.0.0.1:{port}/v1/state")).json()
+                metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert "modelmesh_healthd_replica_quorum_pending 1.0" in metrics.splitlines()
             assert shown["state"]["votes"][x]["west"]["down"] is True
             assert shown["state"]["votes"][x]["east"]["down"] is False
             assert shown["state"]["votes"][x]["west"]["fresh"] is True

@@ -195,7 +195,14 @@ def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
 class ReplicaCounts:
     """Counters of the coordination, for metrics and `status`."""
 
-    __slots__ = ("lease_renewals", "members", "owned_providers", "takeovers")
+    __slots__ = (
+        "lease_renewals",
+        "members",
+        "owned_providers",
+        "quorum_pending",
+        "takeovers",
+        "votes",
+    )
 
     def __init__(self) -> None:
         self.members = 0
@@ -203,6 +210,10 @@ class ReplicaCounts:
         self.lease_renewals = 0
         self.takeovers = 0
         """Providers this replica claimed that another replica had written before."""
+        self.votes = 0
+        """Votes this replica wrote for its site."""
+        self.quorum_pending = 0
+        """Providers it writes whose down transition waits for the quorum."""
 
 
 class Coordinator:
@@ -580,6 +591,8 @@ class Coordinator:
                 "outcome": vote.outcome,
             }
         )
+        quorum = self.daemon.core.quorum
+        self.counts.quorum_pending = 0 if quorum is None else len(quorum.pending)
         try:
             refused = await self.coordination.write_votes(
                 self.member, [VoteWrite(token, provider, self.vantage, data)]
@@ -599,6 +612,8 @@ class Coordinator:
                 count=len(refused),
             )
             self._fenced(refused)
+            return
+        self.counts.votes += 1
 
     async def _read_votes(self, members: tuple[str, ...]) -> None:
         """Every site's votes and the live sites, into the core's quorum (the writer's step
