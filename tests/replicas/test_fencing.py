@@ -25,6 +25,9 @@ from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.row_encode import make_batch, row_for
 
 TTL = 0.5
+"""For leases a test lets expire (it sleeps past it)."""
+HELD = 30.0
+"""For leases a test needs still held a moment later, however busy the host."""
 SHARD = provider_shard("p1")
 
 
@@ -60,17 +63,17 @@ async def test_a_free_shard_is_granted_and_a_held_one_makes_the_other_member_wai
     shared_url: str,
 ) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        first = await a.claim("a", [SHARD], TTL)
-        second = await b.claim("b", [SHARD], TTL)
+        first = await a.claim("a", [SHARD], HELD)
+        second = await b.claim("b", [SHARD], HELD)
     assert SHARD in first.granted
     assert SHARD not in second.granted
-    assert 0.0 <= second.waiting[SHARD] <= TTL
+    assert 0.0 <= second.waiting[SHARD] <= HELD
 
 
 async def test_claiming_a_held_shard_again_keeps_its_token(shared_url: str) -> None:
     async with coordinated(shared_url) as a:
-        first = await a.claim("a", [SHARD], TTL)
-        again = await a.claim("a", [SHARD], TTL)
+        first = await a.claim("a", [SHARD], HELD)
+        again = await a.claim("a", [SHARD], HELD)
     assert again.granted[SHARD] == first.granted[SHARD]
 
 
@@ -115,20 +118,21 @@ async def test_renewing_under_a_stale_token_fails(shared_url: str) -> None:
 
 async def test_renewing_a_held_lease_keeps_it_past_its_first_ttl(shared_url: str) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        token = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
-        for _ in range(3):
-            await asyncio.sleep(TTL / 3)
-            assert await a.renew("a", {SHARD: token}, TTL) == {SHARD}
-        late = await b.claim("b", [SHARD], TTL)
+        ttl = 3.0  # renewed every second: two seconds to spare on a busy host
+        token = (await a.claim("a", [SHARD], ttl)).granted[SHARD]
+        for _ in range(4):
+            await asyncio.sleep(1.0)
+            assert await a.renew("a", {SHARD: token}, ttl) == {SHARD}
+        late = await b.claim("b", [SHARD], ttl)
     assert SHARD not in late.granted
 
 
 async def test_heartbeats_list_the_live_members_and_drop_expired_ones(shared_url: str) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        await a.heartbeat("a", TTL)
-        both = await b.heartbeat("b", 5.0)
-        await asyncio.sleep(TTL + 0.2)
-        later = await b.heartbeat("b", 5.0)
+        await a.heartbeat("a", 2.0)
+        both = await b.heartbeat("b", HELD)
+        await asyncio.sleep(2.2)
+        later = await b.heartbeat("b", HELD)
     assert set(both.members) == {"a", "b"}
     assert set(later.members) == {"b"}
 
