@@ -150,16 +150,32 @@ async def settled(url: str, count: int, members: int, within: float = 120.0) -> 
 
 async def steady_rate(
     recorder: Recorder, names: list[str], interval: float, intervals: int
-) -> tuple[float, int]:
+) -> tuple[float, int, int, int]:
+    """Probe rate, close pairs, extra and missed probes over `intervals` of steady state.
+
+    A close pair (two probes of one provider less than half an interval apart) is either a
+    probe twice in one interval or a late probe followed by an on-time one: the schedule is
+    drift-free, so a probe that started late is followed by one at its usual time. The extra
+    probes tell them apart: each provider's own window starts at its first probe and spans
+    `intervals` slots (ending half an interval before the next slot), so with every probe less
+    than half an interval late it holds exactly `intervals` probes; a probe more is a probe
+    twice in one interval, one fewer a probe more than half an interval late.
+    """
     start = time.monotonic()
-    await asyncio.sleep(intervals * interval)
+    await asyncio.sleep((intervals + 2) * interval)
     end = time.monotonic()
-    total = duplicates = 0
+    total = close = extra = missed = 0
     for name in names:
-        times = [t for t in recorder.times[name] if start <= t < end]
+        times = [t for t in recorder.times[name] if start <= t < start + intervals * interval]
         total += len(times)
-        duplicates += sum(1 for a, b in itertools.pairwise(times) if b - a < 0.5 * interval)
-    return total / (len(names) * intervals), duplicates
+        close += sum(1 for a, b in itertools.pairwise(times) if b - a < 0.5 * interval)
+        own = [t for t in recorder.times[name] if start <= t < end]
+        if own:
+            first = own[0]
+            slots = [t for t in own if t < first + (intervals - 0.5) * interval]
+            extra += max(0, len(slots) - intervals)
+            missed += max(0, intervals - len(slots))
+    return total / (len(names) * intervals), close, extra, missed
 
 
 async def takeovers(
@@ -264,7 +280,9 @@ async def main() -> None:
                     await fleet.start()
                 await settled(url, args.providers, 3)
                 await asyncio.sleep(2 * args.interval)
-                rate, duplicates = await steady_rate(recorder, names, args.interval, args.window)
+                rate, close, extra, missed = await steady_rate(
+                    recorder, names, args.interval, args.window
+                )
                 kills = await takeovers(
                     url, fleet, recorder, args.providers, kills=args.kills, ttl=args.ttl
                 )
@@ -284,7 +302,10 @@ async def main() -> None:
     print(
         f"| probes per provider per interval ({args.window} intervals) | {rate:.3f} | 1.00 ± 0.01 |"
     )
-    print(f"| probes twice in one interval (steady state) | {duplicates} | 0 |")
+    slots = args.window * args.providers
+    print(f"| probes twice in one interval, steady state (of {slots:,}) | {extra} | 0 |")
+    print(f"| probes over half an interval late (of {slots:,}) | {missed} | |")
+    print(f"| probes under half an interval after the previous one | {close} | |")
     print(
         f"| takeover after kill -9, p50 ({len(kills)} kills) | {statistics.median(kills):.2f} s | |"
     )

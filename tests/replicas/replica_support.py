@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -224,7 +224,7 @@ def member_of(replica: Replica, owners: dict[str, str]) -> str | None:
     return next((m for m in set(owners.values()) if marker in m), None)
 
 
-async def settled(url: str, providers: int, members: int, within: float = 60.0) -> dict[str, str]:
+async def settled(url: str, providers: int, members: int, within: float = 120.0) -> dict[str, str]:
     """Wait until every provider's lease is held by its rendezvous owner among `members`."""
     from modelmesh_healthd.storage.coordination import provider_shard
     from modelmesh_healthd.storage.rendezvous import owner_of
@@ -250,3 +250,35 @@ async def settled(url: str, providers: int, members: int, within: float = 60.0) 
 def shortest_gap(times: list[float]) -> float:
     """The shortest time between two consecutive probes (inf with fewer than two)."""
     return min((b - a for a, b in itertools.pairwise(times)), default=float("inf"))
+
+
+def probes_in_own_window(times: list[float], start: float, intervals: int, every: float) -> int:
+    """How many probes fall in a provider's own window of `intervals` slots.
+
+    The window starts at its first probe at or after `start` and ends half an interval before
+    its slot number `intervals`. The schedule is drift-free, so with every probe less than half
+    an interval late (a busy host delays probes, it does not add any) the window holds exactly
+    `intervals` probes; one more is a probe twice in one interval, wherever it falls.
+    """
+    own = [t for t in times if t >= start]
+    if not own:
+        return 0
+    return sum(1 for t in own if t < own[0] + (intervals - 0.5) * every)
+
+
+async def until(
+    check: Callable[[], Awaitable[Any]], what: str, within: float = 60.0, every: float = 0.1
+) -> Any:
+    """Poll `check` until it returns something true, and return that; fail naming `what`.
+
+    Tests wait on conditions with generous deadlines instead of sleeping a fixed time: a busy
+    host (other test runs) makes everything slower, and a fixed sleep then checks too early.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {within:g} s")
+        await asyncio.sleep(every)

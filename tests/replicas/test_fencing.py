@@ -16,13 +16,18 @@ from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.coordination import (
     Coordination,
     ShardRows,
+    VoteWrite,
     provider_shard,
+    vote_shard,
 )
 from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.row_encode import make_batch, row_for
 
 TTL = 0.5
+"""For leases a test lets expire (it sleeps past it)."""
+HELD = 30.0
+"""For leases a test needs still held a moment later, however busy the host."""
 SHARD = provider_shard("p1")
 
 
@@ -58,17 +63,17 @@ async def test_a_free_shard_is_granted_and_a_held_one_makes_the_other_member_wai
     shared_url: str,
 ) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        first = await a.claim("a", [SHARD], TTL)
-        second = await b.claim("b", [SHARD], TTL)
+        first = await a.claim("a", [SHARD], HELD)
+        second = await b.claim("b", [SHARD], HELD)
     assert SHARD in first.granted
     assert SHARD not in second.granted
-    assert 0.0 <= second.waiting[SHARD] <= TTL
+    assert 0.0 <= second.waiting[SHARD] <= HELD
 
 
 async def test_claiming_a_held_shard_again_keeps_its_token(shared_url: str) -> None:
     async with coordinated(shared_url) as a:
-        first = await a.claim("a", [SHARD], TTL)
-        again = await a.claim("a", [SHARD], TTL)
+        first = await a.claim("a", [SHARD], HELD)
+        again = await a.claim("a", [SHARD], HELD)
     assert again.granted[SHARD] == first.granted[SHARD]
 
 
@@ -113,20 +118,21 @@ async def test_renewing_under_a_stale_token_fails(shared_url: str) -> None:
 
 async def test_renewing_a_held_lease_keeps_it_past_its_first_ttl(shared_url: str) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        token = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
-        for _ in range(3):
-            await asyncio.sleep(TTL / 3)
-            assert await a.renew("a", {SHARD: token}, TTL) == {SHARD}
-        late = await b.claim("b", [SHARD], TTL)
+        ttl = 3.0  # renewed every second: two seconds to spare on a busy host
+        token = (await a.claim("a", [SHARD], ttl)).granted[SHARD]
+        for _ in range(4):
+            await asyncio.sleep(1.0)
+            assert await a.renew("a", {SHARD: token}, ttl) == {SHARD}
+        late = await b.claim("b", [SHARD], ttl)
     assert SHARD not in late.granted
 
 
 async def test_heartbeats_list_the_live_members_and_drop_expired_ones(shared_url: str) -> None:
     async with coordinated(shared_url) as a, coordinated(shared_url) as b:
-        await a.heartbeat("a", TTL)
-        both = await b.heartbeat("b", 5.0)
-        await asyncio.sleep(TTL + 0.2)
-        later = await b.heartbeat("b", 5.0)
+        await a.heartbeat("a", 2.0)
+        both = await b.heartbeat("b", HELD)
+        await asyncio.sleep(2.2)
+        later = await b.heartbeat("b", HELD)
     assert set(both.members) == {"a", "b"}
     assert set(later.members) == {"b"}
 
@@ -183,3 +189,46 @@ async def test_a_fenced_store_logs_and_counts_a_refused_shard_and_drops_its_leas
     assert refused == [{SHARD}]
     assert not fenced.leases.owns(SHARD)
     assert await stored_score(shared_url) is None
+
+
+VOTE = vote_shard("p1", "east")
+
+
+async def test_a_vote_under_the_held_token_is_stored_with_its_age_by_the_stores_clock(
+    shared_url: str,
+) -> None:
+    async with coordinated(shared_url) as a:
+        token = (await a.claim("a", [VOTE], 30.0)).granted[VOTE]
+        refused = await a.write_votes("a", [VoteWrite(token, "p1", "east", '{"down": true}')])
+        await asyncio.sleep(0.3)
+        votes = await a.votes()
+    assert refused == set()
+    assert [(v.provider, v.vantage, v.data) for v in votes] == [("p1", "east", '{"down": true}')]
+    assert 0.25 <= votes[0].age < 30.0
+
+
+async def test_the_store_refuses_a_vote_under_a_stale_token(shared_url: str) -> None:
+    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+        old = (await a.claim("a", [VOTE], TTL)).granted[VOTE]
+        await asyncio.sleep(TTL + 0.2)  # a is paused past its lease
+        new = (await b.claim("b", [VOTE], TTL)).granted[VOTE]
+        assert not await b.write_votes("b", [VoteWrite(new, "p1", "east", '{"down": false}')])
+        refused = await a.write_votes("a", [VoteWrite(old, "p1", "east", '{"down": true}')])
+        votes = await b.votes()
+    assert refused == {VOTE}
+    assert [v.data for v in votes] == ['{"down": false}']
+
+
+async def test_votes_of_two_sites_on_one_provider_are_kept_apart(shared_url: str) -> None:
+    west = vote_shard("p1", "west")
+    async with coordinated(shared_url) as a:
+        tokens = (await a.claim("a", [VOTE, west], 30.0)).granted
+        await a.write_votes(
+            "a",
+            [
+                VoteWrite(tokens[VOTE], "p1", "east", "1"),
+                VoteWrite(tokens[west], "p1", "west", "2"),
+            ],
+        )
+        votes = await a.votes()
+    assert sorted((v.vantage, v.data) for v in votes) == [("east", "1"), ("west", "2")]

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelmesh_healthd.daemon.coordination import vantage_of
 from modelmesh_healthd.storage.rendezvous import assign, owner_of, weight
 
 SHARDS = [f"provider:p{i}" for i in range(3000)]
@@ -103,3 +104,36 @@ def test_a_join_moves_about_one_nth_of_many_shards(count: int, salt: str) -> Non
     moved = sum(1 for s in shards if before[s] != after[s])
     share = len(shards) / (count + 1)
     assert moved <= share + 4 * (share**0.5) + 10
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abcdef0123", min_size=1, max_size=6),
+        st.sampled_from(["east", "west", "south"]),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from(SHARDS[:200]),
+)
+def test_a_providers_writer_is_also_its_own_sites_prober(sites: dict[str, str], shard: str) -> None:
+    # The quorum across sites relies on it: the writer (owner among all members) is the owner
+    # among its own site's members, so it probes for its site and never doubles a probe there.
+    members = [f"host:1:main#{tag}@{site}" for tag, site in sites.items()]
+    writer = owner_of(shard, members)
+    assert writer is not None
+    site = writer.rpartition("@")[2]
+    assert owner_of(shard, [m for m in members if m.endswith("@" + site)]) == writer
+
+
+@pytest.mark.parametrize(
+    ("member", "site"),
+    [
+        ("host:12:main#ab12cd@eu-west", "eu-west"),
+        ("host:12:main#ab12cd", None),
+        ("host:12:a@b#ab12cd", None),  # an instance name may hold an @: only the tail counts
+        ("host:12:a@b#ab12cd@us", "us"),
+    ],
+)
+def test_the_site_of_a_member_id(member: str, site: str | None) -> None:
+    assert vantage_of(member) == site

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from replica_support import fleet_config, providers, replicas, settled
+from replica_support import fleet_config, providers, replicas, settled, until
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.storage import read_state
@@ -44,6 +44,20 @@ async def _metric(port: int, name: str) -> float:
     raise AssertionError(f"no {name} in /metrics")
 
 
+async def _joined_and_settled(ports: list[int]) -> bool:
+    try:
+        members = [await _metric(p, "modelmesh_healthd_replica_members") for p in ports]
+        owned = [await _metric(p, "modelmesh_healthd_replica_owned_providers") for p in ports]
+    except httpx.TransportError:
+        return False  # a replica still starting: its admin endpoint is not up yet
+    return members == [2.0, 2.0] and sorted(owned) == [0.0, 1.0]
+
+
+async def _p000_down(url: str) -> bool:
+    stored = await read_state(url)
+    return stored is not None and bool(stored.providers["p000"].down_reason)
+
+
 async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
     shared_url: str, tmp_path: Path
 ) -> None:
@@ -51,21 +65,12 @@ async def test_a_replica_that_owns_nothing_is_ready_and_reports_the_store_state(
     sim, configs, ports = await _two_replicas_on_admin_ports(url, tmp_path, 1)
     try:
         async with replicas(configs[0], 1), replicas(configs[1], 1):
-            owners = await settled(url, 1, 1, within=60.0)
-            for _ in range(300):  # until both have joined and the lease sits with its owner
-                members = [await _metric(p, "modelmesh_healthd_replica_members") for p in ports]
-                owned = [
-                    await _metric(p, "modelmesh_healthd_replica_owned_providers") for p in ports
-                ]
-                if members == [2.0, 2.0] and sorted(owned) == [0.0, 1.0]:
-                    break
-                await asyncio.sleep(0.1)
+            owners = await settled(url, 1, 1)
+            await until(
+                lambda: _joined_and_settled(ports), "both replicas joined, the lease with its owner"
+            )
             sim.set_behaviour("p000", "key_revoked")
-            for _ in range(100):
-                stored = await read_state(url)
-                if stored is not None and stored.providers["p000"].down_reason:
-                    break
-                await asyncio.sleep(0.1)
+            await until(lambda: _p000_down(url), "p000 down in the store")
             owned = [
                 await _metric(port, "modelmesh_healthd_replica_owned_providers") for port in ports
             ]

@@ -6,20 +6,24 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from replica_support import (
     ProbeRecorder,
+    Replica,
     fleet_config,
     lease_owners,
     member_of,
+    probes_in_own_window,
     providers,
     replicas,
     settled,
-    shortest_gap,
     start_replica,
+    until,
 )
 
 from modelmesh_healthd.simulator import Simulator
+from modelmesh_healthd.state import SystemState
 from modelmesh_healthd.storage import read_state
 
 TTL = 5.0
@@ -39,18 +43,21 @@ async def test_three_replicas_probe_each_of_300_providers_once_per_interval(
         config.write_text(fleet_config(sim.base_url, url, 300, interval=INTERVAL))
         async with replicas(config, 3), ProbeRecorder(sim) as recorder:
             owners = await settled(url, 300, 3)
-            await asyncio.sleep(2 * INTERVAL)
+            await asyncio.sleep(2 * INTERVAL)  # past the first probes after the hand-outs
             start = time.monotonic()
-            await asyncio.sleep(8 * INTERVAL)
-            end = time.monotonic()
-            counts = recorder.probes_between(start, end)
+            # 8 intervals observed in each provider's own window, which can start up to an
+            # interval after `start` (a window, not a wait for something to happen).
+            await asyncio.sleep(10 * INTERVAL)
             assert await lease_owners(url) == owners  # no takeover in the window
-    assert all(7 <= n <= 9 for n in counts.values()), sorted(counts.values())[:5]
-    gaps = {
-        name: shortest_gap([t for t in recorder.sim_times(name) if start <= t < end])
+    counts = {
+        name: probes_in_own_window(recorder.sim_times(name), start, 8, INTERVAL)
         for name in sim.providers
     }
-    assert min(gaps.values()) >= 0.5 * INTERVAL, "a provider was probed twice in one interval"
+    # No provider probed twice in one interval (a ninth probe in its window), and none skipped
+    # more than one interval. A close pair of probes alone proves nothing: a probe started late
+    # on a busy host is followed by one at its usual time.
+    assert max(counts.values()) <= 8, "a provider was probed twice in one interval"
+    assert min(counts.values()) >= 7, sorted(counts.values())[:5]
 
 
 async def test_a_killed_replicas_providers_resume_within_one_ttl_from_the_stored_state(
@@ -67,15 +74,23 @@ async def test_a_killed_replicas_providers_resume_within_one_ttl_from_the_stored
             revoked = orphans[:5]
             for name in revoked:
                 sim.set_behaviour(name, "key_revoked")
-            await asyncio.sleep(3 * INTERVAL)  # down, with a failure streak, in the store
-            before = await read_state(url)
-            assert before is not None
+            before = await until(
+                lambda: _down_with_streak(url, revoked, {}),
+                "the revoked providers down, with a failure streak, in the store",
+            )
             killed_at = time.monotonic()
             running[0].signal(signal.SIGKILL)
-            await asyncio.sleep(TTL + 3 * INTERVAL)
-            after = await read_state(url)
-            survivors = await lease_owners(url)
-    assert after is not None
+            await until(
+                lambda: _all_probed_after(recorder, orphans, killed_at),
+                "every orphaned provider probed again",
+            )
+            after = await until(
+                lambda: _down_with_streak(url, revoked, before),
+                "the revoked providers' streaks carried on in the store",
+            )
+            survivors = await until(
+                lambda: _without(url, victim), "the killed replica's leases gone"
+            )
     late = {
         name: (recorder.first_after(name, killed_at) or float("inf")) - killed_at
         for name in orphans
@@ -103,8 +118,13 @@ async def test_a_replica_paused_past_its_ttl_never_overwrites_its_successor(
             running[0].signal(signal.SIGSTOP)
             for name in theirs:  # the paused replica's view of these stays "healthy"
                 sim.set_behaviour(name, "key_revoked")
-            await asyncio.sleep(TTL + 3 * INTERVAL)
-            taken = await lease_owners(url)
+            taken = await until(
+                lambda: _without(url, paused, theirs), "the paused replica's leases taken over"
+            )
+            await until(
+                lambda: _down_with_streak(url, theirs, {}),
+                "its providers down in the store, written by their new owners",
+            )
             running[0].signal(signal.SIGCONT)
             streaks: dict[str, list[int]] = {name: [] for name in theirs}
             reasons: set[str | None] = set()
@@ -153,16 +173,12 @@ async def test_a_pool_across_replicas_is_announced_empty_and_restored_once(
             assert len({owners[p] for p in pool}) > 1  # the pool spans replicas
             for name in pool:
                 sim.set_behaviour(name, "key_revoked")
-            await _until(lambda: _named(running, "pool.empty"), 15.0)
+            await until(lambda: _named_now(running, "pool.empty"), "pool.empty announced")
             # The owner announced from its view; each provider's owner writes its own row.
-            for _ in range(100):
-                emptied = await read_state(url)
-                if emptied is not None and not emptied.pools["pool00"].active_models:
-                    break
-                await asyncio.sleep(0.1)
+            emptied = await until(lambda: _pool_empty(url), "the pool empty in the store")
             for name in pool:
                 sim.set_behaviour(name, "healthy")
-            await _until(lambda: _named(running, "pool.restored"), 15.0)
+            await until(lambda: _named_now(running, "pool.restored"), "pool.restored announced")
             await asyncio.sleep(2 * TTL)  # time for a second announcement, if one were coming
             empty = _named(running, "pool.empty")
             restored = _named(running, "pool.restored")
@@ -173,14 +189,49 @@ async def test_a_pool_across_replicas_is_announced_empty_and_restored_once(
     assert "pool01" not in {e["pool"] for e in empty}
 
 
-def _named(running: list, name: str) -> list[dict]:  # type: ignore[type-arg]
+def _named(running: list[Replica], name: str) -> list[dict[str, Any]]:
     return [e for replica in running for e in replica.named(name)]
 
 
-async def _until(check: object, within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
+async def _named_now(running: list[Replica], name: str) -> list[dict[str, Any]]:
+    return _named(running, name)
+
+
+async def _pool_empty(url: str) -> SystemState | None:
+    state = await read_state(url)
+    return state if state is not None and not state.pools["pool00"].active_models else None
+
+
+async def _down_with_streak(
+    url: str, names: list[str], before: SystemState | dict[str, object]
+) -> SystemState | None:
+    """The stored state once every one of `names` is down for its revoked key with a failure
+    streak (longer than in `before`, when that is a state)."""
+    state = await read_state(url)
+    if state is None:
+        return None
+    for name in names:
+        ps = state.providers[name]
+        if ps.down_reason != "auth_failure" or ps.consecutive_failures < 1:
+            return None
+        if (
+            isinstance(before, SystemState)
+            and ps.consecutive_failures <= before.providers[name].consecutive_failures
+        ):
+            return None
+    return state
+
+
+async def _all_probed_after(recorder: ProbeRecorder, names: list[str], moment: float) -> bool:
+    return all(recorder.first_after(name, moment) is not None for name in names)
+
+
+async def _without(
+    url: str, member: str | None, names: list[str] | None = None
+) -> dict[str, str] | None:
+    """The lease owners once `member` holds none of `names` (all providers when None)."""
+    owners = await lease_owners(url)
+    wanted = owners if names is None else names
+    if any(name not in owners or owners[name] == member for name in wanted):
+        return None
+    return owners

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue, describe_type, did_you_mean
 from modelmesh_healthd.config.interpolate import interpolate
@@ -201,6 +202,34 @@ def _remap(lines: Lines, origin: dict[PathT, PathT]) -> Lines:
     return out
 
 
+def _quorum_issues(config: Config) -> list[ConfigIssue]:
+    """A quorum needs a site name, and more than one site needs a store the sites share."""
+    quorum = config.health.quorum
+    if quorum is None:
+        return []
+    if config.daemon.vantage is None:
+        return [
+            ConfigIssue(
+                ("health", "quorum"),
+                "needs daemon.vantage, the name of this daemon's site (e.g. vantage: eu-west)",
+            )
+        ]
+    query = urlsplit(config.storage.url or "").query
+    shared = any(
+        key == "replicas" and value.lower() in ("on", "true", "1", "yes")
+        for key, value in parse_qsl(query)
+    )
+    if quorum > 1 and not shared:
+        return [
+            ConfigIssue(
+                ("health", "quorum"),
+                f"{quorum} sites must share a store: storage.url must be Redis or PostgreSQL "
+                "with ?replicas=on",
+            )
+        ]
+    return []
+
+
 def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[ConfigIssue]:
     """Rules between sections and references between entries.
 
@@ -218,6 +247,7 @@ def _cross_check(config: Config, data: dict[Any, Any], *, clean: bool) -> list[C
         for field, message in config.health.problems()
     ]
     issues += [ConfigIssue(("schedule", f), m) for f, m in config.schedule.problems()]
+    issues += _quorum_issues(config)
     for pid, provider in config.providers.items():
         issues += [ConfigIssue(("providers", pid, f), m) for f, m in provider.problems()]
         if not config.schedule.problems():

@@ -60,6 +60,8 @@ DEFAULT_BASE_URLS: Mapping[str, str] = MappingProxyType(
 """Where each kind lives when `base_url` is not given (the others need one)."""
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200)]
+SiteName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
+"""A site's name: no `:`, `@` or space (it is part of store keys and replica ids)."""
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
@@ -169,6 +171,9 @@ class HealthConfig(_Section):
     """Answered probes before the baseline is trusted."""
     degraded_streak: int = DEFAULT_POLICY.degraded_streak
     """Slow probes in a row that make a provider degraded (as many fast ones bring it back)."""
+    quorum: int | None = Field(None, ge=1, le=100)
+    """Quorum across sites (needs `daemon.vantage`): a provider goes down only when this many
+    sites see it down (capped by the sites alive). Unset: each site decides alone."""
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule between fields that these settings break."""
@@ -312,6 +317,9 @@ class DaemonConfig(_Section):
     pings). Keep it above the longest probe timeout."""
     network_guard: NetworkGuardConfig = NetworkGuardConfig()
     log: LogConfig = LogConfig()
+    vantage: SiteName | None = None
+    """This daemon's site (e.g. `eu-west`), for a quorum across sites (`health.quorum`): every
+    site probes every provider from its own network, its replicas share that work."""
 
 
 Comparison = Literal["exists", "absent", "==", "!=", "<", "<=", ">", ">=", "contains", "matches"]

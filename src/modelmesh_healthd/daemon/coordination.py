@@ -15,6 +15,14 @@ member or lease is about to expire) one round:
 6. schedules the providers it gained (their next probe follows their last one, wherever it
    ran) and unschedules those it lost.
 
+With `daemon.vantage` set (a quorum across sites), each site's replicas share the probing among
+themselves: the prober of a provider in a site is its rendezvous owner among that site's live
+members, holding the lease `vote:<site>:<provider>`, and it writes that site's vote after every
+probe (fenced like the rows). The writer of the shared state is the owner among all members,
+which is always also the prober of its own site (the highest weight overall is the highest in
+its site too). Other sites' probers only vote (`state.observe_vote`); the writer's step reads
+their votes (refreshed every round) to decide whether a down transition has its quorum.
+
 A lease whose local deadline passes (a paused process, a store out of reach) is dropped at once:
 the replica stops probing and writing that provider before the store would let anyone else
 take it. Writes go through `FencedStore`, so the store refuses any that come too late anyway.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -43,6 +52,7 @@ from modelmesh_healthd.state import (
     PoolRestored,
     ProviderState,
     SystemState,
+    Vote,
     phase_of,
 )
 from modelmesh_healthd.state.spend import carry_spend
@@ -51,8 +61,10 @@ from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
     Coordination,
+    VoteWrite,
     pool_shard,
     provider_shard,
+    vote_shard,
 )
 from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.errors import StoreError, StoreURLError
@@ -110,7 +122,14 @@ class Daemon(Protocol):
     def policy(self) -> HealthPolicy: ...
 
 
-__all__ = ["STANDBY_POLL", "Coordinator", "ReplicaCounts", "log_standby", "replica_options"]
+__all__ = [
+    "STANDBY_POLL",
+    "Coordinator",
+    "ReplicaCounts",
+    "log_standby",
+    "replica_options",
+    "vantage_of",
+]
 
 _log = structlog.get_logger(LOGGER_NAME)
 _state_log = structlog.get_logger("modelmesh_healthd.daemon")
@@ -153,6 +172,12 @@ def replica_options(url: str) -> tuple[str, float | None]:
     return bare, ttl
 
 
+def vantage_of(member: str) -> str | None:
+    """The site of a replica's member id (`host:pid:instance#tag@site`); None without one."""
+    site = member.rpartition("#")[2].partition("@")[2]
+    return site or None
+
+
 def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
     """Say once per store and holder that this daemon waits as a standby (`store.standby`)."""
     key = f"{store}|{None if owner is None else owner.token}"
@@ -171,7 +196,14 @@ def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
 class ReplicaCounts:
     """Counters of the coordination, for metrics and `status`."""
 
-    __slots__ = ("lease_renewals", "members", "owned_providers", "takeovers")
+    __slots__ = (
+        "lease_renewals",
+        "members",
+        "owned_providers",
+        "quorum_pending",
+        "takeovers",
+        "votes",
+    )
 
     def __init__(self) -> None:
         self.members = 0
@@ -179,6 +211,10 @@ class ReplicaCounts:
         self.lease_renewals = 0
         self.takeovers = 0
         """Providers this replica claimed that another replica had written before."""
+        self.votes = 0
+        """Votes this replica wrote for its site."""
+        self.quorum_pending = 0
+        """Providers it writes whose down transition waits for the quorum."""
 
 
 class Coordinator:
@@ -202,7 +238,11 @@ class Coordinator:
         self.daemon = daemon
         self.coordination: Coordination = coordination
         self.ttl = ttl
+        self.vantage = daemon.config.daemon.vantage
+        """This replica's site (None: no quorum across sites, replicas share one site)."""
         self.member = f"{daemon.writer_id}#{uuid.uuid4().hex[:6]}"
+        if self.vantage is not None:
+            self.member += f"@{self.vantage}"
         self.store = FencedStore(store, coordination, self.member, on_fenced=self._fenced)
         self.leases = self.store.leases
         self.counts = ReplicaCounts()
@@ -211,23 +251,58 @@ class Coordinator:
         self._owed: set[str] = set()
         """Pool shards whose rows must be written (changed, or missing from the store)."""
         self._prepared = False
+        self._sent: dict[str, float] = {}
+        """Provider -> when this replica last sent it a probe: a probe whose result was not
+        recorded (its lease lapsed while it ran) still sets when the next one is due."""
         self._wake = asyncio.Event()
         daemon.supervision.metrics.registry.register(ReplicaCollector(self))
 
     # --- what this replica owns -------------------------------------------------
 
     def owns_provider(self, provider: str) -> bool:
-        """True while this replica holds the provider's lease (probe and write it)."""
+        """True while this replica probes the provider: it holds the provider's lease, or, in a
+        quorum across sites, its site's vote lease on it."""
+        return self.leases.owns(self._probe_shard(provider))
+
+    def writes_provider(self, provider: str) -> bool:
+        """True while this replica holds the provider's lease (writes its shared state)."""
         return self.leases.owns(provider_shard(provider))
+
+    def _probe_shard(self, provider: str) -> str:
+        if self.vantage is None:
+            return provider_shard(provider)
+        return vote_shard(provider, self.vantage)
+
+    def _probed_by_shard(self, shard: str) -> str | None:
+        """The provider a shard makes this replica probe (None: the shard probes nothing)."""
+        if self.vantage is None:
+            return shard[len(PROVIDER_SHARD) :] if shard.startswith(PROVIDER_SHARD) else None
+        prefix = vote_shard("", self.vantage)
+        return shard[len(prefix) :] if shard.startswith(prefix) else None
 
     def shown(self, events: list[Event]) -> list[Event]:
         """The events a probe's replica logs: pool events are the pool owner's to log."""
         return [e for e in events if not isinstance(e, (PoolEmpty, PoolRestored))]
 
-    def _shards(self) -> list[str]:
-        config = self.daemon.config
-        providers = [provider_shard(p) for p, cfg in config.providers.items() if cfg.enabled]
-        return providers + [pool_shard(p) for p in self.daemon.mesh.pools]
+    def _providers(self) -> list[str]:
+        return [p for p, cfg in self.daemon.config.providers.items() if cfg.enabled]
+
+    def _wanted(self, members: tuple[str, ...]) -> set[str]:
+        """The shards this replica should hold among `members` (rendezvous hashing)."""
+        providers = self._providers()
+        shards = [provider_shard(p) for p in providers]
+        shards += [pool_shard(p) for p in self.daemon.mesh.pools]
+        want = {s for s in shards if owner_of(s, members) == self.member}
+        if self.vantage is not None:
+            # A site's prober is the owner among the site's members by the provider shard's
+            # own weights, so the writer (owner among all) is the prober of its own site.
+            site = [m for m in members if vantage_of(m) == self.vantage]
+            want |= {
+                vote_shard(p, self.vantage)
+                for p in providers
+                if owner_of(provider_shard(p), site) == self.member
+            }
+        return want
 
     # --- the loop ---------------------------------------------------------------
 
@@ -299,11 +374,13 @@ class Coordinator:
             _log.info("replica.members", member=self.member, members=list(members))
         self.members = members
         self.counts.members = len(members)
-        want = {s for s in self._shards() if owner_of(s, members) == self.member}
+        want = self._wanted(members)
         unwanted = {s: t for s, t in held.items() if s in renewed and s not in want}
-        if unwanted:
-            self._drop(set(unwanted), "rebalanced")
-            await self.coordination.release(self.member, unwanted)
+        busy = self._stop_probing(unwanted)
+        handed = {s: t for s, t in unwanted.items() if s not in busy}
+        if handed:
+            self._drop(set(handed), "rebalanced")
+            await self.coordination.release(self.member, handed)
         renewed -= set(unwanted)
         sent = time.monotonic()
         claim = await self.coordination.claim(self.member, sorted(want - renewed), self.ttl)
@@ -311,6 +388,8 @@ class Coordinator:
             self.leases.grant(shard, token, sent + self.ttl)
         stored = (await self.store.load(repair=False)).snapshot
         await self._adopt(set(claim.granted), None if stored is None else stored.state)
+        if self.vantage is not None:
+            await self._read_votes(members)
         others = [left for m, left in beat.members.items() if m != self.member]
         soonest = min([*claim.waiting.values(), *others], default=self.ttl)
         # A slow round (a busy host) shortens the wait: renewals keep their cadence.
@@ -360,8 +439,14 @@ class Coordinator:
         self._owed.update(pool_shard(p) for p in changed)
         self._announce(events)
         await self._write(missing)
-        self._schedule(gained)
+        self._schedule(self._gained(claimed, gained))
         self._count_owned()
+
+    def _gained(self, claimed: set[str], written: list[str]) -> list[str]:
+        """The providers a round's claims make this replica start probing."""
+        if self.vantage is None:
+            return written
+        return [p for s in claimed if (p := self._probed_by_shard(s)) is not None]
 
     async def _write(self, provider_rows: list[Row]) -> None:
         daemon = self.daemon
@@ -406,6 +491,18 @@ class Coordinator:
             if entry is None or name in scheduler or not self.owns_provider(name):
                 continue
             ps = daemon.state.providers[name]
+            quorum = daemon.core.quorum
+            if quorum is not None and self.vantage is not None:
+                # A site's prober follows its site's last probe (its stored vote), not the
+                # writer's, which another site may have made a moment ago.
+                quorum.seed(name, ps)
+                ps = quorum.sites[name]
+                last = quorum.votes.get(name, {}).get(self.vantage)
+                if last is not None and (ps.last_probe is None or last.at > ps.last_probe):
+                    ps = ProviderState.from_dict({**ps.to_dict(), "last_probe": last.at})
+            sent = self._sent.get(name)
+            if sent is not None and (ps.last_probe is None or sent > ps.last_probe):
+                ps = ProviderState.from_dict({**ps.to_dict(), "last_probe": sent})
             phase = phase_of(ps, daemon.policy)
             if ps.last_probe is None:
                 due = first_due(entry.timing, phase, mono, daemon.rng.random())
@@ -414,16 +511,47 @@ class Coordinator:
                 due = mono + min(delay, max(0.0, ps.last_probe + delay - wall))
             scheduler.add(name, due)
 
+    def _stop_probing(self, unwanted: Mapping[str, int]) -> set[str]:
+        """Unschedule the providers of leases to hand over; return those with a probe in flight.
+
+        Their leases are kept (and renewed) until the probe's result is written, and released a
+        round later: the new owner then schedules from that probe, not from the one before it,
+        and does not probe the provider again right after it.
+        """
+        scheduler = self.daemon.scheduler
+        if scheduler is None:
+            return set()
+        busy = set()
+        for shard in unwanted:
+            name = self._probed_by_shard(shard)
+            if name is None:
+                continue
+            scheduler.remove(name)
+            if scheduler.running(name):
+                busy.add(shard)
+        return busy
+
+    def probing(self, provider: str, at: float) -> None:
+        """Note that a probe of `provider` is being sent now (Unix time `at`)."""
+        self._sent[provider] = at
+
     def _drop(self, shards: set[str], why: str | None) -> None:
         """Forget leases and stop probing their providers (why None: leaving, not logged)."""
         if not shards:
             return
         self.leases.drop(shards)
         scheduler = self.daemon.scheduler
-        providers = sorted(s[len(PROVIDER_SHARD) :] for s in shards if s.startswith(PROVIDER_SHARD))
+        providers = sorted(p for s in shards if (p := self._probed_by_shard(s)) is not None)
         if scheduler is not None:
             for name in providers:
                 scheduler.remove(name)
+        quorum = self.daemon.core.quorum
+        if quorum is not None:
+            for shard in shards:
+                if shard.startswith(PROVIDER_SHARD):
+                    quorum.pending.discard(shard[len(PROVIDER_SHARD) :])
+            for name in providers:
+                quorum.forget(name)  # voting on it again later starts from the shared state
         for shard in shards:
             if shard.startswith(POOL_SHARD):
                 self._announced.pop(shard[len(POOL_SHARD) :], None)
@@ -444,6 +572,79 @@ class Coordinator:
             )
         self._count_owned()
 
+    async def cast(self, provider: str, vote: Vote, fresh_for: float) -> None:
+        """Write this site's vote on `provider` under its vote lease (fenced like the rows).
+
+        Args:
+            provider: The provider voted on.
+            vote: This site's vote after its latest probe.
+            fresh_for: Seconds the vote counts for (this site's next vote is due before then).
+        """
+        if self.vantage is None:
+            return
+        token = self.leases.token(vote_shard(provider, self.vantage))
+        if token is None:
+            return  # the lease went while the probe ran: the new prober votes
+        data = json.dumps(
+            {
+                "down": vote.down,
+                "since": vote.since,
+                "at": vote.at,
+                "fresh_for": round(fresh_for, 3),
+                "outcome": vote.outcome,
+            }
+        )
+        quorum = self.daemon.core.quorum
+        self.counts.quorum_pending = 0 if quorum is None else len(quorum.pending)
+        try:
+            refused = await self.coordination.write_votes(
+                self.member, [VoteWrite(token, provider, self.vantage, data)]
+            )
+        except StoreError as exc:
+            _log.warning(
+                "replica.vote_failed", member=self.member, provider=provider, reason=str(exc)
+            )
+            return
+        if refused:
+            self.store.fenced_writes += len(refused)
+            _log.warning(
+                "store.write_fenced",
+                store=self.store.url,
+                member=self.member,
+                shards=sorted(refused),
+                count=len(refused),
+            )
+            self._fenced(refused)
+            return
+        self.counts.votes += 1
+
+    async def _read_votes(self, members: tuple[str, ...]) -> None:
+        """Every site's votes and the live sites, into the core's quorum (the writer's step
+        decides with them)."""
+        quorum = self.daemon.core.quorum
+        if quorum is None:
+            return
+        stored = await self.coordination.votes()
+        now = self.daemon.wall_clock()
+        votes: dict[str, dict[str, Vote]] = {}
+        for found in stored:
+            try:
+                data = json.loads(found.data)
+                at = now - found.age  # the store's clock: no trust in another site's clock
+                vote = Vote(
+                    found.vantage,
+                    bool(data["down"]),
+                    float(data["since"]),
+                    at,
+                    at + float(data["fresh_for"]),
+                    None if data.get("outcome") is None else str(data["outcome"]),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a vote this version cannot read counts as none
+            votes.setdefault(found.provider, {})[found.vantage] = vote
+        quorum.votes = votes
+        quorum.live = frozenset(site for m in members if (site := vantage_of(m)) is not None)
+
     def _count_owned(self) -> None:
         self.counts.owned_providers = sum(
             1 for s in self.leases.shards() if s.startswith(PROVIDER_SHARD)
@@ -460,7 +661,28 @@ class Coordinator:
             StoreError: The store cannot be read.
         """
         snapshot = (await self.store.inner.load(repair=False)).snapshot
-        return {} if snapshot is None else snapshot.state.to_dict()
+        document = {} if snapshot is None else snapshot.state.to_dict()
+        if self.vantage is not None:
+            document["votes"] = await self._votes_document()
+        return document
+
+    async def _votes_document(self) -> dict[str, dict[str, dict[str, object]]]:
+        """Provider -> site -> its vote (down, since, outcome, age in seconds, fresh)."""
+        out: dict[str, dict[str, dict[str, object]]] = {}
+        for found in await self.coordination.votes():
+            try:
+                data = json.loads(found.data)
+                fresh = found.age <= float(data["fresh_for"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            out.setdefault(found.provider, {})[found.vantage] = {
+                "down": bool(data.get("down")),
+                "since": data.get("since"),
+                "outcome": data.get("outcome"),
+                "age_s": round(found.age, 3),
+                "fresh": fresh,
+            }
+        return out
 
 
 def _share_spend(local: ProviderState | None, stored: ProviderState | None) -> None:

@@ -19,6 +19,8 @@ class _Counts(Protocol):
     owned_providers: int
     lease_renewals: int
     takeovers: int
+    votes: int
+    quorum_pending: int
 
 
 class _Store(Protocol):
@@ -54,6 +56,18 @@ REPLICA_METRICS: tuple[MetricSpec, ...] = (
         (),
         "Providers this replica took over with the state another replica had stored.",
     ),
+    MetricSpec(
+        f"{NS}_replica_votes_total",
+        "counter",
+        (),
+        "Votes this replica wrote for its site (quorum across sites).",
+    ),
+    MetricSpec(
+        f"{NS}_replica_quorum_pending",
+        "gauge",
+        (),
+        "Providers this replica writes that its site sees down, held until enough sites agree.",
+    ),
 )
 """Every replica metric (exposed only by replicas)."""
 
@@ -72,6 +86,8 @@ class ReplicaCollector(Collector):
             c.counts.lease_renewals,
             c.store.fenced_writes,
             c.counts.takeovers,
+            c.counts.votes,
+            c.counts.quorum_pending,
         )
         for spec, value in zip(REPLICA_METRICS, values, strict=True):
             if spec.kind == "counter":

@@ -26,6 +26,7 @@ def restart_required(running: Config, new: Config) -> list[str]:
         for key, before, after in (
             ("storage", running.storage, new.storage),
             ("daemon.instance", running.daemon.instance, new.daemon.instance),
+            ("daemon.vantage", running.daemon.vantage, new.daemon.vantage),
             ("admin", running.admin, new.admin),
         )
         if before != after

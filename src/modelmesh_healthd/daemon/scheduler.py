@@ -154,6 +154,10 @@ class Scheduler:
         self._due.pop(name, None)  # heap items are dropped lazily when popped
         self._again.discard(name)
 
+    def running(self, name: str) -> bool:
+        """Whether a probe of `name` is in flight now."""
+        return name in self._tasks
+
     def due_of(self, name: str) -> float | None:
         """When `name` is due next (None while its probe runs or if unknown)."""
         return None if name in self._tasks else self._due.get(name)

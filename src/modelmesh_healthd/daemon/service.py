@@ -51,7 +51,7 @@ from modelmesh_healthd.daemon.reload import (
 from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
-from modelmesh_healthd.probes import ProbeTarget, build_client, probe
+from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
 from modelmesh_healthd.probes.canary import CanaryResult, DaySpend, charge_state
 from modelmesh_healthd.state import (
     ConnectivityGuard,
@@ -62,10 +62,13 @@ from modelmesh_healthd.state import (
     Outcome,
     Phase,
     ProviderState,
+    Quorum,
+    Step,
     SystemState,
     latency_step,
     model_latency_step,
     observe,
+    observe_vote,
     phase_of,
     reconcile,
 )
@@ -156,6 +159,8 @@ class Daemon:
         )
         """The pure core's state and memory: every health decision is made on it."""
         self.core.windows = config.windows()
+        if config.daemon.vantage is not None:
+            self.core.quorum = Quorum(config.daemon.vantage, config.health.quorum or 1)
         self.providers: dict[str, _Provider] = {}
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
@@ -292,6 +297,11 @@ class Daemon:
             if lease_ttl is not None:
                 self.coordinator = Coordinator(self, store, lease_ttl)
                 store = self.coordinator.store
+            elif self.core.quorum is not None and self.core.quorum.quorum > 1:
+                raise StoreError(
+                    f"health.quorum {self.core.quorum.quorum} needs sites that share a store: "
+                    "a Redis or PostgreSQL store URL with ?replicas=on"
+                )
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
@@ -491,6 +501,8 @@ class Daemon:
         client = self.client
         if entry is None or client is None or not self._owns(name):
             return None
+        if self.coordinator is not None:
+            self.coordinator.probing(name, self.wall_clock())
         result = await probe(client, self._target(name, entry.timing.timeout))
         if not self._owns(name):
             return None  # its lease went while the probe ran: the new owner records it
@@ -500,14 +512,14 @@ class Daemon:
             # probe ran: the result is stale, so probe the new target at once.
             return None if name not in self.providers else self.scheduler.now()
         now = self.wall_clock()
-        step = observe(self.core, name, result, now)
+        step = self._observe(name, result, now)
         self._publish(step.events)
         if step.wants_evidence:
             self._request_evidence(name)
         if not step.hold:
             self._probes_since_summary += 1
         mono = self.scheduler.now()
-        return due_after(
+        next_due = due_after(
             entry.timing,
             step,
             scheduled_at=due,
@@ -515,6 +527,23 @@ class Daemon:
             resume_at=None if step.resume_at is None else mono + (step.resume_at - now),
             draw=self.rng.random,
         )
+        if step.vote is not None and self.coordinator is not None:
+            # The vote counts until this site's next one is surely written: the next probe,
+            # its timeout, and a lease TTL for a takeover of this site's probing.
+            fresh_for = max(0.0, next_due - mono) + entry.timing.timeout + self.coordinator.ttl
+            await self.coordinator.cast(name, step.vote, fresh_for)
+        return next_due
+
+    def _observe(self, name: str, result: ProbeResult, now: float) -> Step:
+        """The core's step: a site's prober that does not write the provider only votes."""
+        coordinator = self.coordinator
+        if (
+            self.core.quorum is not None
+            and coordinator is not None
+            and not coordinator.writes_provider(name)
+        ):
+            return observe_vote(self.core, name, result, now)
+        return observe(self.core, name, result, now)
 
     def _owns(self, name: str) -> bool:
         """Whether this daemon probes `name` (always, unless it is one replica of several)."""
@@ -722,6 +751,8 @@ class Daemon:
         core.mesh = config.mesh()
         core.policy = config.policy()
         core.windows = config.windows()
+        if core.quorum is not None:
+            core.quorum.quorum = config.health.quorum or 1
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)

@@ -28,6 +28,7 @@ from modelmesh_healthd.state.events import (
     ProviderRecovered,
     ProviderRemoved,
     ProviderUp,
+    QuorumPending,
 )
 from modelmesh_healthd.state.guard import NETWORK_OUTCOMES, ConnectivityGuard, GuardRuling
 from modelmesh_healthd.state.latency import (
@@ -43,7 +44,8 @@ from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
 from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
-from modelmesh_healthd.state.step import HealthCore, Step, observe
+from modelmesh_healthd.state.quorum import Quorum, QuorumRuling, Vote, quorum_ruling
+from modelmesh_healthd.state.step import HealthCore, Step, observe, observe_vote
 from modelmesh_healthd.state.system import (
     SCHEMA_VERSION,
     Snapshot,
@@ -108,10 +110,14 @@ __all__ = [
     "ProviderRemoved",
     "ProviderState",
     "ProviderUp",
+    "Quorum",
+    "QuorumPending",
+    "QuorumRuling",
     "Snapshot",
     "SnapshotError",
     "Step",
     "SystemState",
+    "Vote",
     "apply_probe",
     "canonical_json",
     "checksum_of",
@@ -120,7 +126,9 @@ __all__ = [
     "latency_step",
     "model_latency_step",
     "observe",
+    "observe_vote",
     "phase_of",
     "plan_probe",
+    "quorum_ruling",
     "reconcile",
 ]

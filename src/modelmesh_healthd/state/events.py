@@ -39,6 +39,7 @@ __all__ = [
     "ProviderRemoved",
     "ProviderThrottleEnded",
     "ProviderUp",
+    "QuorumPending",
 ]
 
 DEBUG, INFO, WARNING, ERROR = "debug", "info", "warning", "error"
@@ -351,6 +352,20 @@ class NetworkRestored(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class QuorumPending(Event):
+    """This site sees a provider down, but fewer sites than the quorum agree yet: its shared
+    state stays as it is (once per episode; `provider.down` follows if enough sites agree)."""
+
+    name: ClassVar[str] = "provider.quorum_pending"
+    level: ClassVar[str] = WARNING
+    provider: str
+    outcome: str
+    agreeing: tuple[str, ...]
+    needed: int
+    live: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OverrideSet(Event):
     """An operator or a scheduled window put a provider or a model on hold (a drain)."""
 
@@ -409,6 +424,7 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     ProbeHeld,
     NetworkSuspect,
     NetworkRestored,
+    QuorumPending,
     OverrideSet,
     OverrideExpired,
     OverrideCleared,

@@ -10,6 +10,8 @@
    applied at all (`state.overrides`);
 2. the connectivity guard: would that take a healthy provider down without proof that our own
    network works? Then hold the result back (nothing applied) and ask for evidence;
+2b. the quorum across sites (`state.quorum`, when `daemon.vantage` is set): the result is this
+   site's vote; a down transition is held back until enough sites vote down;
 3. the transition: apply the planned change and fan it out across the mesh (`apply_probe`);
 4. the phase: which interval applies next, and how far a down provider's backoff has grown.
 
@@ -22,7 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelmesh_healthd.state.events import Event, NetworkRestored, NetworkSuspect, ProbeHeld
+from modelmesh_healthd.state.events import (
+    Event,
+    NetworkRestored,
+    NetworkSuspect,
+    ProbeHeld,
+    QuorumPending,
+)
 from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
@@ -30,12 +38,13 @@ from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.overrides import expire_overrides, is_held
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
-from modelmesh_healthd.state.provider import plan_probe
+from modelmesh_healthd.state.provider import ProviderState, plan_probe
+from modelmesh_healthd.state.quorum import Quorum, Vote
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.state.transition import Observation, ProbeReport, apply_probe
 from modelmesh_healthd.state.windows import Window, open_windows
 
-__all__ = ["HealthCore", "Step", "observe"]
+__all__ = ["HealthCore", "Step", "observe", "observe_vote"]
 
 
 @dataclass(slots=True)
@@ -50,6 +59,7 @@ class HealthCore:
         fleet: How many providers are probed (the guard leaves small fleets alone).
         down_probes: Per provider, failed probes since it went down (its backoff so far).
         windows: Scheduled maintenance windows (`state.windows`).
+        quorum: This site's part in a quorum across sites (None: one site, nothing voted).
     """
 
     mesh: Mesh
@@ -59,6 +69,7 @@ class HealthCore:
     fleet: int = 0
     down_probes: dict[str, int] = field(default_factory=dict)
     windows: tuple[Window, ...] = ()
+    quorum: Quorum | None = None
 
     def tick(self, now: float) -> list[Event]:
         """Outside the probes: end every override due at `now`, open every window due."""
@@ -69,6 +80,8 @@ class HealthCore:
         """Drop the core's memory of a provider that is no longer probed."""
         self.guard.forget(provider)
         self.down_probes.pop(provider, None)
+        if self.quorum is not None:
+            self.quorum.forget(provider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,7 @@ class Step:
             it is where evidence from outside the probes (a router's report) will answer.
         overridden: An override (drain, maintenance window) holds the provider: the result was
             not applied, and the provider keeps its schedule.
+        vote: This site's vote after the result (quorum across sites only): to publish.
     """
 
     events: list[Event]
@@ -97,6 +111,7 @@ class Step:
     wants_evidence: bool = False
     probe_now: bool = False
     overridden: bool = False
+    vote: Vote | None = None
 
 
 def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
@@ -154,6 +169,27 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
         core.down_probes[provider] = backoff + 1
         return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
 
+    vote = None
+    quorum = core.quorum
+    if quorum is not None:
+        quorum.seed(provider, ps)
+        vote = quorum.cast(provider, outcome, now, policy)
+        if goes_down:
+            verdict = quorum.ruling(provider, now)
+            if verdict.hold:
+                if provider not in quorum.pending:
+                    quorum.pending.add(provider)
+                    events.append(
+                        QuorumPending(
+                            provider, outcome.value, verdict.agreeing, verdict.needed, verdict.live
+                        )
+                    )
+                # Probed on as this site sees it (down): nothing else changes until more agree.
+                backoff = core.down_probes.get(provider, 0)
+                core.down_probes[provider] = backoff + 1
+                return Step(events, Phase.DOWN, backoff, hold=True, vote=vote)
+        quorum.pending.discard(provider)
+
     events += apply_probe(
         core.mesh, core.state, provider, report, now, policy=policy, change=change
     )
@@ -162,7 +198,58 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     before = core.down_probes.get(provider, 0)
     backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)
     core.down_probes[provider] = backoff
-    return Step(events, phase, backoff, resume_at=ps.throttled_until)
+    return Step(events, phase, backoff, resume_at=ps.throttled_until, vote=vote)
+
+
+def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
+    """A result of a provider whose shared state another replica writes: this site only votes.
+
+    The result changes this site's own view of the provider (`Quorum.sites`), never the shared
+    state (the writer's, read from the store). The connectivity guard applies as in `observe`:
+    a network failure with no proof that this site's network works does not turn its vote.
+
+    Args:
+        core: The core (its `quorum` is set).
+        provider: The probed provider.
+        report: The probe's classified result.
+        now: Unix time of the probe's completion.
+
+    Returns:
+        The step: guard events, this site's phase and backoff, and its vote (None while held).
+
+    Raises:
+        ValueError: The core has no quorum (a programming error of the caller).
+    """
+    quorum = core.quorum
+    if quorum is None:
+        raise ValueError("observe_vote needs a core with a quorum")
+    policy = core.policy
+    shared = core.state.providers.get(provider)
+    quorum.seed(provider, shared if shared is not None else ProviderState())
+    view = quorum.sites[provider]
+    outcome = Outcome(report.outcome)
+    was_healthy = view.is_healthy(policy)
+    goes_down = was_healthy and not plan_probe(view, False, outcome, now, policy).healthy(policy)
+    events: list[Event] = []
+    ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
+    if ruling.suspect_ended:
+        events.append(NetworkRestored(provider))
+    if ruling.suspect_started:
+        events.append(NetworkSuspect(provider, outcome.value, len(core.guard.held)))
+    if ruling.hold:
+        events.append(ProbeHeld(provider, outcome.value, report.detail))
+        backoff = core.down_probes.get(provider, 0)
+        core.down_probes[provider] = backoff + 1
+        return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
+    vote = quorum.cast(provider, outcome, now, policy)
+    phase = phase_of(view, policy)
+    before = core.down_probes.get(provider, 0)
+    backoff = _backoff(before, phase, healthy=not vote.down, went_down=goes_down)
+    core.down_probes[provider] = backoff
+    resume_at = None
+    if outcome is Outcome.RATE_LIMITED and report.retry_after is not None:
+        resume_at = now + max(0.0, report.retry_after)
+    return Step(events, phase, backoff, resume_at=resume_at, vote=vote)
 
 
 def _backoff(before: int, phase: Phase, *, healthy: bool, went_down: bool) -> int:

@@ -16,6 +16,10 @@ coordination engine: no consensus protocol of our own, no extra service.
   rows of any shard whose lease no longer carries that token. A paused or partitioned replica
   that wakes up after its lease was taken over cannot overwrite its successor, whatever it
   believes about its own lease.
+* **Votes** (quorum across sites, `daemon.vantage`): each site's prober of a provider holds the
+  shard `vote:<site>:<provider>` and writes that site's vote under its token, fenced the same
+  way; the store stamps each vote with its own clock, so a reader learns a vote's age without
+  trusting another site's clock.
 """
 
 from __future__ import annotations
@@ -29,17 +33,22 @@ from modelmesh_healthd.storage.base import Row
 __all__ = [
     "POOL_SHARD",
     "PROVIDER_SHARD",
+    "VOTE_SHARD",
     "Claim",
     "Coordination",
     "Heartbeat",
     "ShardRows",
+    "StoredVote",
+    "VoteWrite",
     "pool_shard",
     "provider_shard",
     "shard_of_row",
+    "vote_shard",
 ]
 
 PROVIDER_SHARD = "provider:"
 POOL_SHARD = "pool:"
+VOTE_SHARD = "vote:"
 
 
 def provider_shard(provider: str) -> str:
@@ -50,6 +59,11 @@ def provider_shard(provider: str) -> str:
 def pool_shard(pool: str) -> str:
     """The shard of a pool (its `pool` and `members` rows)."""
     return POOL_SHARD + pool
+
+
+def vote_shard(provider: str, vantage: str) -> str:
+    """The shard of one site's vote on a provider (a site name has no `:`)."""
+    return f"{VOTE_SHARD}{vantage}:{provider}"
 
 
 def shard_of_row(row: Row) -> str:
@@ -88,6 +102,45 @@ class ShardRows:
     shard: str
     token: int
     rows: Sequence[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class VoteWrite:
+    """One site's vote on one provider, written under its vote shard's token.
+
+    Attributes:
+        token: The fencing token of `vote_shard(provider, vantage)`.
+        provider: The provider voted on.
+        vantage: The voting site.
+        data: The vote, as JSON text.
+    """
+
+    token: int
+    provider: str
+    vantage: str
+    data: str
+
+    @property
+    def shard(self) -> str:
+        """The vote's shard."""
+        return vote_shard(self.provider, self.vantage)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVote:
+    """A vote as the store holds it.
+
+    Attributes:
+        provider: The provider voted on.
+        vantage: The voting site.
+        data: The vote, as JSON text.
+        age: Seconds since it was written, by the store's clock.
+    """
+
+    provider: str
+    vantage: str
+    data: str
+    age: float
 
 
 @runtime_checkable
@@ -144,4 +197,16 @@ class Coordination(Protocol):
         Returns:
             The shards refused (their rows were not written); atomic with the accepted rows.
         """
+        ...
+
+    async def write_votes(self, member: str, votes: Sequence[VoteWrite]) -> set[str]:
+        """Write each vote only if its shard's lease still holds `member` and its token.
+
+        Returns:
+            The vote shards refused (those votes were not written).
+        """
+        ...
+
+    async def votes(self) -> list[StoredVote]:
+        """Every stored vote, with its age by the store's clock."""
         ...

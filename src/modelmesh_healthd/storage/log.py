@@ -148,6 +148,13 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         " rounds retry every second.",
     ),
     LogEventSpec(
+        "replica.vote_failed",
+        "warning",
+        ("member", "provider", "reason"),
+        "This site's vote on a provider could not be written (store out of reach); its last "
+        "vote stops counting once it is no longer fresh.",
+    ),
+    LogEventSpec(
         "replica.round_failed",
         "error",
         ("member", "reason"),

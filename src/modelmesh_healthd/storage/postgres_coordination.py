@@ -1,7 +1,8 @@
 """Coordination on PostgreSQL: members and leases tables, token and epoch sequences.
 
 Tables (in the store's schema, created by `prepare` under a migration lock): `members (member,
-expires_at)`, `leases (shard, owner, token, expires_at)`; sequences `fence_seq` (tokens) and
+expires_at)`, `leases (shard, owner, token, expires_at)`, `votes (vantage, provider, data,
+written_at)` (a quorum across sites); sequences `fence_seq` (tokens) and
 `epoch_seq` (the envelope's epoch). Expiry uses the server's `clock_timestamp()`.
 
 A fenced write is one statement: it locks the lease rows that still carry the writer's tokens
@@ -18,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelmesh_healthd.storage.coordination import Claim, Heartbeat, ShardRows
+from modelmesh_healthd.storage.coordination import (
+    Claim,
+    Heartbeat,
+    ShardRows,
+    StoredVote,
+    VoteWrite,
+)
 from modelmesh_healthd.storage.errors import StoreError
 
 if TYPE_CHECKING:
@@ -33,6 +40,8 @@ COORDINATION_TABLES: tuple[str, ...] = (
     "expires_at timestamptz NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {s}.leases (shard text PRIMARY KEY, owner text NOT NULL, "
     "token bigint NOT NULL, expires_at timestamptz NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {s}.votes (vantage text NOT NULL, provider text NOT NULL, "
+    "data text NOT NULL, written_at timestamptz NOT NULL, PRIMARY KEY (vantage, provider))",
 )
 _MIGRATE_LOCK = 0x6D6D686D  # "mmhm": serializes replicas creating the tables at once
 
@@ -244,3 +253,39 @@ class PostgresCoordination:
                 (meta[0], meta[1], meta[2]),
             )
         return {p.shard for p in shards} - accepted
+
+    async def write_votes(self, member: str, votes: Sequence[VoteWrite]) -> set[str]:
+        """One statement: lock the vote leases still carrying our tokens, write those votes."""
+        if not votes:
+            return set()
+        rows = await self._fetch(
+            "WITH ok AS (SELECT l.shard FROM {s}.leases AS l "
+            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
+            "ORDER BY l.shard FOR UPDATE OF l), "
+            "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+            "AS b(shard, vantage, provider, data) JOIN ok USING (shard)), "
+            "up AS (INSERT INTO {s}.votes (vantage, provider, data, written_at) "
+            "SELECT vantage, provider, data, clock_timestamp() FROM batch "
+            "ON CONFLICT (vantage, provider) DO UPDATE SET data = excluded.data, "
+            "written_at = excluded.written_at) "
+            "SELECT shard FROM ok",
+            (
+                [v.shard for v in votes],
+                [v.token for v in votes],
+                member,
+                [v.shard for v in votes],
+                [v.vantage for v in votes],
+                [v.provider for v in votes],
+                [v.data for v in votes],
+            ),
+        )
+        return {v.shard for v in votes} - {str(r[0]) for r in rows}
+
+    async def votes(self) -> list[StoredVote]:
+        """Every vote with its age by the server's clock."""
+        rows = await self._fetch(
+            "SELECT vantage, provider, data, "
+            "greatest(0, extract(epoch FROM clock_timestamp() - written_at)) FROM {s}.votes"
+        )
+        return [StoredVote(str(p), str(v), str(d), float(age)) for v, p, d, age in rows]

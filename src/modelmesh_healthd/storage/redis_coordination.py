@@ -2,9 +2,10 @@
 
 Keys (under the store's prefix): `members` (sorted set: member -> expiry, ms of the server's
 clock), `leases` (hash: shard -> `owner<TAB>token<TAB>expiry_ms`), `fence` (the token counter,
-INCR), `epoch` (the envelope's counter). Each script runs atomically on the server, so a claim,
-a renewal and a fenced write never interleave. Scripts read the server's clock (`TIME`); Redis 7
-replicates their effects, not the scripts, so that is allowed.
+INCR), `epoch` (the envelope's counter), `votes` (hash: `site<TAB>provider` ->
+`written_ms<TAB>vote`, for a quorum across sites). Each script runs atomically on the
+server, so a claim, a renewal and a fenced write never interleave. Scripts read the server's
+clock (`TIME`); Redis 7 replicates their effects, not the scripts, so that is allowed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelmesh_healthd.storage.coordination import Claim, Heartbeat, ShardRows
+from modelmesh_healthd.storage.coordination import (
+    Claim,
+    Heartbeat,
+    ShardRows,
+    StoredVote,
+    VoteWrite,
+)
 from modelmesh_healthd.storage.row_encode import KINDS
 
 if TYPE_CHECKING:
@@ -171,6 +178,39 @@ return refused
 )
 
 
+# KEYS: leases, votes ; ARGV: me, (shard, token, field, vote) * n
+_WRITE_VOTES = (
+    _NOW
+    + """
+local refused = {}
+for i = 2, #ARGV, 4 do
+    local owner, held = lease(redis.call('HGET', KEYS[1], ARGV[i]))
+    if owner == ARGV[1] and held == tonumber(ARGV[i + 1]) then
+        redis.call('HSET', KEYS[2], ARGV[i + 2], fmt(now) .. '\t' .. ARGV[i + 3])
+    else
+        refused[#refused + 1] = ARGV[i]
+    end
+end
+return refused
+"""
+)
+
+_VOTES = (
+    _NOW
+    + """
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+    local at, vote = string.match(all[i + 1], '^(%d+)\t(.*)$')
+    if at then
+        out[#out + 1] = all[i]; out[#out + 1] = fmt(now - tonumber(at)); out[#out + 1] = vote
+    end
+end
+return out
+"""
+)
+
+
 class RedisCoordination:
     """`Coordination` over an open RedisStore's connection and key prefix."""
 
@@ -182,6 +222,7 @@ class RedisCoordination:
         p = store.prefix
         self._members, self._leases = f"{p}members", f"{p}leases"
         self._fence, self._epoch, self._meta = f"{p}fence", f"{p}epoch", f"{p}meta"
+        self._votes = f"{p}votes"
         self._rows = [f"{p}rows:{kind}" for kind in KINDS]
         self._kind_index = {kind: i + 1 for i, kind in enumerate(KINDS)}
 
@@ -265,6 +306,25 @@ class RedisCoordination:
             args += [meta[0], meta[1], meta[2]]
         raw = await self._run(_WRITE, [self._leases, self._meta, *self._rows], args)
         return {_text(s) for s in raw}
+
+    async def write_votes(self, member: str, votes: Sequence[VoteWrite]) -> set[str]:
+        """One Lua script: each vote is written only under its shard's current token."""
+        if not votes:
+            return set()
+        args: list[Any] = [member]
+        for vote in votes:
+            args += [vote.shard, vote.token, f"{vote.vantage}\t{vote.provider}", vote.data]
+        raw = await self._run(_WRITE_VOTES, [self._leases, self._votes], args)
+        return {_text(s) for s in raw}
+
+    async def votes(self) -> list[StoredVote]:
+        """Every vote with its age by the server's clock."""
+        raw = [_text(x) for x in await self._run(_VOTES, [self._votes], [])]
+        out = []
+        for key, age, data in zip(raw[::3], raw[1::3], raw[2::3], strict=True):
+            vantage, _, provider = key.partition("\t")
+            out.append(StoredVote(provider, vantage, data, max(0, int(age)) / 1000.0))
+        return out
 
 
 def _ms(seconds: float) -> int:
