@@ -63,7 +63,7 @@ from modelmesh_healthd.storage.urls import split_options
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from modelmesh_healthd.config import Config
     from modelmesh_healthd.daemon.scheduler import Scheduler
@@ -211,6 +211,9 @@ class Coordinator:
         """Pool shards whose rows must be written (changed, or missing from the store)."""
         self._prepared = False
         self._wake = asyncio.Event()
+        self.on_hand_over: list[Callable[[list[str]], Awaitable[None]]] = []
+        """Awaited with the providers a rebalance gives away, before their leases are released
+        (the history saves what it recorded for them, so their new owner reads it)."""
         daemon.supervision.metrics.registry.register(ReplicaCollector(self))
 
     # --- what this replica owns -------------------------------------------------
@@ -302,6 +305,11 @@ class Coordinator:
         unwanted = {s: t for s, t in held.items() if s in renewed and s not in want}
         if unwanted:
             self._drop(set(unwanted), "rebalanced")
+            given = sorted(
+                s[len(PROVIDER_SHARD) :] for s in unwanted if s.startswith(PROVIDER_SHARD)
+            )
+            for hook in self.on_hand_over:
+                await hook(given)
             await self.coordination.release(self.member, unwanted)
         renewed -= set(unwanted)
         sent = time.monotonic()

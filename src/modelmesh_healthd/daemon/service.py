@@ -284,6 +284,9 @@ class Daemon:
             if lease_ttl is not None:
                 self.coordinator = Coordinator(self, store, lease_ttl)
                 store = self.coordinator.store
+                # One writer per history subject: the provider's lease holder (history.py).
+                self.history.share(self.coordinator.owns_provider)
+                self.coordinator.on_hand_over.append(self.history.hand_over)
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
