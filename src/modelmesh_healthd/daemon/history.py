@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -47,9 +47,12 @@ from modelmesh_healthd.storage import StoreError
 from modelmesh_healthd.storage.history_store import HistoryStore, open_history_store
 
 __all__ = [
+    "HOUR_S",
     "LOG_EVENTS",
     "HistoryRecorder",
     "HistorySource",
+    "Hours",
+    "day_by_hour",
     "history_body",
     "model_subject",
     "provider_subject",
@@ -89,6 +92,25 @@ def model_subject(model_id: str) -> str:
     return f"model:{model_id}"
 
 
+_T = TypeVar("_T")
+
+HOUR_S = 3600.0
+
+
+def _windows_of(history: History, now: float) -> Mapping[str, Availability]:
+    return {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
+
+
+Hours = tuple[tuple[float, Availability], ...]
+"""24 hours, oldest first: each one's start and `Availability`."""
+
+
+def day_by_hour(history: History, now: float) -> Hours:
+    """The 24 hours before `now`, oldest first."""
+    ends = [now - HOUR_S * (23 - i) for i in range(24)]
+    return tuple((end - HOUR_S, availability(history, end, HOUR_S)) for end in ends)
+
+
 class HistoryRecorder:
     """Records and keeps the availability history of one daemon's providers and models.
 
@@ -116,6 +138,7 @@ class HistoryRecorder:
         """Subject -> its history (the store's, plus what this daemon recorded since)."""
         self._dirty: set[str] = set()
         self._windows: dict[str, tuple[float, History, Mapping[str, Availability]]] = {}
+        self._hours: dict[str, tuple[float, History, Hours]] = {}
         self._task: asyncio.Task[None] | None = None
         self._owns: Callable[[str], bool] | None = None
         """A replica's lease test (see `share`); None: this daemon writes every subject."""
@@ -297,15 +320,32 @@ class HistoryRecorder:
             max_age: An answer computed at most this many seconds ago for an unchanged history
                 may be given again (metrics scrapes of a large fleet).
         """
+        return self._cached(self._windows, subject, now, max_age, _windows_of)
+
+    def hours(self, subject: str, now: float, *, max_age: float = 0.0) -> Hours | None:
+        """The subject's last 24 hours (`day_by_hour`: the status page's bar); None: no such
+        subject. `max_age` as in `windows`."""
+        return self._cached(self._hours, subject, now, max_age, day_by_hour)
+
+    def _cached(
+        self,
+        cache: dict[str, tuple[float, History, _T]],
+        subject: str,
+        now: float,
+        max_age: float,
+        compute: Callable[[History, float], _T],
+    ) -> _T | None:
+        # A new transition replaces the history object, so it is never hidden by the cache;
+        # an unchanged history's answer moves by at most `max_age` of a long window.
         history = self.histories.get(subject)
         if history is None:
             return None
-        cached = self._windows.get(subject)
+        cached = cache.get(subject)
         if cached is not None and cached[1] is history and now - cached[0] <= max_age:
             return cached[2]
-        answer = {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
+        answer = compute(history, now)
         if max_age > 0:
-            self._windows[subject] = (now, history, answer)
+            cache[subject] = (now, history, answer)
         return answer
 
     async def flush(self) -> bool:
