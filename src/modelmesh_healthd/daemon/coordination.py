@@ -343,6 +343,7 @@ class Coordinator:
                 for model in mesh.provider_models[provider]:
                     if stored is not None and model in stored.models:
                         state.models[model] = stored.models[model]
+                daemon.core.reindex((provider,))  # its overrides, as the store has them
                 if mine:
                     self.counts.takeovers += 1
             elif mine:

@@ -308,6 +308,7 @@ class Daemon:
         self.manager = manager
         now = self.wall_clock()
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
+        self.core.reindex()  # the restored overrides: the tick ends them on time
         manager.attach(self.state, self.mesh)
         self._publish(events)
         self._expire_overrides()  # those that ended while the daemon was not running
@@ -547,17 +548,17 @@ class Daemon:
         if not seconds > 0:
             raise OverrideError(f"override duration must be positive, got {seconds}")
         now = self.wall_clock()
-        self._publish(
-            set_override(
-                self.mesh,
-                self.state,
-                target,
-                until=now + seconds,
-                reason=reason,
-                now=now,
-                policy=self.policy,
-            )
+        events = set_override(
+            self.mesh,
+            self.state,
+            target,
+            until=now + seconds,
+            reason=reason,
+            now=now,
+            policy=self.policy,
         )
+        self.core.overrides.note_events(events)
+        self._publish(events)
         return [o for o in list_overrides(self.state, now) if o.target == target]
 
     def clear_override(self, target: str) -> bool:
@@ -689,6 +690,7 @@ class Daemon:
         core.policy = config.policy()
         core.windows = config.windows()
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
+        core.reindex()
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)
         self._publish(events)
