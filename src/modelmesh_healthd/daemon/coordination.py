@@ -308,8 +308,12 @@ class Coordinator:
             given = sorted(
                 s[len(PROVIDER_SHARD) :] for s in unwanted if s.startswith(PROVIDER_SHARD)
             )
-            for hook in self.on_hand_over:
-                await hook(given)
+            # Bounded: a history store that hangs must not keep this round from renewing the
+            # other leases in time (what it had not saved by then is dropped, as on expiry).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.ttl / 3.0):
+                    for hook in self.on_hand_over:
+                        await hook(given)
             await self.coordination.release(self.member, unwanted)
         renewed -= set(unwanted)
         sent = time.monotonic()

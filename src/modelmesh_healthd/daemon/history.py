@@ -71,7 +71,8 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "history.load_failed",
         "warning",
         ("store", "reason"),
-        "The stored history could not be read at start; this daemon's records are added to it.",
+        "The stored history could not be read: at start (this daemon's records are added to "
+        "it), or a replica's read (a gained provider is recorded once it is read; retried).",
     ),
     LogEventSpec(
         "history.save_failed",
