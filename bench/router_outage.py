@@ -104,7 +104,7 @@ pools:
   {POOL}: {{capability: {CAP}, strategy: stick-until-failure}}
 {SCHEDULE}
 daemon: {{summary_interval: 0}}
-admin: {{listen: "127.0.0.1:{admin_port}", reports_token: {TOKEN}}}
+admin: {{listen: "127.0.0.1:{admin_port}", token: {TOKEN}}}
 """
 
 

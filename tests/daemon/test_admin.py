@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
+import os
 import socket
 from pathlib import Path
 
@@ -65,13 +65,26 @@ async def test_livez_and_readyz_say_yes_once_the_daemon_runs(tmp_path: Path) -> 
 async def test_readyz_is_503_with_the_reason_while_the_store_cannot_be_written(
     tmp_path: Path,
 ) -> None:
+    # The store's directory is a symlink that is swapped, atomically, for one to a plain file:
+    # every path under it then fails with ENOTDIR, for root too (a chmod would not stop root),
+    # and no write in flight can race the swap the way removing the directory did.
+    real = tmp_path / "state-dir"
+    real.mkdir()
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
     directory = tmp_path / "state"
-    directory.mkdir()
+    directory.symlink_to(real)
+
+    def point_at(target: Path) -> None:
+        swap = tmp_path / "state.swap"
+        swap.symlink_to(target)
+        os.replace(swap, directory)
+
     async with admin_daemon(tmp_path, store_url=f"file://{directory}/state.json") as run:
         await run.wait_for("daemon.started")
         base = admin_url(run)
         await run.probes_of("a", 1)
-        shutil.rmtree(directory)
+        point_at(blocker)
         await run.wait_for("snapshot.save_failed")
         ready = await _get(f"{base}/readyz")
         assert ready.status_code == 503
@@ -82,7 +95,7 @@ async def test_readyz_is_503_with_the_reason_while_the_store_cannot_be_written(
         assert _value(metrics["modelmesh_healthd_store_ready"]) == 0.0
         assert _value(metrics["modelmesh_healthd_state_saves"], result="failed") >= 1
 
-        directory.mkdir()
+        point_at(real)
         await run.wait_for("snapshot.save_recovered")
         assert (await _get(f"{base}/readyz")).status_code == 200
 

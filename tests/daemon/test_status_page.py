@@ -7,16 +7,19 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 from daemon_support import KEYS, Running, fleet
 from ops_support import admin_config, admin_daemon, admin_url
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.config import load_config_text
-from modelmesh_healthd.daemon.history import HistoryRecorder
+from modelmesh_healthd.daemon import history as history_module
+from modelmesh_healthd.daemon.history import HistoryRecorder, provider_subject
 from modelmesh_healthd.daemon.service import Daemon
-from modelmesh_healthd.daemon.status_page import render_status_page
+from modelmesh_healthd.daemon.status_page import CACHE_S, render_status_page
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.state import SystemState
+from modelmesh_healthd.state.history import DOWN, UP, History, availability, record
 from modelmesh_healthd.state.model import ModelState, PoolState
 from modelmesh_healthd.state.provider import ProviderState
 
@@ -91,3 +94,62 @@ def test_every_value_on_the_page_is_escaped() -> None:
     assert "&lt;script&gt;x&quot;" in page
     assert "&lt;b&gt;bad&lt;/b&gt;" in page
     assert "/p/v1/providers/%3Cscript%3Ex%22/history" in page
+
+
+class _Counted:
+    """`availability` with a count of its calls (what the page's bars cost)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return availability(*args, **kwargs)
+
+
+def _cached_view(now: list[float]) -> Any:
+    """A view of one provider `a`, up for the last two hours, at the time `now[0]`."""
+    view = _view("a", "server_error")
+    view.wall_clock = lambda: now[0]
+    view.history.histories[provider_subject("a")] = History(((now[0] - 7200, UP),))
+    return view
+
+
+def _bar(page: str) -> list[str]:
+    card = page.split('data-provider="a"', 1)[1]
+    bar = card.split('<div class="bar"', 1)[1].split("</div>", 1)[0]
+    return [part.split('"', 1)[0] for part in bar.split('class="s-')[1:]]
+
+
+def test_two_renders_within_the_cache_period_compute_the_bars_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted = _Counted()
+    monkeypatch.setattr(history_module, "availability", counted)
+    now = [1_000_000.0]
+    view = _cached_view(now)
+    first = render_status_page(view)
+    computed = counted.calls
+    now[0] += CACHE_S - 1
+    second = render_status_page(view)
+    assert computed >= 25  # 24 hours and the day's ratio
+    assert counted.calls == computed
+    assert _bar(second) == _bar(first)
+    now[0] += 2  # past the period: computed again
+    render_status_page(view)
+    assert counted.calls == 2 * computed
+
+
+def test_a_new_transition_shows_on_the_bar_within_and_after_the_cache_period() -> None:
+    now = [1_000_000.0]
+    view = _cached_view(now)
+    assert _bar(render_status_page(view))[-2:] == ["up", "up"]
+    subject = provider_subject("a")
+    now[0] += 5
+    view.history.histories[subject] = record(view.history.histories[subject], now[0], DOWN)
+    now[0] += 5
+    assert _bar(render_status_page(view))[-1] == "down"  # a changed history is never cached
+    now[0] += CACHE_S + 1
+    page = render_status_page(view)
+    assert _bar(page)[-1] == "down"
+    assert 'data-provider="a" data-state="down"' in page

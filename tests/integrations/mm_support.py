@@ -128,7 +128,7 @@ def mesh_yaml(sim: Simulator, *, admin_port: int, fast: bool = True) -> str:
         f"{schedule}"
         "admin:\n"
         f"  listen: 127.0.0.1:{admin_port}\n"
-        f"  reports_token: {TOKEN}\n"
+        f"  token: {TOKEN}\n"
     )
 
 

@@ -6,7 +6,7 @@ import re
 import typing
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -240,11 +241,12 @@ class AdminConfig(_Section):
     """False: no endpoint (`health` then reads the heartbeat file)."""
     listen: str = "127.0.0.1:9464"
     """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
-    reports_token: SecretStr | None = None
-    """Bearer token routers must send with `POST /v1/reports` (unset: reports are refused)."""
     token: SecretStr | None = None
     """Bearer token of the admin API: give it as `${file:/path}` or `${env:NAME}`, never inline.
     Without one, every endpoint `auth` protects refuses with 401 (writes are then disabled)."""
+    reports_token: SecretStr | None = None
+    """Deprecated alias of `token` (it once guarded `POST /v1/reports` alone): taken as `token`
+    when that is unset; both set and different is an error."""
     auth: Literal["read", "write", "none"] = "write"
     """What needs the token: `write` (overrides, reports), `read` (also every GET except
     /livez and /readyz, which supervisors call without one) or `none` (nothing: a test rig)."""
@@ -260,6 +262,26 @@ class AdminConfig(_Section):
         if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
             raise ValueError(
                 f"expected a path such as /healthd (letters, digits, . _ ~ -), got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reports_token_is_the_token(cls, data: Any) -> Any:
+        # One token guards every write (see daemon.admin_auth): the old reports-only token is
+        # that token under its former name, so a file written for it keeps working.
+        if isinstance(data, dict) and data.get("token") is None and "reports_token" in data:
+            return {**data, "token": data["reports_token"]}
+        return data
+
+    @field_validator("reports_token")
+    @classmethod
+    def _one_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        token = info.data.get("token")  # validated first: it is declared first
+        if value is not None and token is not None and token != value:
+            raise ValueError(
+                "deprecated alias of admin.token, and the two differ: one token guards every "
+                "write; keep only admin.token"
             )
         return value
 

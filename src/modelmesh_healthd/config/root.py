@@ -66,9 +66,15 @@ class Config(_Section):
         return copy
 
     def notices(self) -> list[str]:
-        """One line per provider that is accepted but not probed (kind `unsupported`)."""
+        """One line per provider that is accepted but not probed (kind `unsupported`), and one
+        per deprecated key in use."""
         foreign = set(self._modelmesh.unknown_connectors) if self._modelmesh else set()
-        return [
+        deprecated = (
+            ["admin.reports_token: deprecated: it is admin.token under its old name; rename it"]
+            if self.admin.reports_token is not None
+            else []
+        )
+        return deprecated + [
             f'providers["{pid}"]: unsupported: '
             + (
                 "a connector modelmesh-lite 0.1.1 does not ship"

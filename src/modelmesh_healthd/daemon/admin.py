@@ -83,11 +83,10 @@ class AdminServer:
         """
         admin = self._daemon.config.admin
         base = admin.base_path
-        # One token for every write: admin.token, else the reports token routers already hold.
+        # One token for every write, reports included (a configured `reports_token` is this
+        # token under its old name: the configuration maps it).
         app = web.Application(
-            middlewares=[
-                token_middleware(lambda: (admin.auth, admin.token or admin.reports_token), base)
-            ]
+            middlewares=[token_middleware(lambda: (admin.auth, admin.token), base)]
         )
         # Under the prefix too: a proxy that forwards the path as it came works as well as one
         # that strips it.

@@ -76,7 +76,7 @@ from modelmesh_healthd.storage.urls import split_options
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from modelmesh_healthd.config import Config
     from modelmesh_healthd.daemon.scheduler import Scheduler
@@ -255,6 +255,9 @@ class Coordinator:
         """Provider -> when this replica last sent it a probe: a probe whose result was not
         recorded (its lease lapsed while it ran) still sets when the next one is due."""
         self._wake = asyncio.Event()
+        self.on_hand_over: list[Callable[[list[str]], Awaitable[None]]] = []
+        """Awaited with the providers a rebalance gives away, before their leases are released
+        (the history saves what it recorded for them, so their new owner reads it)."""
         daemon.supervision.metrics.registry.register(ReplicaCollector(self))
 
     # --- what this replica owns -------------------------------------------------
@@ -380,6 +383,15 @@ class Coordinator:
         handed = {s: t for s, t in unwanted.items() if s not in busy}
         if handed:
             self._drop(set(handed), "rebalanced")
+            given = sorted(
+                s[len(PROVIDER_SHARD) :] for s in handed if s.startswith(PROVIDER_SHARD)
+            )
+            # Bounded: a history store that hangs must not keep this round from renewing the
+            # other leases in time (what it had not saved by then is dropped, as on expiry).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.ttl / 3.0):
+                    for hook in self.on_hand_over:
+                        await hook(given)
             await self.coordination.release(self.member, handed)
         renewed -= set(unwanted)
         sent = time.monotonic()
@@ -417,6 +429,7 @@ class Coordinator:
                 for model in mesh.provider_models[provider]:
                     if stored is not None and model in stored.models:
                         state.models[model] = stored.models[model]
+                daemon.core.reindex((provider,))  # its overrides, as the store has them
                 if mine:
                     self.counts.takeovers += 1
             elif mine:

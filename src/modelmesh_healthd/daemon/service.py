@@ -288,6 +288,14 @@ class Daemon:
             installed.append(sig)
         return installed
 
+    def _keep_spend(self, stored: SystemState | None) -> None:
+        """A fresh start forgets health, never the canary's spend (the budget is hard)."""
+        if stored is None:
+            return
+        for name, ps in self.state.providers.items():
+            if name in stored.providers:
+                carry_spend(ps, stored.providers[name])
+
     async def _startup(self) -> bool:
         # The store's lock comes first: a second daemon started with the same configuration
         # must be told who holds the store, not that the admin port is taken.
@@ -297,6 +305,9 @@ class Daemon:
             if lease_ttl is not None:
                 self.coordinator = Coordinator(self, store, lease_ttl)
                 store = self.coordinator.store
+                # One writer per history subject: the provider's lease holder (history.py).
+                self.history.share(self.coordinator.owns_provider)
+                self.coordinator.on_hand_over.append(self.history.hand_over)
             elif self.core.quorum is not None and self.core.quorum.quorum > 1:
                 raise StoreError(
                     f"health.quorum {self.core.quorum.quorum} needs sites that share a store: "
@@ -324,11 +335,9 @@ class Daemon:
         self.manager = manager
         now = self.wall_clock()
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
-        if stored is not None and restored is None:
-            # A fresh start forgets health, never the canary's spend (the budget is hard).
-            for name, ps in self.state.providers.items():
-                if name in stored.providers:
-                    carry_spend(ps, stored.providers[name])
+        if restored is None:
+            self._keep_spend(stored)
+        self.core.reindex()  # the restored overrides: the tick ends them on time
         manager.attach(self.state, self.mesh)
         self._publish(events)
         self._expire_overrides()  # those that ended while the daemon was not running
@@ -587,17 +596,17 @@ class Daemon:
         if not seconds > 0:
             raise OverrideError(f"override duration must be positive, got {seconds}")
         now = self.wall_clock()
-        self._publish(
-            set_override(
-                self.mesh,
-                self.state,
-                target,
-                until=now + seconds,
-                reason=reason,
-                now=now,
-                policy=self.policy,
-            )
+        events = set_override(
+            self.mesh,
+            self.state,
+            target,
+            until=now + seconds,
+            reason=reason,
+            now=now,
+            policy=self.policy,
         )
+        self.core.overrides.note_events(events)
+        self._publish(events)
         return [o for o in list_overrides(self.state, now) if o.target == target]
 
     def clear_override(self, target: str) -> bool:
@@ -754,6 +763,7 @@ class Daemon:
         if core.quorum is not None:
             core.quorum.quorum = config.health.quorum or 1
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
+        core.reindex()
         if self.manager is not None:
             self.manager.attach(self.state, self.mesh)
         self._publish(events)

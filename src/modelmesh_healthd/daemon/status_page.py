@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from modelmesh_healthd.daemon.history import provider_subject
+from modelmesh_healthd.daemon.history import Hours, day_by_hour, provider_subject
+from modelmesh_healthd.daemon.metrics import SCRAPE_CACHE_S
 from modelmesh_healthd.daemon.view import DaemonView
 from modelmesh_healthd.state.history import (
     DEGRADED,
@@ -30,13 +31,15 @@ from modelmesh_healthd.state.history import (
     availability,
 )
 
-__all__ = ["REFRESH_S", "SLOTS", "render_status_page"]
+__all__ = ["CACHE_S", "REFRESH_S", "SLOTS", "render_status_page"]
 
 REFRESH_S = 15
 """Seconds between the page's own reloads."""
 SLOTS = 24
 """Segments of the 24-hour bar (one per hour)."""
-_SLOT_S = 86400.0 / SLOTS
+CACHE_S = SCRAPE_CACHE_S
+"""A provider's bar and 24-hour ratio are recomputed at most this often while its history is
+unchanged (the cache the metrics' availability ratios use); a new transition shows at once."""
 
 _CSS = """
 :root{--up:#2e9d57;--degraded:#d9a21b;--down:#d64541;--maintenance:#4a7fd6;--unknown:#b8bcc4}
@@ -119,27 +122,27 @@ def _share(state: str, seconds: float) -> str:
     return f"{seconds / 60:.0f} min {state}"
 
 
-def _slots(history: History, now: float) -> list[tuple[str, str]]:
-    out = []
-    for i in range(SLOTS):
-        end = now - _SLOT_S * (SLOTS - 1 - i)
-        avail = availability(history, end, _SLOT_S)
-        out.append((_slot_state(avail), _slot_title(end - _SLOT_S, avail)))
-    return out
+def _slots(hours: Hours) -> list[tuple[str, str]]:
+    return [(_slot_state(avail), _slot_title(start, avail)) for start, avail in hours]
 
 
 def _providers(view: DaemonView, now: float) -> list[_Provider]:
     out = []
     for name in sorted(view.state.providers):
         ps = view.state.providers[name]
-        history = view.history.histories.get(provider_subject(name), History())
+        subject = provider_subject(name)
+        history = view.history.histories.get(subject, History())
         state = history.current
         since = history.entries[-1][0] if history.entries else ps.changed_at
         reason = ps.down_reason if state == DOWN else None
         if name not in view.probed:
             state, reason = UNKNOWN, "not probed (disabled)"
-        day = availability(history, now, 86400.0)
-        out.append(_Provider(name, state, reason, since, day, _slots(history, now)))
+        # The bars move by at most the cache's age: a page reloaded every few seconds by many
+        # people computes each provider's 24 + 1 windows once per period, like a scrape.
+        windows = view.history.windows(subject, now, max_age=CACHE_S)
+        day = availability(history, now, 86400.0) if windows is None else windows["24h"]
+        hours = view.history.hours(subject, now, max_age=CACHE_S) or day_by_hour(history, now)
+        out.append(_Provider(name, state, reason, since, day, _slots(hours)))
     return out
 
 

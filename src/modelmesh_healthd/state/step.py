@@ -22,6 +22,7 @@ override that holds a provider's state (a drain) decides before step 2, as the g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from modelmesh_healthd.state.events import (
@@ -35,7 +36,12 @@ from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
 from modelmesh_healthd.state.outcome import Outcome
-from modelmesh_healthd.state.overrides import expire_overrides, is_held
+from modelmesh_healthd.state.overrides import (
+    OverrideIndex,
+    expire_due,
+    expire_overrides,
+    is_held,
+)
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import ProviderState, plan_probe
@@ -60,6 +66,9 @@ class HealthCore:
         down_probes: Per provider, failed probes since it went down (its backoff so far).
         windows: Scheduled maintenance windows (`state.windows`).
         quorum: This site's part in a quorum across sites (None: one site, nothing voted).
+        overrides: The overrides in force by end time (`tick` reads it). Whoever replaces
+            objects of `state` from elsewhere (a restore, a reload, a store read) calls
+            `reindex` for them; overrides set through the core or `note_events` are indexed.
     """
 
     mesh: Mesh
@@ -70,11 +79,21 @@ class HealthCore:
     down_probes: dict[str, int] = field(default_factory=dict)
     windows: tuple[Window, ...] = ()
     quorum: Quorum | None = None
+    overrides: OverrideIndex = field(default_factory=OverrideIndex)
 
     def tick(self, now: float) -> list[Event]:
-        """Outside the probes: end every override due at `now`, open every window due."""
-        events = expire_overrides(self.mesh, self.state, now, policy=self.policy)
-        return events + open_windows(self.mesh, self.state, self.windows, now, policy=self.policy)
+        """Outside the probes: end every override due at `now`, open every window due.
+
+        Only the overrides the index says are due are looked at, not the whole fleet.
+        """
+        events = expire_due(self.mesh, self.state, self.overrides, now, policy=self.policy)
+        opened = open_windows(self.mesh, self.state, self.windows, now, policy=self.policy)
+        self.overrides.note_events(opened)
+        return events + opened
+
+    def reindex(self, providers: Iterable[str] | None = None) -> None:
+        """Re-read the overrides of `providers` (None: all) after their objects were replaced."""
+        self.overrides.reindex(self.mesh, self.state, providers)
 
     def forget(self, provider: str) -> None:
         """Drop the core's memory of a provider that is no longer probed."""
@@ -135,9 +154,11 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
         core.mesh, core.state, now, providers=(provider,), policy=policy
     )
     if core.windows:
-        events += open_windows(
+        opened = open_windows(
             core.mesh, core.state, core.windows, now, providers=(provider,), policy=policy
         )
+        core.overrides.note_events(opened)
+        events += opened
     if is_held(ps, now):
         # A drained provider: probed on its usual schedule, but nothing it answers changes it.
         held = Outcome(report.outcome).value

@@ -1,9 +1,10 @@
 """Where availability history lives: beside the state, in the same store the URL names.
 
-One document per subject (`provider:NAME`, `model:ID`): its compacted `History` as JSON. The
-writer (the daemon holding the state store's lock) saves the subjects that changed; any other
-process reads them. Replicas pointed at one Redis or PostgreSQL thus share one log, not one per
-process, and the log survives restarts with the store.
+One document per subject (`provider:NAME`, `model:ID`): its compacted `History` as JSON, with
+one writer (the daemon holding the state store's lock; among replicas, the one holding the
+subject's provider lease: see `daemon.history`), which saves the subjects that changed; any
+other process reads them. Replicas pointed at one Redis or PostgreSQL thus share one log, not
+one per process, and the log survives restarts with the store.
 
 | state store URL | history kept in |
 |---|---|

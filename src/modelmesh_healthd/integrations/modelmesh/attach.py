@@ -380,7 +380,7 @@ def attach(
         resync_interval: Seconds between reads of notifying stores when nothing was announced.
         stale_after: Seconds without a successful read before the verdicts are handed back.
         admin_url: The daemon's admin base URL, to report request outcomes to (optional).
-        reports_token: The daemon's `admin.reports_token` (reports are sent only with both).
+        reports_token: The daemon's `admin.token` (reports are sent only with both).
         report_interval: Seconds between batches of reports.
         max_batch: Reports per request at most.
 

@@ -253,7 +253,7 @@ class ReportSender:
 
     Args:
         admin_url: The daemon's admin base URL (`http://127.0.0.1:9464`).
-        token: The daemon's `admin.reports_token`.
+        token: The daemon's `admin.token`.
         timeout: Seconds per request.
     """
 

@@ -1,0 +1,1 @@
+args: validate {cases}/reports-token.yaml
