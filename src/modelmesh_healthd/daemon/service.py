@@ -77,6 +77,7 @@ from modelmesh_healthd.state.overrides import (
     set_override,
 )
 from modelmesh_healthd.storage import (
+    WRITE_TICK,
     StateManager,
     StoreError,
     StoreLockedError,
@@ -292,6 +293,7 @@ class Daemon:
             policy=self.config.storage.sync_policy,
             sync_interval=self.config.storage.sync_interval,
             writer_id=self.writer_id,
+            min_gap=WRITE_TICK,  # immediate: one transaction per tick, not one per change
         )
         opened, restored = await self._open_store(manager)
         if self.fresh:
