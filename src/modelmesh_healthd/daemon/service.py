@@ -48,7 +48,7 @@ from modelmesh_healthd.daemon.reload import (
     diff_fleet,
     restart_required,
 )
-from modelmesh_healthd.daemon.scheduler import Scheduler
+from modelmesh_healthd.daemon.scheduler import START_GRID, Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
 from modelmesh_healthd.probes import ProbeTarget, build_client, probe
@@ -319,6 +319,7 @@ class Daemon:
             self._job,
             concurrency=self.config.daemon.concurrency,
             on_start=self.supervision.metrics.on_probe_start,
+            slack=START_GRID,
         )
         if self.coordinator is not None:
             await self.coordinator.start()  # this replica's share, before any probe
