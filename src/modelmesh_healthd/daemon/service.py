@@ -39,7 +39,7 @@ from modelmesh_healthd.daemon.coordination import (
     replica_options,
 )
 from modelmesh_healthd.daemon.history import HistoryRecorder
-from modelmesh_healthd.daemon.logs import configure_logging
+from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
 from modelmesh_healthd.daemon.reload import (
@@ -625,7 +625,9 @@ class Daemon:
     def _publish(self, events: list[Event]) -> None:
         shown = events if self.coordinator is None else self.coordinator.shown(events)
         for event in shown:
-            getattr(_log, event.log_level)(event.name, **event.fields())
+            level = event.log_level
+            if log_enabled(level):  # a healthy probe's debug line: no fields built to be dropped
+                getattr(_log, level)(event.name, **event.fields())
         if self.manager is not None and events:
             self.manager.record(events)
         for sink in self.sinks:
