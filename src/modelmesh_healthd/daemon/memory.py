@@ -29,8 +29,16 @@ _TRIM = _find_malloc_trim()
 
 
 def release_memory() -> None:
-    """After start-up or a reload: collect cycles, then trim the C heap."""
+    """After start-up or a reload: collect cycles, freeze what is left, then trim the C heap.
+
+    What is alive then (the configuration, the state, the mesh) lives until the next reload, so
+    the cyclic collector is told to stop walking it (`gc.freeze`): otherwise every full
+    collection walks the whole fleet again while probing (docs/benchmarks.md). The next call
+    thaws it first, so what a reload replaced is collected.
+    """
+    gc.unfreeze()
     gc.collect()
+    gc.freeze()
     if _TRIM is not None:
         _TRIM(0)
 
