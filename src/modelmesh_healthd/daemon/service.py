@@ -330,7 +330,8 @@ class Daemon:
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
-        self._spawn(trim_periodically(), "memory-trim")
+        first_round = max((p.timing.interval for p in self.providers.values()), default=60.0)
+        self._spawn(trim_periodically(first=min(first_round, 60.0)), "memory-trim")
         self._spawn(self._expire_periodically(), "override-expiry")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
