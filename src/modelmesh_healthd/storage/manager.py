@@ -66,7 +66,8 @@ class SyncPolicy(StrEnum):
     PERIODIC = "periodic"
     """Write the changes every `sync_interval` seconds."""
     IMMEDIATE = "immediate"
-    """Write every change as soon as possible; changes arriving during a write are coalesced."""
+    """Write every change as soon as possible, at most once per `min_gap` (the daemon's
+    `WRITE_TICK`); changes arriving during a write or the gap go in the next one."""
 
 
 @dataclass(slots=True)
