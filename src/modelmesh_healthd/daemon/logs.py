@@ -31,7 +31,7 @@ def log_enabled(level: str) -> bool:
     """Whether an event at `level` (`debug`, `info`, ...) would be logged as structlog is set up.
 
     For a caller that would build the event's fields only to see them dropped: a healthy probe's
-    `probe.completed` is debug, and building it cost a few percent of a probe (docs/benchmarks.md).
+    `probe.completed` is debug, and building it showed in the daemon's profile (docs/benchmarks.md).
     Read from structlog's configuration each time, so it follows any reconfiguration (a reload,
     a test's `capture_logs`); a wrapper that is not a filtering one passes everything.
     """

@@ -48,9 +48,9 @@ async def trim_periodically(every: float = 60.0, first: float | None = None) -> 
 
     What probing allocated and freed meanwhile goes back to the system, and what it built to
     keep (each provider's history, pooled connections) is frozen like the start-up's: left in
-    the collector's view, a 10,000-provider fleet had a full collection walk it about once a
-    second, stopping the loop for 20-60 ms each time; one collection a minute costs about as
-    much as one of those (docs/benchmarks.md).
+    the collector's view, a large fleet had full collections walk it many times a minute,
+    each one stopping the loop, the tail of the scheduler's lateness; one collection a minute
+    costs about as much as one of those (docs/benchmarks.md).
 
     Args:
         every: Seconds between two releases.

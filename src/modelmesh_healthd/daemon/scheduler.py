@@ -28,10 +28,9 @@ import structlog
 __all__ = ["START_GRID", "Clock", "Job", "LoopClock", "Scheduler", "SchedulerStats", "Wakeup"]
 
 START_GRID = 0.05
-"""The daemon's `slack`: probes start on a 50 ms grid. A probe that wakes the loop by itself
-costs about twice the CPU of one started beside others (the loop, the client and the core run
-warm; docs/benchmarks.md); 50 ms is a fraction of any schedule's jitter (10 % of the interval
-by default)."""
+"""The daemon's `slack`, in seconds. A probe that wakes the loop by itself costs far more CPU
+than one started beside others, which find the loop, the client and the core warm
+(docs/benchmarks.md); the grid's step is a small fraction of any schedule's jitter."""
 
 Job = Callable[[str, float], Awaitable[float | None]]
 """`job(name, due) -> next due` (None: do not schedule again). Runs on the scheduler's loop."""

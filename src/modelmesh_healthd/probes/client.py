@@ -154,7 +154,7 @@ class _NoCookies(httpx.Cookies):
     Probes share one client across providers (and keys): a cookie one answer set must not ride
     along with the next probe, the way the aiohttp session's `DummyCookieJar` keeps none either.
     httpx would also build two urllib compatibility objects per response to look for
-    `Set-Cookie`, about 5 % of a probe's CPU (docs/benchmarks.md).
+    `Set-Cookie`, which showed in the daemon's profile (docs/benchmarks.md).
     """
 
     def __init__(self) -> None:
