@@ -13,10 +13,12 @@ what any daemon costs whatever its fleet (the HTTP client, the SQLite connection
 worker threads), which would otherwise be spread over the providers.
 
     .venv/bin/python bench/scheduler_scale.py                      # 10,000 providers, 30 s, 60 s
+    .venv/bin/python bench/scheduler_scale.py --interval 10        # issue 15: 1,000 probes/s
     .venv/bin/python bench/scheduler_scale.py --providers 2000 --seconds 20
     .venv/bin/python bench/scheduler_scale.py --restart            # on a saved state
 
-Targets (issue 4): p99 lateness under 250 ms, no probe skipped, under 2 KiB per provider.
+Targets (issue 4): p99 lateness under 250 ms, no probe skipped, under 2 KiB per provider; issue
+15: the same at a 10 s interval on one core, with p99 lateness under 100 ms.
 """
 
 from __future__ import annotations
@@ -72,7 +74,10 @@ def start_simulator(n: int, workdir: Path) -> tuple[subprocess.Popen[str], str]:
 
 def write_config(n: int, base_url: str, interval: float, workdir: Path, store: str) -> Path:
     lines = [
-        "daemon: {summary_interval: 0, concurrency: 64}",
+        # 1,000 probes/s under a bound of 64 leaves 64 ms per answer: the simulator on a shared
+        # machine answers slower in bursts, and the probes then queue on the bound (lateness
+        # that is the target's, not the scheduler's). Real providers need a larger one still.
+        "daemon: {summary_interval: 0, concurrency: 256}",
         f"schedule: {{interval: {interval}s, fast_interval: 5s, timeout: 10s, jitter: 0.1}}",
         "http: {trust_env: false}",
         f'storage: {{url: "{store}", sync_policy: immediate}}',
@@ -214,7 +219,7 @@ def main() -> None:
         ("probes/s achieved", f"{r['achieved']:.1f}", f"scheduled {r['scheduled']:.1f}"),
         ("probes started", f"{r['probes']:.0f}", ""),
         ("lateness p50", f"{r['p50'] * 1000:.1f} ms", ""),
-        ("lateness p99", f"{r['p99'] * 1000:.1f} ms", "target < 250 ms"),
+        ("lateness p99", f"{r['p99'] * 1000:.1f} ms", "target < 250 ms (< 100 ms at 10 s)"),
         ("lateness max", f"{r['max'] * 1000:.1f} ms", ""),
         ("providers with a skipped beat", f"{r['skipped']:.0f}", "target 0"),
         (

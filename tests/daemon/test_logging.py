@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from modelmesh_healthd.daemon.logs import configure_logging
+from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
 
 
 class Terminal(io.StringIO):
@@ -80,3 +80,30 @@ def test_third_party_logs_join_the_stream_at_warning_and_above() -> None:
         "warning",
         "aiohttp.client",
     )
+
+
+@pytest.mark.parametrize(
+    ("configured", "level", "enabled"),
+    [
+        (None, "debug", True),  # structlog's defaults: everything
+        ("debug", "debug", True),
+        ("info", "debug", False),
+        ("info", "info", True),
+        ("info", "error", True),
+        ("warning", "info", False),
+        ("warning", "warning", True),
+        ("error", "warning", False),
+    ],
+)
+def test_log_enabled_says_what_the_configured_level_lets_through(
+    configured: str | None, level: str, enabled: bool
+) -> None:
+    if configured is not None:
+        configure_logging(configured, "json", stream=io.StringIO())
+    assert log_enabled(level) is enabled
+
+
+def test_log_enabled_follows_a_reset_of_structlog() -> None:
+    configure_logging("error", "json", stream=io.StringIO())
+    structlog.reset_defaults()
+    assert log_enabled("debug")

@@ -232,3 +232,64 @@ async def test_many_moves_leave_one_live_schedule_per_provider(clock: ManualCloc
     sched.add("b", now)
     await run_for(sched, clock, 100.0)
     assert rec.runs == Counter({"a": 1, "b": 1})
+
+
+class StartLog:
+    """Jobs that record (name, due, started) and ask to run again `every` seconds after due."""
+
+    def __init__(self, clock: ManualClock, every: float) -> None:
+        self.clock = clock
+        self.every = every
+        self.starts: list[tuple[str, float, float]] = []
+
+    async def job(self, name: str, due: float) -> float | None:
+        self.starts.append((name, due, self.clock.now()))
+        return due + self.every
+
+
+@pytest.mark.parametrize(
+    ("due_offsets", "slack", "started_offsets"),
+    [
+        # 1000.0 is on every grid below: due times inside one step start together at its end.
+        ((0.01, 0.02, 0.049), 0.05, (0.05, 0.05, 0.05)),
+        ((0.01, 0.06), 0.05, (0.05, 0.1)),
+        ((0.05,), 0.05, (0.05,)),  # on the grid: not held at all
+        ((0.01, 0.02), 0.0, (0.01, 0.02)),  # no slack: each at its own time
+        ((0.3, 0.7), 0.25, (0.5, 0.75)),
+    ],
+)
+async def test_with_slack_jobs_start_on_the_next_step_of_the_grid(
+    clock: ManualClock,
+    due_offsets: tuple[float, ...],
+    slack: float,
+    started_offsets: tuple[float, ...],
+) -> None:
+    log = StartLog(clock, every=3600.0)
+    sched = Scheduler(log.job, concurrency=8, clock=clock, slack=slack)
+    base = clock.now()
+    for i, offset in enumerate(due_offsets):
+        sched.add(f"p{i}", base + offset)
+    await run_for(sched, clock, 1.0)
+    started = {name: round(at - base, 9) for name, _, at in log.starts}
+    assert started == {f"p{i}": s for i, s in enumerate(started_offsets)}
+
+
+async def test_slack_never_shifts_the_schedule_itself(clock: ManualClock) -> None:
+    # Due every 1.03 s: each start waits for the grid, but each due stays 1.03 s after the last.
+    log = StartLog(clock, every=1.03)
+    sched = Scheduler(log.job, concurrency=1, clock=clock, slack=0.05)
+    base = clock.now()
+    sched.add("a", base + 0.01)
+    await run_for(sched, clock, 20.0)
+    dues = [due - base for _, due, _ in log.starts]
+    assert dues == pytest.approx([0.01 + 1.03 * k for k in range(len(dues))])
+    assert len(dues) == 20  # 0.01 ... 19.58: none lost to the waits
+    assert all(0.0 <= at - due < 0.05 for _, due, at in log.starts)
+
+
+def test_a_negative_slack_is_refused() -> None:
+    async def job(name: str, due: float) -> float | None:
+        return None
+
+    with pytest.raises(ValueError, match="slack must not be negative"):
+        Scheduler(job, concurrency=1, clock=ManualClock(), slack=-0.1)

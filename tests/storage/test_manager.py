@@ -115,6 +115,24 @@ async def test_immediate_coalesces_changes_recorded_during_a_write() -> None:
     assert len(_saved(logs)) == 1
 
 
+async def test_immediate_with_a_min_gap_writes_changes_of_many_loop_turns_in_one_write() -> None:
+    # The daemon's write tick: probes finishing one by one inside a tick make one transaction.
+    mesh = small_mesh()
+    state = initial_state(mesh)
+    async with StateManager(open_store("memory://"), min_gap=0.5) as manager:
+        await manager.load()
+        manager.attach(state, mesh)
+        await manager.wait_idle()
+        with capture_logs() as logs:
+            for step in range(10):
+                manager.record(probe_step(mesh, state, step, 300.0 + step))
+                await asyncio.sleep(0)  # each change in a turn of its own, as probes finish
+            await manager.wait_idle()
+    saved = _saved(logs)
+    assert len(saved) == 1
+    assert manager.get_sync_status().pending_changes == 0
+
+
 async def test_immediate_with_a_min_gap_holds_changes_until_the_gap_has_passed() -> None:
     mesh = small_mesh()
     state = initial_state(mesh)

@@ -228,8 +228,8 @@ class StorageConfig(_Section):
     under $STATE_DIRECTORY, else ./state), `file:///…`,
     `memory://`, `redis://host:port/db`, `postgresql://…`."""
     sync_policy: Literal["in-memory", "sync-on-boundary", "periodic", "immediate"] = "immediate"
-    """When to write: every change at once (coalesced), every `sync_interval`, only at start
-    and stop, or never."""
+    """When to write: every change within a quarter second (`immediate`: the changes of each
+    0.25 s tick in one transaction), every `sync_interval`, only at start and stop, or never."""
     sync_interval: PositiveDuration = 30.0
     """For `periodic`: time between saves."""
 

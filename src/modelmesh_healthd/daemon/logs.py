@@ -13,7 +13,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "log_enabled"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -21,6 +21,22 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+_FLOORS = {structlog.make_filtering_bound_logger(n): n for n in _LEVELS.values()}
+"""structlog's filtering logger classes (one per level, cached by structlog) -> their level."""
+
+
+def log_enabled(level: str) -> bool:
+    """Whether an event at `level` (`debug`, `info`, ...) would be logged as structlog is set up.
+
+    For a caller that would build the event's fields only to see them dropped: a healthy probe's
+    `probe.completed` is debug, and building it showed in the daemon's profile (docs/benchmarks.md).
+    Read from structlog's configuration each time, so it follows any reconfiguration (a reload,
+    a test's `capture_logs`); a wrapper that is not a filtering one passes everything.
+    """
+    floor = _FLOORS.get(structlog.get_config()["wrapper_class"], logging.NOTSET)
+    return _LEVELS.get(level, logging.CRITICAL) >= floor
 
 
 def configure_logging(

@@ -29,17 +29,35 @@ _TRIM = _find_malloc_trim()
 
 
 def release_memory() -> None:
-    """After start-up or a reload: collect cycles, then trim the C heap."""
+    """After start-up or a reload: collect cycles, freeze what is left, then trim the C heap.
+
+    What is alive then (the configuration, the state, the mesh) lives until the next reload, so
+    the cyclic collector is told to stop walking it (`gc.freeze`): otherwise every full
+    collection walks the whole fleet again while probing (docs/benchmarks.md). The next call
+    thaws it first, so what a reload replaced is collected.
+    """
+    gc.unfreeze()
     gc.collect()
+    gc.freeze()
     if _TRIM is not None:
         _TRIM(0)
 
 
-async def trim_periodically(every: float = 60.0) -> None:
-    """Trim the C heap every `every` seconds, forever (cheap next to a minute of probing, see
-    docs/benchmarks.md): what probing allocated and freed meanwhile goes back to the system.
+async def trim_periodically(every: float = 60.0, first: float | None = None) -> None:
+    """`release_memory()` every `every` seconds (the first time after `first`), forever.
+
+    What probing allocated and freed meanwhile goes back to the system, and what it built to
+    keep (each provider's history, pooled connections) is frozen like the start-up's: left in
+    the collector's view, a large fleet had full collections walk it many times a minute,
+    each one stopping the loop, the tail of the scheduler's lateness; one collection a minute
+    costs about as much as one of those (docs/benchmarks.md).
+
+    Args:
+        every: Seconds between two releases.
+        first: Seconds before the first (default `every`): the daemon passes its longest
+            interval, so what the first round of probes builds is frozen soon.
     """
+    await asyncio.sleep(every if first is None else first)
     while True:
+        release_memory()
         await asyncio.sleep(every)
-        if _TRIM is not None:
-            _TRIM(0)

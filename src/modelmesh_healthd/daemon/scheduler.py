@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
 
-__all__ = ["Clock", "Job", "LoopClock", "Scheduler", "SchedulerStats", "Wakeup"]
+__all__ = ["START_GRID", "Clock", "Job", "LoopClock", "Scheduler", "SchedulerStats", "Wakeup"]
+
+START_GRID = 0.05
+"""The daemon's `slack`, in seconds. A probe that wakes the loop by itself costs far more CPU
+than one started beside others, which find the loop, the client and the core warm
+(docs/benchmarks.md); the grid's step is a small fraction of any schedule's jitter."""
 
 Job = Callable[[str, float], Awaitable[float | None]]
 """`job(name, due) -> next due` (None: do not schedule again). Runs on the scheduler's loop."""
@@ -90,6 +96,11 @@ class Scheduler:
         concurrency: Most jobs running at once; due jobs beyond it wait (and show as lateness).
         on_start: Called with (name, due, started) as each job starts (lateness metrics).
         clock: Where time comes from (default: the running event loop's clock).
+        slack: Start due jobs only on a grid of this many seconds (0: at their due time). A
+            job waits at most `slack` longer, and the jobs due within one step of the grid
+            start in one wake-up of the loop: timer coalescing, as systemd's `AccuracySec=`
+            or the kernel's timer slack. Each job's own due time stays what its schedule says
+            (no drift), and its lateness counts the wait.
     """
 
     def __init__(
@@ -99,7 +110,11 @@ class Scheduler:
         concurrency: int,
         on_start: Callable[[str, float, float], None] | None = None,
         clock: Clock | None = None,
+        slack: float = 0.0,
     ) -> None:
+        if slack < 0:
+            raise ValueError(f"slack must not be negative, got {slack}")
+        self._slack = slack
         self._job = job
         self._limit = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
@@ -114,6 +129,8 @@ class Scheduler:
         self._again: set[str] = set()
         """Expedited while running: run once more as soon as it finishes."""
         self._waiter: asyncio.Future[None] | None = None
+        self._sleep_until = math.inf
+        """When the sleeping loop wakes by itself: only an earlier due time must wake it."""
         self._stopping = False
         self.stats = SchedulerStats()
         self._clock = clock or LoopClock()
@@ -137,7 +154,7 @@ class Scheduler:
             return
         self._due[name] = due
         heapq.heappush(self._heap, (due, name))
-        self._wake()
+        self._wake(due)
 
     def expedite(self, name: str) -> None:
         """Probe `name` as soon as possible (after its running probe, if one is running)."""
@@ -192,7 +209,7 @@ class Scheduler:
             due, name = head
             now = self.now()
             if due > now:
-                await self._sleep(due - now)
+                await self._sleep(self._start_at(due) - now)
                 continue
             heapq.heappop(self._heap)
             await self._limit.acquire()
@@ -200,6 +217,12 @@ class Scheduler:
                 self._limit.release()
                 continue
             self._start(name, due)
+
+    def _start_at(self, due: float) -> float:
+        """When a job due at `due` starts: on the next step of the grid (see `slack`)."""
+        if not self._slack:
+            return due
+        return max(due, math.ceil(due / self._slack) * self._slack)
 
     def _next_head(self) -> tuple[float, str] | None:
         heap = self._heap
@@ -246,25 +269,27 @@ class Scheduler:
                 next_due = self.now()
             self._due[name] = next_due
             heapq.heappush(self._heap, (next_due, name))
-            self._wake()
+            self._wake(next_due)
 
     async def _sleep(self, delay: float | None) -> None:
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        handle = (
-            None
-            if delay is None
-            else self._clock.call_at(self.now() + delay, lambda: _resolve(waiter))
-        )
+        until = math.inf if delay is None else self.now() + delay
+        handle = None if delay is None else self._clock.call_at(until, lambda: _resolve(waiter))
+        self._sleep_until = until
         try:
             await waiter
         finally:
             self._waiter = None
+            self._sleep_until = math.inf
             if handle is not None:
                 handle.cancel()
 
-    def _wake(self) -> None:
-        if self._waiter is not None:
+    def _wake(self, due: float | None = None) -> None:
+        # A job due after the sleeping loop's own wake-up need not wake it: it will be found
+        # then. Waking (a future and a timer) for every finished probe cost more than the
+        # heap push.
+        if self._waiter is not None and (due is None or self._start_at(due) < self._sleep_until):
             _resolve(self._waiter)
 
     # --- stopping ---------------------------------------------------------

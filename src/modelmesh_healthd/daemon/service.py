@@ -39,7 +39,7 @@ from modelmesh_healthd.daemon.coordination import (
     replica_options,
 )
 from modelmesh_healthd.daemon.history import HistoryRecorder
-from modelmesh_healthd.daemon.logs import configure_logging
+from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
 from modelmesh_healthd.daemon.reload import (
@@ -48,7 +48,7 @@ from modelmesh_healthd.daemon.reload import (
     diff_fleet,
     restart_required,
 )
-from modelmesh_healthd.daemon.scheduler import Scheduler
+from modelmesh_healthd.daemon.scheduler import START_GRID, Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
 from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
@@ -82,6 +82,7 @@ from modelmesh_healthd.state.overrides import (
 )
 from modelmesh_healthd.state.spend import carry_spend
 from modelmesh_healthd.storage import (
+    WRITE_TICK,
     StateManager,
     StoreError,
     StoreLockedError,
@@ -321,6 +322,7 @@ class Daemon:
             policy=self.config.storage.sync_policy,
             sync_interval=self.config.storage.sync_interval,
             writer_id=self.writer_id,
+            min_gap=WRITE_TICK,  # immediate: one transaction per tick, not one per change
         )
         opened, restored = await self._open_store(manager)
         stored = restored
@@ -350,6 +352,7 @@ class Daemon:
             self._job,
             concurrency=self.config.daemon.concurrency,
             on_start=self.supervision.metrics.on_probe_start,
+            slack=START_GRID,
         )
         if self.coordinator is not None:
             await self.coordinator.start()  # this replica's share, before any probe
@@ -360,7 +363,8 @@ class Daemon:
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
-        self._spawn(trim_periodically(), "memory-trim")
+        first_round = max((p.timing.interval for p in self.providers.values()), default=60.0)
+        self._spawn(trim_periodically(first=min(first_round, 60.0)), "memory-trim")
         self._spawn(self._expire_periodically(), "override-expiry")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
@@ -697,7 +701,9 @@ class Daemon:
     def _publish(self, events: list[Event]) -> None:
         shown = events if self.coordinator is None else self.coordinator.shown(events)
         for event in shown:
-            getattr(_log, event.log_level)(event.name, **event.fields())
+            level = event.log_level
+            if log_enabled(level):  # a healthy probe's debug line: no fields built to be dropped
+                getattr(_log, level)(event.name, **event.fields())
         if self.manager is not None and events:
             self.manager.record(events)
         for sink in self.sinks:

@@ -13,6 +13,7 @@ probe's `PhaseClock` without any per-request plumbing through the transport.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ssl
 import weakref
 from contextvars import ContextVar
@@ -147,7 +148,38 @@ def _ssl_context(options: ClientOptions) -> ssl.SSLContext:
     return httpx.create_ssl_context(verify=True, trust_env=options.trust_env)
 
 
-class _AiohttpProbeClient(HttpxAiohttpClient):
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing and reads no response's cookies.
+
+    Probes share one client across providers (and keys): a cookie one answer set must not ride
+    along with the next probe, the way the aiohttp session's `DummyCookieJar` keeps none either.
+    httpx would also build two urllib compatibility objects per response to look for
+    `Set-Cookie`, which showed in the daemon's profile (docs/benchmarks.md).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy([])))
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """`httpx.AsyncClient` whose `cookies` is always a `_NoCookies` (setting it is ignored)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        pass  # httpx's __init__ sets the client's cookies: there are none to keep
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _AiohttpProbeClient(_CookielessClient, HttpxAiohttpClient):
     """httpx-aiohttp's client (which keeps httpx's env-proxy handling), with our session."""
 
     def __init__(self, *, probe_ssl: ssl.SSLContext, traced: bool, **kwargs: Any) -> None:
@@ -220,5 +252,5 @@ def build_client(options: ClientOptions | None = None) -> httpx.AsyncClient:
         return _AiohttpProbeClient(probe_ssl=ctx, traced=o.phase_timings, **common)
     if o.transport == "httpx":
         hooks = {"request": [_add_trace]} if o.phase_timings else {}
-        return httpx.AsyncClient(event_hooks=hooks, **common)
+        return _CookielessClient(event_hooks=hooks, **common)
     raise ValueError(f"unknown transport {o.transport!r}; choose one of {', '.join(TRANSPORTS)}")

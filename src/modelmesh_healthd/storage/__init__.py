@@ -36,7 +36,7 @@ from modelmesh_healthd.storage.errors import (
     StoreURLError,
 )
 from modelmesh_healthd.storage.log import LOG_EVENTS
-from modelmesh_healthd.storage.manager import StateManager, SyncPolicy
+from modelmesh_healthd.storage.manager import WRITE_TICK, StateManager, SyncPolicy
 from modelmesh_healthd.storage.read_only import read_owners, read_snapshot, read_state
 from modelmesh_healthd.storage.status import (
     PoolRow,
@@ -49,6 +49,7 @@ from modelmesh_healthd.storage.urls import default_store_url, open_store, redact
 
 __all__ = [
     "LOG_EVENTS",
+    "WRITE_TICK",
     "Envelope",
     "LoadResult",
     "LockHandle",

@@ -42,9 +42,15 @@ from modelmesh_healthd.storage.pending import PendingWrites, Taken
 from modelmesh_healthd.storage.row_encode import make_batch, stray_models
 from modelmesh_healthd.storage.status import SyncStatus
 
-__all__ = ["SaveCounts", "StateManager", "SyncPolicy"]
+__all__ = ["WRITE_TICK", "SaveCounts", "StateManager", "SyncPolicy"]
 
 _log = structlog.get_logger(LOGGER_NAME)
+
+WRITE_TICK = 0.25
+"""The daemon's `min_gap` under `immediate`: the changes of a quarter second go to the store in
+one transaction, so a busy fleet pays one write per tick rather than one per probe (most of the
+daemon's CPU per probe went to writes one change at a time, docs/benchmarks.md). A change still
+reaches the store within one tick plus the write, well before the provider's next probe."""
 
 _RESETS_BEFORE_BACKOFF = 3
 """A store that reports a reset is rewritten at once; after this many in a row, with backoff."""
@@ -60,7 +66,8 @@ class SyncPolicy(StrEnum):
     PERIODIC = "periodic"
     """Write the changes every `sync_interval` seconds."""
     IMMEDIATE = "immediate"
-    """Write every change as soon as possible; changes arriving during a write are coalesced."""
+    """Write every change as soon as possible, at most once per `min_gap` (the daemon's
+    `WRITE_TICK`); changes arriving during a write or the gap go in the next one."""
 
 
 @dataclass(slots=True)
@@ -141,6 +148,8 @@ class StateManager:
         self._last_sync: float | None = None
         self._io = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._asleep = True
+        """The writer waits with nothing due: only then must a change wake it (see `_run`)."""
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -322,7 +331,7 @@ class StateManager:
 
     def _changed(self) -> None:
         self._idle.clear()
-        if self.policy is not SyncPolicy.SYNC_ON_BOUNDARY:  # it only writes when asked
+        if self._asleep and self.policy is not SyncPolicy.SYNC_ON_BOUNDARY:  # it writes when asked
             self._wake.set()
 
     # --- writing -------------------------------------------------------------------------
@@ -372,8 +381,12 @@ class StateManager:
         while not self._stopping:
             due = self._due(loop.time())
             timeout = None if due is None else max(0.0, due - loop.time())
+            # A writer that waits for a due write (or is writing) sees what is owed when it
+            # wakes anyway; waking it for every change cost a task and a timer per probe.
+            self._asleep = due is None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            self._asleep = False
             self._wake.clear()
             now = loop.time()
             due = self._due(now)
