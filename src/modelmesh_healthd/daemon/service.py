@@ -84,6 +84,7 @@ from modelmesh_healthd.state.spend import carry_spend
 from modelmesh_healthd.storage import (
     WRITE_TICK,
     StateManager,
+    StateStore,
     StoreError,
     StoreLockedError,
     StoreUnavailableError,
@@ -297,23 +298,32 @@ class Daemon:
             if name in stored.providers:
                 carry_spend(ps, stored.providers[name])
 
+    def _store_to_write(self) -> StateStore:
+        """The store the URL names, behind a replica's Coordinator when it asks for replicas.
+
+        Raises:
+            StoreError: A bad URL, or a quorum across sites with no shared store to vote in.
+        """
+        url, lease_ttl = replica_options(self.store_url)
+        store = open_store(url)
+        if lease_ttl is not None:
+            self.coordinator = Coordinator(self, store, lease_ttl)
+            # One writer per history subject: the provider's lease holder (history.py).
+            self.history.share(self.coordinator.owns_provider)
+            self.coordinator.on_hand_over.append(self.history.hand_over)
+            return self.coordinator.store
+        if self.core.quorum is not None and self.core.quorum.quorum > 1:
+            raise StoreError(
+                f"health.quorum {self.core.quorum.quorum} needs sites that share a store: "
+                "a Redis or PostgreSQL store URL with ?replicas=on"
+            )
+        return store
+
     async def _startup(self) -> bool:
         # The store's lock comes first: a second daemon started with the same configuration
         # must be told who holds the store, not that the admin port is taken.
         try:
-            url, lease_ttl = replica_options(self.store_url)
-            store = open_store(url)
-            if lease_ttl is not None:
-                self.coordinator = Coordinator(self, store, lease_ttl)
-                store = self.coordinator.store
-                # One writer per history subject: the provider's lease holder (history.py).
-                self.history.share(self.coordinator.owns_provider)
-                self.coordinator.on_hand_over.append(self.history.hand_over)
-            elif self.core.quorum is not None and self.core.quorum.quorum > 1:
-                raise StoreError(
-                    f"health.quorum {self.core.quorum.quorum} needs sites that share a store: "
-                    "a Redis or PostgreSQL store URL with ?replicas=on"
-                )
+            store = self._store_to_write()
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
