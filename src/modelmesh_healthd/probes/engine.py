@@ -27,7 +27,7 @@ from modelmesh_healthd.probes.classifier.exceptions import classify_exception
 from modelmesh_healthd.probes.classifier.foreign import not_the_api
 from modelmesh_healthd.probes.classifier.judges import Judge
 from modelmesh_healthd.probes.classifier.replies import Finding, Reply
-from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock
+from modelmesh_healthd.probes.client import CURRENT_CLOCK, PhaseClock, probe_request
 from modelmesh_healthd.probes.result import NO_MODELS, PhaseTimings, ProbeResult
 from modelmesh_healthd.probes.target import ProbeTarget
 from modelmesh_healthd.state.outcome import Outcome
@@ -109,9 +109,7 @@ class _Progress:
 async def _exchange(
     client: httpx.AsyncClient, step: Step, cap: int, start: float, p: _Progress
 ) -> Reply:
-    request = client.build_request(
-        step.method, step.url, headers=step.headers, content=step.content
-    )
+    request = probe_request(client, step.method, step.url, step.headers, step.content)
     hops = 0
     while True:
         p.got_response = False
