@@ -27,6 +27,7 @@ import aiohttp
 import httpx
 from aiohttp.connector import Connection
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 import modelmesh_healthd
 
@@ -225,6 +226,69 @@ class _CookielessClient(httpx.AsyncClient):
 _NO_COOKIES = _NoCookies()
 
 
+class _ProbeTransport(AiohttpTransport):
+    """httpx-aiohttp's transport with cheaper conversions per request.
+
+    - Headers go to aiohttp as httpx's raw pairs, decoded: given the `httpx.Headers` itself,
+      aiohttp looks each name up in it again (and httpx joins repeated values to answer).
+    - One `aiohttp.ClientTimeout` per distinct httpx timeout, not one per request, and it bounds
+      the whole request (`total`) and the connect: httpx's per-read and pool timeouts became
+      aiohttp timers armed for every request and re-armed on every read, a safety net no probe
+      reaches (each runs under its own, shorter deadline).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        if self.proxy is not None or request.extensions.get("sni_hostname") is not None:
+            return await super().handle_async_request(request)  # rare: the general path
+        timeout = request.extensions.get("timeout", _NO_TIMEOUT)
+        key = (timeout.get("connect"), timeout.get("read"))
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:
+            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=key[1], sock_connect=key[0]
+            )
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        with map_aiohttp_exceptions():
+            data: bytes | httpx.AsyncByteStream | None
+            try:
+                data = request.content or None
+            except httpx.RequestNotRead:
+                if not isinstance(request.stream, httpx.AsyncByteStream):
+                    raise
+                data = request.stream
+                # aiohttp frames a streamed body itself
+                headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+            response = await self.client.request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=client_timeout,
+            ).__aenter__()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions=extensions,
+        )
+
+
+_NO_TIMEOUT: dict[str, float | None] = {}
+
+
 class _AiohttpProbeClient(_CookielessClient, HttpxAiohttpClient):
     """httpx-aiohttp's client (which keeps httpx's env-proxy handling), with our session."""
 
@@ -261,7 +325,7 @@ class _AiohttpProbeClient(_CookielessClient, HttpxAiohttpClient):
                 auto_decompress=False,  # httpx decodes; aiohttp must hand over raw bytes
             )
 
-        return AiohttpTransport(verify=ctx, limits=limits, proxy=proxy, client=session)
+        return _ProbeTransport(verify=ctx, limits=limits, proxy=proxy, client=session)
 
 
 def probe_request(
