@@ -196,7 +196,7 @@ class _CookielessClient(httpx.AsyncClient):
         The same request `build_request` makes for these clients (no base URL, query
         parameters or cookies to merge), without its general merging: it copies the client's
         headers once instead of normalising them twice, and turns the timeout into its
-        extension once per client. It was about a sixth of the daemon's main thread
+        extension once per client: `build_request` showed in the daemon's profile
         (docs/benchmarks.md).
         """
         merged = httpx.Headers(self.headers)  # a list copy: the client's are normalised
