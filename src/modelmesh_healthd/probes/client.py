@@ -127,8 +127,9 @@ class ClientOptions:
         trust_env: Read proxies (HTTP(S)_PROXY, NO_PROXY) and SSL_CERT_FILE from the environment.
         max_redirects: The most redirects one request may follow (probes that follow any).
         keepalive_expiry: Seconds an idle pooled connection is kept.
-        backstop_timeout: Per-operation timeout of the transport, a safety net only: every probe
-            runs under its own whole-probe deadline, which is shorter.
+        backstop_timeout: The transport's safety net, never the probe's deadline: every probe
+            runs under its own whole-probe deadline, which is shorter. On the aiohttp transport
+            it bounds the whole request; on httpx's own, each connect, read and pool wait.
         user_agent: The User-Agent header.
         phase_timings: Time connection set-up (connect, TLS). Off drops httpcore's per-request
             trace callbacks (httpx transport) and the connector's timing (aiohttp); `ttfb` and
