@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/modelmesh-healthd demo --duration 45
 
-## test: the whole test suite
+## test: the whole test suite, on TEST_WORKERS processes (pytest-xdist)
+# More workers than cores: many tests wait on the clock (leases, process start-ups, outages).
+# `--dist loadgroup` keeps the tests of one xdist_group on one worker (see tests/conftest.py).
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
