@@ -22,9 +22,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/modelmesh-healthd demo --duration 45
 
-## test: the whole test suite
+## test: the whole test suite, on TEST_WORKERS processes (pytest-xdist)
+# More workers than cores: many tests wait on the clock (leases, process start-ups, outages).
+# `--dist loadgroup` keeps the tests of one xdist_group on one worker. The replica fleets (`fleet`
+# mark, see tests/conftest.py) assert probe rates and run afterwards, alone; both runs always run.
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	status=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not fleet" || status=$$?; \
+	$(BIN)/python -m pytest -m fleet || status=$$?; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

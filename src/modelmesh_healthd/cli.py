@@ -91,9 +91,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from modelmesh_healthd.daemon.logs import configure_logging
-    from modelmesh_healthd.daemon.service import Daemon
-
     ok, path = _config_path(args)
     config = _load(path) if ok and path else None
     if config is None or path is None:
@@ -101,6 +98,10 @@ def _run(args: argparse.Namespace) -> int:
     source = "--store" if args.store else f"{path}: storage.url"
     if not _store_url_ok(args.store or config.storage.url, source):
         return EXIT_BAD_CONFIG
+    # The daemon's modules only once the configuration is good: a bad one is refused quickly.
+    from modelmesh_healthd.daemon.logs import configure_logging
+    from modelmesh_healthd.daemon.service import Daemon
+
     log = config.daemon.log
     configure_logging(args.log_level or log.level, args.log_format or log.format)
     return asyncio.run(Daemon(config, store_url=args.store).run())
@@ -143,10 +144,7 @@ def _old_sqlite_meaning(url: str) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from modelmesh_healthd.daemon.check_command import check_round
-    from modelmesh_healthd.daemon.demo import demo_file, enabled, run_check_demo
-    from modelmesh_healthd.daemon.logs import configure_logging
-    from modelmesh_healthd.simulator.scenario import ScenarioError
+    from modelmesh_healthd.daemon.demo_files import demo_file
 
     if args.demo and (args.file or args.config_option):
         print("check: --demo checks the demo configuration: give no FILE or -c", file=sys.stderr)
@@ -155,6 +153,12 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(path) if ok and path else None
     if config is None:
         return EXIT_BAD_CONFIG
+    # The probes and the daemon's modules only once the configuration is good.
+    from modelmesh_healthd.daemon.check_command import check_round
+    from modelmesh_healthd.daemon.demo import enabled, run_check_demo
+    from modelmesh_healthd.daemon.logs import configure_logging
+    from modelmesh_healthd.simulator.scenario import ScenarioError
+
     wanted = args.provider or enabled(config)
     unknown = [p for p in dict.fromkeys(wanted) if p not in config.providers]
     if unknown:

@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(command="check")
 
-    from modelmesh_healthd.daemon.demo import demo_file
+    from modelmesh_healthd.daemon.demo_files import demo_file
     from modelmesh_healthd.storage import default_store_url
 
     demo = command(

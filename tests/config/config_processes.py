@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,19 +34,40 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {**env, **(extra or {})}
 
 
+# The kernel's peak resident size of a child (wait4) carries over the high-water mark of the process
+# that forked it: started straight from a pytest worker grown to 130 MiB, a 50 MiB tool measures
+# 130. This small launcher starts the tool from its own small memory, waits for it, and writes the
+# tool's exit code and peak (KiB) to the file named first; its exit code is the tool's.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{code} {usage.ru_maxrss}")
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def start(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> Started:
     """Start `modelmesh-healthd ARGS` in `cwd`."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Started.finish
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Started.finish
+    handle, report = tempfile.mkstemp(prefix="healthd-usage-")
+    os.close(handle)
+    tool = [sys.executable, "-m", "modelmesh_healthd", *args]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "modelmesh_healthd", *args],
+        [sys.executable, "-S", "-c", _LAUNCHER, report, *tool],
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=out,
         stderr=err,
         env=environment(env),
+        start_new_session=True,  # a timeout kills the launcher and the tool together
     )
-    return Started(proc, out, err)
+    return Started(proc, out, err, Path(report))
 
 
 @dataclass
@@ -55,27 +77,26 @@ class Started:
     proc: subprocess.Popen[bytes]
     out: IO[bytes]
     err: IO[bytes]
+    report: Path
 
     def finish(self, within: float = 60.0) -> Finished:
         """Wait (at most `within` seconds, then kill it and fail) and read what it wrote."""
-        deadline = time.monotonic() + within
-        while True:
-            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                os.wait4(self.proc.pid, 0)
-                self.proc.returncode = -9
-                raise AssertionError(f"still running after {within:g}s: {self.proc.args}")
-            time.sleep(0.02)
-        self.proc.returncode = os.waitstatus_to_exitcode(status)
-        texts = []
-        for handle in (self.out, self.err):
-            handle.seek(0)
-            texts.append(handle.read().decode())
-            handle.close()
-        return Finished(self.proc.returncode, texts[0], texts[1], usage.ru_maxrss / 1024)
+        try:
+            self.proc.wait(within)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            raise AssertionError(f"still running after {within:g}s: {self.proc.args}") from None
+        finally:
+            texts = []
+            for handle in (self.out, self.err):
+                handle.seek(0)
+                texts.append(handle.read().decode())
+                handle.close()
+            report = self.report.read_text()
+            self.report.unlink()
+        code, peak_kib = (int(field) for field in report.split())
+        return Finished(code, texts[0], texts[1], peak_kib / 1024)
 
 
 def run_tool(

@@ -24,8 +24,8 @@ def test_a_hostile_file_ends_every_command_with_one_line_and_exit_2(
     case.build(tmp_path)
     line = case.line.replace("{dir}", str(tmp_path.resolve()))
     started = [start(args, tmp_path) for args in COMMANDS]
-    for args, process in zip(COMMANDS, started, strict=True):
-        done = process.finish(within=60.0)
+    finished = [process.finish(within=60.0) for process in started]  # all reaped, then judged
+    for args, done in zip(COMMANDS, finished, strict=True):
         assert (done.code, done.stdout, done.stderr) == (2, "", line + "\n"), args[0]
         assert done.peak_rss_mib < PEAK_RSS_MIB, (args[0], done.peak_rss_mib)
 

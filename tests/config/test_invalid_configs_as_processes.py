@@ -1,12 +1,21 @@
 """Each bad configuration in tests/config/invalid/, through the command line: exit 2 and the
-fixture's exact lines on stderr, nothing on stdout."""
+fixture's exact lines on stderr, nothing on stdout.
+
+`validate` runs every case through the command line's entry point in this process (the same
+`main` the installed command calls, with its exit code and both streams); one case also runs as a
+real process, to show the entry point, the exit status and the streams are those of the command.
+`check` and `run`, which refuse a configuration with nothing to probe, run as real processes.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from config_processes import run_tool
+from config_processes import environment, run_tool
+
+from modelmesh_healthd.cli import main
 
 INVALID = Path(__file__).parent / "invalid"
 CASES = sorted(INVALID.glob("*.yaml"))
@@ -14,7 +23,19 @@ NOTHING_TO_PROBE = ["empty", "comment_only", "no_providers"]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_validate_exits_2_with_the_expected_lines(path: Path) -> None:
+def test_validate_exits_2_with_the_expected_lines(
+    path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(INVALID)
+    for name in set(os.environ) - set(environment()):
+        monkeypatch.delenv(name)  # the environment the processes below get
+    code = main(["validate", path.name])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (2, "", path.with_suffix(".expected").read_text())
+
+
+def test_validate_as_a_process_exits_2_with_the_expected_lines() -> None:
+    path = INVALID / "misspelt_key.yaml"
     done = run_tool(["validate", path.name], cwd=INVALID)
     assert (done.code, done.stdout, done.stderr) == (
         2,

@@ -141,6 +141,9 @@ async def test_each_file_checks_ok_against_the_simulator(path: Path, tmp_path: P
     assert SECRET not in out + err
 
 
+# The files leave admin.listen at its default, 127.0.0.1:9464, and run as they are: these daemons
+# take turns on that port (one xdist worker), never two at once.
+@pytest.mark.xdist_group("admin-default-port")
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 async def test_each_file_starts_the_daemon_process_which_stops_cleanly(
     path: Path, tmp_path: Path
@@ -195,6 +198,10 @@ async def test_each_file_runs_the_daemon_which_finds_every_provider_up(
     copy = place(path, tmp_path)
     async with simulator_for(copy) as (sim, env):
         config = load_config(copy, environ=env)
+        # In-process, the admin endpoint moves to a free port: the file's default (9464) is the
+        # process test's above, which may run at the same time on another worker.
+        admin = config.admin.model_copy(update={"listen": "127.0.0.1:0"})
+        config = config.model_copy(update={"admin": admin})
         daemon = Daemon(config, store_url="memory://", environ=env, rng=_NoStagger())
         with capture_logs() as logs:
             task = asyncio.create_task(daemon.run())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from modelmesh_healthd.config import Config, load_config
 from modelmesh_healthd.daemon.check_command import CheckResult, check_round
+from modelmesh_healthd.daemon.demo_files import demo_file
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.simulator.scenario import Scenario, ScenarioStep
@@ -41,14 +42,6 @@ _ENDS: Mapping[str, str] = {
     "healthy": "answers correctly",
     "": "answers correctly",
 }
-
-
-def demo_file(name: str) -> Path:
-    """A file of the demo: packaged in the wheel, or config/ of a source checkout."""
-    packaged = Path(__file__).resolve().parents[1] / "_demo" / name
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "config" / name
 
 
 def timeline(scenario: Scenario, duration: float, ending: str) -> list[str]:
