@@ -450,8 +450,9 @@ def test_a_pool_empties_and_is_restored_once_when_the_sites_decide() -> None:
         mesh, initial_state(mesh), DEFAULT_POLICY, ConnectivityGuard(enabled=False), fleet=1
     )
     core.quorum = Quorum("a", 2, live=frozenset("abc"))
+    names = [e.name for e in observe(core, "x", Observation(Outcome.OK), NOW - 1).events]
     core.quorum.votes["x"] = {"b": vote("b", down=True), "c": vote("c", down=True)}
-    names = [e.name for e in observe_quorum(core, "x", NOW).events]
+    names += [e.name for e in observe_quorum(core, "x", NOW).events]
     names += [e.name for e in observe(core, "x", Observation(Outcome.OK), NOW + 1).events]
     core.quorum.votes["x"] = {"b": vote("b", down=False), "c": vote("c", down=True)}
     names += [e.name for e in observe_quorum(core, "x", NOW + 2).events]
@@ -496,9 +497,10 @@ def test_the_shared_state_is_down_iff_enough_sites_vote_down(
         else:
             step = observe(core, "x", Observation(outcome), now)
         pool_events += [e.name for e in step.events if e.name.startswith("pool.")]
-        own = core.quorum.sites["x"]
-        down_votes = sum(stored.values()) + (not own.is_healthy(DEFAULT_POLICY))
-        silent = len(live - set(stored))
+        own = core.quorum.sites.get("x")  # none until its first probe: "a" is silent
+        own_down = own is not None and not own.is_healthy(DEFAULT_POLICY)
+        down_votes = sum(stored.values()) + own_down
+        silent = len(live - set(stored)) + (own is None)
         needed = max(1, min(k, len(live | set(stored) | {"a"})))
         healthy = core.state.providers["x"].is_healthy(DEFAULT_POLICY)
         if healthy:

@@ -239,20 +239,25 @@ class Quorum:
             now=now,
         )
 
-    def own_vote(self, provider: str, now: float, policy: HealthPolicy = DEFAULT_POLICY) -> Vote:
-        """This site's current vote on `provider`, from its own view (seeded first)."""
-        view = self.sites[provider]
+    def own_vote(
+        self, provider: str, now: float, policy: HealthPolicy = DEFAULT_POLICY
+    ) -> Vote | None:
+        """This site's current vote on `provider`, from its own view (None: it has none yet)."""
+        view = self.sites.get(provider)
+        if view is None:
+            return None
         since = self.since.get(provider, now)
         down = not view.is_healthy(policy)
         return Vote(self.vantage, down, since, now, outcome=view.last_outcome)
 
     def tally(self, provider: str, now: float, policy: HealthPolicy = DEFAULT_POLICY) -> Tally:
-        """Every site's vote on `provider`, this site's from its own view (seeded first)."""
+        """Every site's vote on `provider`, this site's from its own view when it has one (else
+        its stored vote, as any other site's)."""
         return quorum_tally(
             self.votes.get(provider, {}),
             own=self.own_vote(provider, now, policy),
             quorum=self.quorum,
-            live=self.live,
+            live={*self.live, self.vantage},  # this site is alive: it is running this
             now=now,
         )
 

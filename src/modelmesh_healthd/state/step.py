@@ -47,7 +47,7 @@ from modelmesh_healthd.state.overrides import (
 )
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
-from modelmesh_healthd.state.provider import ProviderState, plan_probe
+from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
 from modelmesh_healthd.state.quorum import Quorum, Tally, Vote
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.state.transition import FanOut, Observation, ProbeReport, apply_probe
@@ -194,33 +194,12 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
         return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
 
     vote = None
-    quorum = core.quorum
-    if quorum is not None:
-        quorum.seed(provider, ps)
-        vote = quorum.cast(provider, outcome, now, policy)
-        tally = quorum.tally(provider, now, policy)
-        wanted = tally.healthy(was_healthy)
-        if change.healthy(policy) != wanted:
-            # The result would move the shared state against the sites' tally: held (the shared
-            # state is not changed by it), and the tally moves it if this site's view does not.
-            events += _pending(quorum, provider, vote, tally, outcome.value)
-            events += _follow(core, provider, tally, now)
-            if not vote.down or not ps.is_healthy(policy):
-                quorum.pending.discard(provider)
-            backoff = core.down_probes.get(provider, 0)
-            core.down_probes[provider] = backoff + 1 if vote.down else 0
-            phase = phase_of(quorum.sites[provider], policy)
-            # Scheduled as this site sees it: a held failure as the guard's are (`hold`), a
-            # success that the other sites outvote at this site's own pace.
-            return Step(events, phase, backoff, hold=vote.down, vote=vote)
-        if not vote.down or not wanted:
-            quorum.pending.discard(provider)
-        if wanted != was_healthy:
-            events.append(
-                QuorumDecided(
-                    provider, "up" if wanted else "down", tally.down, tally.needed, tally.live
-                )
-            )
+    if core.quorum is not None:
+        vote, settled = _quorum_step(
+            core, provider, outcome, change, now, was_healthy=was_healthy, events=events
+        )
+        if settled is not None:
+            return settled
 
     events += apply_probe(
         core.mesh, core.state, provider, report, now, policy=policy, change=change
@@ -231,6 +210,53 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)
     core.down_probes[provider] = backoff
     return Step(events, phase, backoff, resume_at=ps.throttled_until, vote=vote)
+
+
+def _quorum_step(
+    core: HealthCore,
+    provider: str,
+    outcome: Outcome,
+    change: ProbeChange,
+    now: float,
+    *,
+    was_healthy: bool,
+    events: list[Event],
+) -> tuple[Vote, Step | None]:
+    """The writer's result as its site's vote, and the shared state following the tally.
+
+    Returns:
+        This site's vote, and the step when the result is held (None: apply it).
+    """
+    quorum = core.quorum
+    assert quorum is not None
+    policy = core.policy
+    ps = core.state.providers[provider]
+    quorum.seed(provider, ps)
+    vote = quorum.cast(provider, outcome, now, policy)
+    tally = quorum.tally(provider, now, policy)
+    wanted = tally.healthy(was_healthy)
+    if change.healthy(policy) != wanted:
+        # The result would move the shared state against the sites' tally: held (the shared
+        # state is not changed by it), and the tally moves it if this site's view does not.
+        events += _pending(quorum, provider, vote, tally, outcome.value)
+        events += _follow(core, provider, tally, now)
+        if not vote.down or not ps.is_healthy(policy):
+            quorum.pending.discard(provider)
+        backoff = core.down_probes.get(provider, 0)
+        core.down_probes[provider] = backoff + 1 if vote.down else 0
+        phase = phase_of(quorum.sites[provider], policy)
+        # Scheduled as this site sees it: a held failure as the guard's are (`hold`), a
+        # success that the other sites outvote at this site's own pace.
+        return vote, Step(events, phase, backoff, hold=vote.down, vote=vote)
+    if not vote.down or not wanted:
+        quorum.pending.discard(provider)
+    if wanted != was_healthy:
+        events.append(
+            QuorumDecided(
+                provider, "up" if wanted else "down", tally.down, tally.needed, tally.live
+            )
+        )
+    return vote, None
 
 
 def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
@@ -305,10 +331,11 @@ def observe_quorum(core: HealthCore, provider: str, now: float) -> Step:
     backoff = core.down_probes.get(provider, 0)
     if quorum is None or is_held(ps, now):
         return Step([], phase_of(ps, core.policy), backoff)
-    quorum.seed(provider, ps)
+    # Not seeded: until this site probes the provider, its stored vote stands for it.
     tally = quorum.tally(provider, now, core.policy)
     events = _follow(core, provider, tally, now)
-    if not ps.is_healthy(core.policy) or not quorum.own_vote(provider, now, core.policy).down:
+    own = quorum.own_vote(provider, now, core.policy)
+    if not ps.is_healthy(core.policy) or own is None or not own.down:
         quorum.pending.discard(provider)
     return Step(events, phase_of(ps, core.policy), backoff)
 
@@ -367,7 +394,9 @@ def _down_outcome(quorum: Quorum | None, provider: str, tally: Tally, now: float
     if quorum is None:
         return Outcome.SERVER_ERROR
     votes = dict(quorum.votes.get(provider, {}))
-    votes[quorum.vantage] = quorum.own_vote(provider, now)
+    own = quorum.own_vote(provider, now)
+    if own is not None:
+        votes[quorum.vantage] = own
     seen: list[Outcome] = []
     for site in tally.down:
         raw = votes[site].outcome if site in votes else None
