@@ -512,3 +512,33 @@ def test_the_shared_state_is_down_iff_enough_sites_vote_down(
         assert core.state.models["x.m"].is_active is healthy
         assert core.state.providers["x"].active_model_count == int(healthy)
     assert all(a != b for a, b in itertools.pairwise(pool_events))
+
+
+# (down-voting sites' last outcomes) -> the reason the shared state goes down with
+REASONS = {
+    "the most common failing outcome": (
+        {"b": "auth_invalid", "c": "quota_exhausted", "d": "quota_exhausted"},
+        "quota_exhausted",
+    ),
+    "a tie goes to the first site by name": (
+        {"b": "quota_exhausted", "c": "auth_invalid"},
+        "quota_exhausted",
+    ),
+    "a success (a view still down on the way back) gives no reason": (
+        {"b": "ok", "c": "auth_invalid"},
+        "auth_failure",
+    ),
+    "no failing outcome known: unavailable": ({"b": "ok", "c": "no-such"}, "provider_unavailable"),
+}
+
+
+@pytest.mark.parametrize(("outcomes", "reason"), REASONS.values(), ids=list(REASONS))
+def test_the_sites_take_a_provider_down_with_the_reason_their_outcomes_give(
+    outcomes: dict[str, str], reason: str
+) -> None:
+    core = site_core(2, live=frozenset("abcd"))
+    assert core.quorum is not None
+    core.quorum.votes["x"] = {s: Vote(s, True, 0.0, 0.0, outcome=o) for s, o in outcomes.items()}
+    observe_quorum(core, "x", NOW)
+    assert core.state.providers["x"].down_reason == reason
+    assert core.state.models["x.m"].deactivation_reason == reason

@@ -38,7 +38,7 @@ from modelmesh_healthd.state.events import (
 from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.state.outcome import Outcome, reason_for
+from modelmesh_healthd.state.outcome import Effect, Outcome, reason_for
 from modelmesh_healthd.state.overrides import (
     OverrideIndex,
     expire_due,
@@ -361,7 +361,7 @@ def _follow(core: HealthCore, provider: str, tally: Tally, now: float) -> list[E
         QuorumDecided(provider, "up" if wanted else "down", tally.down, tally.needed, tally.live)
     ]
     old_reason, went_down_at = ps.down_reason, ps.changed_at
-    outcome = _down_outcome(core.quorum, provider, tally, now)
+    outcome = _down_outcome(core, provider, tally, now)
     if wanted:
         # Brought back by the sites: as a provider recovered by the rule would be (its score at
         # least the recovery threshold), whatever this site's own probes made of it.
@@ -389,19 +389,25 @@ def _follow(core: HealthCore, provider: str, tally: Tally, now: float) -> list[E
     return events
 
 
-def _down_outcome(quorum: Quorum | None, provider: str, tally: Tally, now: float) -> Outcome:
-    """The outcome the down-voting sites saw most (ties: the first site by name)."""
+def _down_outcome(core: HealthCore, provider: str, tally: Tally, now: float) -> Outcome:
+    """The failing outcome the down-voting sites saw most (ties: the first site by name); a
+    site whose view is still down while its last probe succeeded gives none."""
+    quorum = core.quorum
     if quorum is None:
         return Outcome.SERVER_ERROR
     votes = dict(quorum.votes.get(provider, {}))
-    own = quorum.own_vote(provider, now)
+    own = quorum.own_vote(provider, now, core.policy)
     if own is not None:
         votes[quorum.vantage] = own
     seen: list[Outcome] = []
     for site in tally.down:
         raw = votes[site].outcome if site in votes else None
-        if raw is not None and raw in Outcome._value2member_map_:
-            seen.append(Outcome(raw))
+        try:
+            outcome = Outcome(raw or "")
+        except ValueError:
+            continue  # no outcome, or one this version does not know
+        if core.policy.effect_of(outcome) in (Effect.FAILURE, Effect.FATAL):
+            seen.append(outcome)
     if not seen:
         return Outcome.SERVER_ERROR
     return max(seen, key=lambda o: (seen.count(o), -seen.index(o)))
