@@ -114,7 +114,9 @@ class Step:
         events: What changed, in order, to log, persist and count (possibly none).
         phase: Which interval applies to the provider next.
         backoff: Failed probes since it went down: how far its down interval has grown.
-        hold: The result was held back, not applied (the provider's state is unchanged).
+        hold: The result was held back, not applied (the provider's state is unchanged). A
+            writer's success that the other sites outvote (quorum across sites) is not applied
+            either, but is scheduled as this site sees it: `hold` is False for it.
         resume_at: Unix time before which the provider asked not to be probed (Retry-After).
         wants_evidence: Probe some other, healthy provider early: its answer says whose network
             is at fault.
