@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from replica_support import Replica, fleet_config, providers, replicas, settled, until
+from replica_support import Replica, fleet_config, providers, replicas, until
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.state import SystemState
@@ -58,45 +58,46 @@ async def test_one_sites_failures_hold_a_provider_up_and_both_sites_take_it_down
     for sim in sims.values():
         await sim.start()
     configs = {}
-    port = free_port()
+    ports = {site: free_port() for site in SITES}
     for site, sim in sims.items():
         configs[site] = tmp_path / f"{site}.yaml"
-        configs[site].write_text(
-            site_config(sim.base_url, url, site, port if site == "west" else None)
-        )
+        configs[site].write_text(site_config(sim.base_url, url, site, ports[site]))
     try:
         async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
             sites = east + west
-            owners = await settled(url, COUNT, 2)
-            # a provider whose shared state the west site writes: its own failures ask for quorum
-            x = next(p for p, m in sorted(owners.items()) if m.endswith("@west"))
-            model = f"m{x[1:]}"
+            # With 6 providers, one of two replicas may write none: wait on its vote leases.
+            owners = await until(lambda: _settled_sites(url, 2), "both sites' leases settled", 120)
+            x = "p000"
+            model = "m000"
+            # its writer's site fails alone first: its own failures ask for the quorum
+            mine = owners[x].rpartition("@")[2]
+            other = next(site for site in SITES if site != mine)
             await until(
                 lambda: _both_sites_voted(url, x), "both sites voted on the provider", within=30
             )
 
-            sims["west"].set_behaviour(x, "server_error")
-            await until(lambda: _pending(sites, x), "provider.quorum_pending from the west site")
-            seen = sims["west"].counts()[x]
+            sims[mine].set_behaviour(x, "server_error")
+            await until(lambda: _pending(sites, x), "provider.quorum_pending from the writer")
+            seen = sims[mine].counts()[x]
             await until(  # several more held probes: the hold lasts, it is no race
-                _more_probes(sims["west"], x, seen + 4), "more probes from the west site"
+                _more_probes(sims[mine], x, seen + 4), "more probes from the writer's site"
             )
             held = await state_of(url)
             votes = {v.vantage: v for v in await stored_votes(url) if v.provider == x}
             assert held.providers[x].available
             assert held.models[model].is_active
             assert not named(sites, "provider.down", provider=x)
-            assert '"down": true' in votes["west"].data
-            assert '"down": false' in votes["east"].data
+            assert '"down": true' in votes[mine].data
+            assert '"down": false' in votes[other].data
             async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-                shown = (await client.get(f"http://127.0.0.1:{port}/v1/state")).json()
-                metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                shown = (await client.get(f"http://127.0.0.1:{ports[other]}/v1/state")).json()
+                metrics = (await client.get(f"http://127.0.0.1:{ports[mine]}/metrics")).text
             assert "modelmesh_healthd_replica_quorum_pending 1.0" in metrics.splitlines()
-            assert shown["state"]["votes"][x]["west"]["down"] is True
-            assert shown["state"]["votes"][x]["east"]["down"] is False
-            assert shown["state"]["votes"][x]["west"]["fresh"] is True
+            assert shown["state"]["votes"][x][mine]["down"] is True
+            assert shown["state"]["votes"][x][other]["down"] is False
+            assert shown["state"]["votes"][x][mine]["fresh"] is True
 
-            sims["east"].set_behaviour(x, "server_error")
+            sims[other].set_behaviour(x, "server_error")
             down = await until(
                 lambda: _provider_down(url, x), "the provider down once both sites agree"
             )
@@ -170,7 +171,7 @@ async def test_a_site_that_stopped_voting_does_not_hold_a_provider_up_for_ever(
         configs[site].write_text(site_config(sim.base_url, url, site))
     try:
         async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
-            await settled(url, COUNT, 2)
+            await until(lambda: _settled_sites(url, 2), "both sites' leases settled", 120)
             await until(lambda: _both_sites_voted(url, "p000"), "both sites voted", within=30)
             east[0].proc.kill()  # the east site is gone: its votes go stale, its members expire
             await east[0].proc.wait()
