@@ -310,6 +310,7 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool, history: bool
         StoreURLError,
         read_owners,
         read_snapshot,
+        read_votes,
         redact_url,
     )
 
@@ -318,6 +319,7 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool, history: bool
     try:
         snapshot = asyncio.run(read_snapshot(url))
         owners = asyncio.run(read_owners(url)) if snapshot is not None else {}
+        votes = asyncio.run(read_votes(url)) if owners else {}  # sites vote only as replicas
     except StoreError as exc:
         print(f"status: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIG if isinstance(exc, StoreURLError) else EXIT_UNHEALTHY
@@ -347,11 +349,13 @@ def _show_status(url: str, policy: HealthPolicy, *, as_json: bool, history: bool
             **status_table(snapshot.state, policy, owners or None).to_dict(),
             "overrides": [o.to_dict() for o in list_overrides(snapshot.state, time.time())],
         }
+        if votes:
+            out["votes"] = votes
         if report is not None:
             out["history"] = report_json(report)
         print(json.dumps(out, indent=2))
         return EXIT_OK
-    print(status_report(snapshot.state, policy, (redact_url(url), snapshot), owners))
+    print(status_report(snapshot.state, policy, (redact_url(url), snapshot), owners, votes))
     held = [o.to_dict() for o in list_overrides(snapshot.state, time.time())]
     if held:
         from modelmesh_healthd.daemon.override_command import format_overrides

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from modelmesh_healthd.daemon.check_command import CheckResult
     from modelmesh_healthd.state import Snapshot
 
-__all__ = ["check_table", "describe", "status_report"]
+__all__ = ["check_table", "describe", "site_votes", "status_report"]
 
 
 def describe(config: Config) -> str:
@@ -67,10 +67,12 @@ def status_report(
     policy: HealthPolicy,
     stored: tuple[str, Snapshot] | None,
     owners: Mapping[str, str] | None = None,
+    votes: Mapping[str, Mapping[str, Mapping[str, object]]] | None = None,
 ) -> str:
     """The providers and pools tables of `status`, after a line on where the state came from.
 
-    `owners` (provider -> replica) adds an OWNER column when replicas share the probing.
+    `owners` (provider -> replica) adds an OWNER column when replicas share the probing;
+    `votes` (provider -> site -> vote, a quorum across sites) a VOTES column.
     """
     from modelmesh_healthd.storage import status_table
 
@@ -88,6 +90,7 @@ def status_report(
         table(
             ["PROVIDER", "HEALTH", "SCORE", "LAST PROBE", "OUTCOME", "ACTIVE"]
             + (["OWNER"] if owned else [])
+            + (["VOTES"] if votes else [])
             + ["REASON"],
             [
                 [
@@ -98,6 +101,7 @@ def status_report(
                     p.last_outcome or "-",
                     str(p.active_models),
                     *([p.owner or "(none)"] if owned else []),
+                    *([site_votes(votes.get(p.provider, {}))] if votes else []),
                     p.reason or "",
                 ]
                 for p in view.providers
@@ -119,3 +123,15 @@ def status_report(
         )
     )
     return "\n".join(lines)
+
+
+def site_votes(votes: Mapping[str, Mapping[str, object]]) -> str:
+    """One provider's votes, compact: `eu=down(2s) us=up(1s)`; a vote that no longer counts is
+    marked `stale`."""
+    shown = []
+    for site, vote in sorted(votes.items()):
+        age = vote.get("age_s")
+        seconds = f"{age:.0f}s" if isinstance(age, (int, float)) else "?"
+        stale = "" if vote.get("fresh") else ",stale"
+        shown.append(f"{site}={'down' if vote.get('down') else 'up'}({seconds}{stale})")
+    return " ".join(shown) or "-"

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from replica_support import Replica, fleet_config, providers, replicas, settled, until
+from replica_support import Replica, fleet_config, providers, replicas, until
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.state import SystemState
 from modelmesh_healthd.storage import open_store, read_state
-from modelmesh_healthd.storage.coordination import StoredVote
+from modelmesh_healthd.storage.coordination import PROVIDER_SHARD, StoredVote, provider_shard
 from modelmesh_healthd.storage.coordination_backends import coordination_for
+from modelmesh_healthd.storage.rendezvous import owner_of
 from service_support import free_port
 
 TTL = 3.0
@@ -57,45 +58,46 @@ async def test_one_sites_failures_hold_a_provider_up_and_both_sites_take_it_down
     for sim in sims.values():
         await sim.start()
     configs = {}
-    port = free_port()
+    ports = {site: free_port() for site in SITES}
     for site, sim in sims.items():
         configs[site] = tmp_path / f"{site}.yaml"
-        configs[site].write_text(
-            site_config(sim.base_url, url, site, port if site == "west" else None)
-        )
+        configs[site].write_text(site_config(sim.base_url, url, site, ports[site]))
     try:
         async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
             sites = east + west
-            owners = await settled(url, COUNT, 2)
-            # a provider whose shared state the west site writes: its own failures ask for quorum
-            x = next(p for p, m in sorted(owners.items()) if m.endswith("@west"))
-            model = f"m{x[1:]}"
+            # With 6 providers, one of two replicas may write none: wait on its vote leases.
+            owners = await until(lambda: _settled_sites(url, 2), "both sites' leases settled", 120)
+            x = "p000"
+            model = "m000"
+            # its writer's site fails alone first: its own failures ask for the quorum
+            mine = owners[x].rpartition("@")[2]
+            other = next(site for site in SITES if site != mine)
             await until(
                 lambda: _both_sites_voted(url, x), "both sites voted on the provider", within=30
             )
 
-            sims["west"].set_behaviour(x, "server_error")
-            await until(lambda: _pending(sites, x), "provider.quorum_pending from the west site")
-            seen = sims["west"].counts()[x]
+            sims[mine].set_behaviour(x, "server_error")
+            await until(lambda: _pending(sites, x), "provider.quorum_pending from the writer")
+            seen = sims[mine].counts()[x]
             await until(  # several more held probes: the hold lasts, it is no race
-                _more_probes(sims["west"], x, seen + 4), "more probes from the west site"
+                _more_probes(sims[mine], x, seen + 4), "more probes from the writer's site"
             )
             held = await state_of(url)
             votes = {v.vantage: v for v in await stored_votes(url) if v.provider == x}
             assert held.providers[x].available
             assert held.models[model].is_active
             assert not named(sites, "provider.down", provider=x)
-            assert '"down": true' in votes["west"].data
-            assert '"down": false' in votes["east"].data
+            assert '"down": true' in votes[mine].data
+            assert '"down": false' in votes[other].data
             async with httpx.AsyncClient(trust_env=False, timeout=5.0) as client:
-                shown = (await client.get(f"http://127.0.0.1:{port}/v1/state")).json()
-                metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                shown = (await client.get(f"http://127.0.0.1:{ports[other]}/v1/state")).json()
+                metrics = (await client.get(f"http://127.0.0.1:{ports[mine]}/metrics")).text
             assert "modelmesh_healthd_replica_quorum_pending 1.0" in metrics.splitlines()
-            assert shown["state"]["votes"][x]["west"]["down"] is True
-            assert shown["state"]["votes"][x]["east"]["down"] is False
-            assert shown["state"]["votes"][x]["west"]["fresh"] is True
+            assert shown["state"]["votes"][x][mine]["down"] is True
+            assert shown["state"]["votes"][x][other]["down"] is False
+            assert shown["state"]["votes"][x][mine]["fresh"] is True
 
-            sims["east"].set_behaviour(x, "server_error")
+            sims[other].set_behaviour(x, "server_error")
             down = await until(
                 lambda: _provider_down(url, x), "the provider down once both sites agree"
             )
@@ -169,7 +171,7 @@ async def test_a_site_that_stopped_voting_does_not_hold_a_provider_up_for_ever(
         configs[site].write_text(site_config(sim.base_url, url, site))
     try:
         async with replicas(configs["east"], 1) as east, replicas(configs["west"], 1) as west:
-            await settled(url, COUNT, 2)
+            await until(lambda: _settled_sites(url, 2), "both sites' leases settled", 120)
             await until(lambda: _both_sites_voted(url, "p000"), "both sites voted", within=30)
             east[0].proc.kill()  # the east site is gone: its votes go stale, its members expire
             await east[0].proc.wait()
@@ -186,3 +188,113 @@ async def test_a_site_that_stopped_voting_does_not_hold_a_provider_up_for_ever(
     # If the west site saw it fail while the east one still counted, it waited for it first.
     for event in pending:
         assert event["needed"] == 2
+
+
+THREE = ("east", "north", "west")
+
+
+async def _vote_of(url: str, provider: str, site: str) -> bool | None:
+    """The site's stored vote on the provider: True down, False up, None none yet."""
+    found = [v for v in await stored_votes(url) if v.provider == provider and v.vantage == site]
+    return None if not found else '"down": true' in found[0].data
+
+
+def _voted(url: str, provider: str, site: str, *, down: bool) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await _vote_of(url, provider, site) is down
+
+    return check
+
+
+async def _settled_sites(url: str, members: int) -> dict[str, str] | None:
+    """Provider -> writer, once each of `members` replicas holds its leases (its vote leases
+    at least: with few providers, one may write none) and every writer is its rendezvous
+    owner."""
+    async with open_store(url) as store:
+        coordination = coordination_for(store)
+        assert coordination is not None
+        held = await coordination.owners()
+    live = set(held.values())
+    writers = {s[len(PROVIDER_SHARD) :]: m for s, m in held.items() if s.startswith(PROVIDER_SHARD)}
+    settled_ = (
+        len(live) == members
+        and len(writers) == COUNT
+        and all(owner_of(provider_shard(p), live) == m for p, m in writers.items())
+    )
+    return writers if settled_ else None
+
+
+async def _provider_up(url: str, provider: str) -> SystemState | None:
+    state = await state_of(url)
+    return state if state.providers[provider].available else None
+
+
+async def test_three_sites_the_shared_state_follows_any_two_whichever_is_the_writer(
+    shared_url: str, tmp_path: Path
+) -> None:
+    """K = 2 of 3: the writer's site alone cannot take a provider down, the two others can
+    (while the writer's site sees it up), and it recovers when they see it up again although the
+    writer's site still sees it down."""
+    url = f"{shared_url}&replicas=on&lease_ttl={TTL}"
+    sims = {site: Simulator(providers(COUNT)) for site in THREE}
+    for sim in sims.values():
+        await sim.start()
+    configs = {}
+    for site, sim in sims.items():
+        configs[site] = tmp_path / f"{site}.yaml"
+        configs[site].write_text(site_config(sim.base_url, url, site))
+    try:
+        async with (
+            replicas(configs["east"], 1) as east,
+            replicas(configs["north"], 1) as north,
+            replicas(configs["west"], 1) as west,
+        ):
+            sites = east + north + west
+            owners = await until(lambda: _settled_sites(url, 3), "3 sites' leases settled", 120)
+            x = "p000"
+            model = "m000"
+            writer = owners[x].rpartition("@")[2]
+            others = [s for s in THREE if s != writer]
+            for site in THREE:
+                await until(_voted(url, x, site, down=False), f"{site} voted up", within=60)
+
+            # 1. the writer's site alone sees it down: held up
+            sims[writer].set_behaviour(x, "server_error")
+            await until(_voted(url, x, writer, down=True), "the writer's site votes down")
+            seen = sims[writer].counts()[x]
+            await until(_more_probes(sims[writer], x, seen + 4), "more probes from the writer")
+            assert (await state_of(url)).providers[x].available
+            assert not named(sites, "provider.down", provider=x)
+
+            # 2. the two other sites agree: down, once
+            for site in others:
+                sims[site].set_behaviour(x, "server_error")
+            down = await until(lambda: _provider_down(url, x), "down once 3 sites agree")
+            assert not down.models[model].is_active
+
+            # 3. the two others see it up again, the writer's site still down: it recovers
+            for site in others:
+                sims[site].set_behaviour(x, "healthy")
+            up = await until(lambda: _provider_up(url, x), "up once only the writer sees it down")
+            assert up.models[model].is_active
+            assert await _vote_of(url, x, writer) is True
+            recovered = named(sites, "provider.quorum_decided", provider=x, to="up")
+            assert [e["down"] for e in recovered] == [[writer]]
+
+            # 4. the writer's site sees it up, the two others down: the two take it down
+            sims[writer].set_behaviour(x, "healthy")
+            await until(_voted(url, x, writer, down=False), "the writer's site votes up")
+            for site in others:
+                sims[site].set_behaviour(x, "server_error")
+            down = await until(lambda: _provider_down(url, x), "down on the two others' word")
+            assert not down.models[model].is_active
+            assert await _vote_of(url, x, writer) is False
+            decided = named(sites, "provider.quorum_decided", provider=x, to="down")
+    finally:
+        for sim in sims.values():
+            await sim.stop()
+    assert decided[-1]["down"] == sorted(others)
+    assert decided[-1]["needed"] == 2
+    downs = named(sites, "provider.down", provider=x)
+    ups = named(sites, "provider.up", provider=x)
+    assert (len(downs), len(ups)) == (2, 1)  # each transition once, by the writer only

@@ -174,7 +174,8 @@ class HealthConfig(_Section):
     """Slow probes in a row that make a provider degraded (as many fast ones bring it back)."""
     quorum: int | None = Field(None, ge=1, le=100)
     """Quorum across sites (needs `daemon.vantage`): a provider goes down only when this many
-    sites see it down (capped by the sites alive). Unset: each site decides alone."""
+    sites see it down (capped by the sites alive), and comes back once fewer do. Unset: each
+    site decides alone."""
 
     def problems(self) -> list[tuple[str, str]]:
         """(field, message) for each rule between fields that these settings break."""

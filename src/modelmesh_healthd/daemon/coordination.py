@@ -21,7 +21,9 @@ members, holding the lease `vote:<site>:<provider>`, and it writes that site's v
 probe (fenced like the rows). The writer of the shared state is the owner among all members,
 which is always also the prober of its own site (the highest weight overall is the highest in
 its site too). Other sites' probers only vote (`state.observe_vote`); the writer's step reads
-their votes (refreshed every round) to decide whether a down transition has its quorum.
+their votes (refreshed every round): the shared state follows the tally after each of the
+writer's probes and after each round (`state.observe_quorum`), so K other sites can take a
+provider down, or bring it back, whatever the writer's own site sees.
 
 A lease whose local deadline passes (a paused process, a store out of reach) is dropped at once:
 the replica stops probing and writing that provider before the store would let anyone else
@@ -53,6 +55,7 @@ from modelmesh_healthd.state import (
     ProviderState,
     SystemState,
     Vote,
+    observe_quorum,
     phase_of,
 )
 from modelmesh_healthd.state.spend import carry_spend
@@ -60,11 +63,13 @@ from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
+    VOTE_KEEP,
     Coordination,
     VoteWrite,
     pool_shard,
     provider_shard,
     vote_shard,
+    votes_document,
 )
 from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.errors import StoreError, StoreURLError
@@ -108,6 +113,7 @@ class Daemon(Protocol):
     core: HealthCore
     sinks: list[Callable[[list[Event]], None]]
 
+    def publish(self, events: list[Event]) -> None: ...
     @property
     def providers(self) -> Mapping[str, _Entry]: ...
     @property
@@ -340,8 +346,13 @@ class Coordinator:
                 self._drop(self.leases.expired(), "expired")
                 delay = _RETRY
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives while the event is set, and the daemon's stop would wait for ever.
+            wake = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait((wake,), timeout=delay)
+            finally:
+                wake.cancel()
 
     async def stop(self) -> None:
         """Leave: the leases go at once, so the others take over without waiting a TTL."""
@@ -402,6 +413,7 @@ class Coordinator:
         await self._adopt(set(claim.granted), None if stored is None else stored.state)
         if self.vantage is not None:
             await self._read_votes(members)
+            self._follow_votes()
         others = [left for m, left in beat.members.items() if m != self.member]
         soonest = min([*claim.waiting.values(), *others], default=self.ttl)
         # A slow round (a busy host) shortens the wait: renewals keep their cadence.
@@ -640,23 +652,47 @@ class Coordinator:
         stored = await self.coordination.votes()
         now = self.daemon.wall_clock()
         votes: dict[str, dict[str, Vote]] = {}
+        stale: list[tuple[str, str, float]] = []
         for found in stored:
             try:
                 data = json.loads(found.data)
                 at = now - found.age  # the store's clock: no trust in another site's clock
+                lifetime = float(data["fresh_for"])
                 vote = Vote(
                     found.vantage,
                     bool(data["down"]),
                     float(data["since"]),
                     at,
-                    at + float(data["fresh_for"]),
+                    at + lifetime,
                     None if data.get("outcome") is None else str(data["outcome"]),
                 )
             except (ValueError, KeyError, TypeError):
-                continue  # a vote this version cannot read counts as none
-            votes.setdefault(found.provider, {})[found.vantage] = vote
+                lifetime = self.ttl  # a vote this version cannot read counts as none
+                vote = None
+            keep = VOTE_KEEP * max(lifetime, self.ttl)
+            if found.age > keep:
+                stale.append((found.vantage, found.provider, keep))
+            elif vote is not None:
+                votes.setdefault(found.provider, {})[found.vantage] = vote
+        if stale:
+            # A site that left, a provider removed: their votes would be shown (stale) for ever.
+            await self.coordination.prune_votes(stale)
         quorum.votes = votes
         quorum.live = frozenset(site for m in members if (site := vantage_of(m)) is not None)
+
+    def _follow_votes(self) -> None:
+        """The shared state of each provider this replica writes follows the votes just read:
+        other sites can take it down, or bring it back, between this site's probes."""
+        daemon = self.daemon
+        if daemon.core.quorum is None:
+            return
+        now = daemon.wall_clock()
+        for provider in self._providers():
+            if provider in daemon.state.providers and self.writes_provider(provider):
+                step = observe_quorum(daemon.core, provider, now)
+                if step.events:
+                    daemon.publish(step.events)
+        self.counts.quorum_pending = len(daemon.core.quorum.pending)
 
     def _count_owned(self) -> None:
         self.counts.owned_providers = sum(
@@ -681,21 +717,7 @@ class Coordinator:
 
     async def _votes_document(self) -> dict[str, dict[str, dict[str, object]]]:
         """Provider -> site -> its vote (down, since, outcome, age in seconds, fresh)."""
-        out: dict[str, dict[str, dict[str, object]]] = {}
-        for found in await self.coordination.votes():
-            try:
-                data = json.loads(found.data)
-                fresh = found.age <= float(data["fresh_for"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            out.setdefault(found.provider, {})[found.vantage] = {
-                "down": bool(data.get("down")),
-                "since": data.get("since"),
-                "outcome": data.get("outcome"),
-                "age_s": round(found.age, 3),
-                "fresh": fresh,
-            }
-        return out
+        return votes_document(await self.coordination.votes())
 
 
 def _share_spend(local: ProviderState | None, stored: ProviderState | None) -> None:

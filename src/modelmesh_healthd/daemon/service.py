@@ -708,6 +708,11 @@ class Daemon:
         if best is not None:
             self.scheduler.expedite(best[1])
 
+    def publish(self, events: list[Event]) -> None:
+        """Log, persist and hand to the sinks the events of a transition made outside a probe
+        (a replica's coordinator following the sites' votes)."""
+        self._publish(events)
+
     def _publish(self, events: list[Event]) -> None:
         shown = events if self.coordinator is None else self.coordinator.shown(events)
         for event in shown:

@@ -28,6 +28,7 @@ from modelmesh_healthd.state.events import (
     ProviderRecovered,
     ProviderRemoved,
     ProviderUp,
+    QuorumDecided,
     QuorumPending,
 )
 from modelmesh_healthd.state.guard import NETWORK_OUTCOMES, ConnectivityGuard, GuardRuling
@@ -44,8 +45,15 @@ from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
 from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
-from modelmesh_healthd.state.quorum import Quorum, QuorumRuling, Vote, quorum_ruling
-from modelmesh_healthd.state.step import HealthCore, Step, observe, observe_vote
+from modelmesh_healthd.state.quorum import (
+    Quorum,
+    QuorumRuling,
+    Tally,
+    Vote,
+    quorum_ruling,
+    quorum_tally,
+)
+from modelmesh_healthd.state.step import HealthCore, Step, observe, observe_quorum, observe_vote
 from modelmesh_healthd.state.system import (
     SCHEMA_VERSION,
     Snapshot,
@@ -111,12 +119,14 @@ __all__ = [
     "ProviderState",
     "ProviderUp",
     "Quorum",
+    "QuorumDecided",
     "QuorumPending",
     "QuorumRuling",
     "Snapshot",
     "SnapshotError",
     "Step",
     "SystemState",
+    "Tally",
     "Vote",
     "apply_probe",
     "canonical_json",
@@ -126,9 +136,11 @@ __all__ = [
     "latency_step",
     "model_latency_step",
     "observe",
+    "observe_quorum",
     "observe_vote",
     "phase_of",
     "plan_probe",
     "quorum_ruling",
+    "quorum_tally",
     "reconcile",
 ]

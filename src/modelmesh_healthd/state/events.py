@@ -39,6 +39,7 @@ __all__ = [
     "ProviderRemoved",
     "ProviderThrottleEnded",
     "ProviderUp",
+    "QuorumDecided",
     "QuorumPending",
 ]
 
@@ -366,6 +367,20 @@ class QuorumPending(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class QuorumDecided(Event):
+    """The sites' votes turned a provider's shared state (`provider.down` or `provider.up`
+    follows): `down` names the sites with a fresh down vote, `to` the new state."""
+
+    name: ClassVar[str] = "provider.quorum_decided"
+    level: ClassVar[str] = WARNING
+    provider: str
+    to: str
+    down: tuple[str, ...]
+    needed: int
+    live: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OverrideSet(Event):
     """An operator or a scheduled window put a provider or a model on hold (a drain)."""
 
@@ -425,6 +440,7 @@ STATE_EVENTS: tuple[type[Event], ...] = (
     NetworkSuspect,
     NetworkRestored,
     QuorumPending,
+    QuorumDecided,
     OverrideSet,
     OverrideExpired,
     OverrideCleared,

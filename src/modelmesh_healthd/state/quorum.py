@@ -1,23 +1,25 @@
-"""Quorum across sites: a provider goes down only when K sites (vantages) agree.
+"""Quorum across sites: a provider's shared state follows K sites' votes.
 
 Each site (`daemon.vantage`) probes every provider from its own network and keeps its own view
 of each one (`Quorum.sites`, the same rule as the shared state: score, hysteresis). Its view is
-its *vote*: down or up. One replica, the provider's writer, keeps the shared state; its site's
-probe results go through `observe` as always, and a result that would take the provider down is
-held back until enough sites vote down (`quorum_ruling`).
+its *vote*: down or up. One replica, the provider's writer, keeps the shared state; its own
+site's view is one vote like any other, and the shared state follows the tally (`quorum_tally`),
+after each of the writer's probes and after each read of the votes (`state.step`).
 
 The rule, decided here and nowhere else:
 
 * a vote counts while it is fresh: every vote carries the time until which its site promises
   the next one (its next probe, plus a margin), so a site that stopped voting stops counting;
+  the writer's own view always counts;
 * the sites in play ("live") are those with a live replica, those with a fresh vote, and the
-  writer's own;
-* K is capped by the live sites: with fewer than K sites alive, all of the live ones must agree
-  (a lone surviving site can take a provider down; a site that is alive but has not voted yet
-  still counts, and holds the transition until it votes);
-* the writer's own site counts as one down vote when it asks (its result would take the
-  provider down);
-* recovery is not voted on: the writer's site brings a provider back up by the usual rule.
+  writer's own; a live site without a fresh vote is *silent*;
+* K is capped by the live sites (`needed`): with fewer than K sites alive, all of the live ones
+  must agree, and a lone surviving site decides alone;
+* **down** when at least `needed` sites have a fresh down vote, whichever sites they are (the
+  writer's own view is just one of them);
+* **up again** when fewer than `needed` sites have a fresh down vote, counting the silent ones
+  as down: silence changes nothing either way, so a site that is alive but has not voted yet
+  (a restart) neither takes a provider down nor brings it back.
 
 Pure: no I/O, no clock; the daemon passes the votes in as data.
 """
@@ -32,7 +34,7 @@ from modelmesh_healthd.state.outcome import Outcome
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import ProviderState, plan_probe
 
-__all__ = ["Quorum", "QuorumRuling", "Vote", "quorum_ruling"]
+__all__ = ["Quorum", "QuorumRuling", "Tally", "Vote", "quorum_ruling", "quorum_tally"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,77 @@ class Vote:
 
 
 @dataclass(frozen=True, slots=True)
+class Tally:
+    """The sites' votes on one provider at one moment.
+
+    Attributes:
+        down: Sites with a fresh down vote (sorted).
+        up: Sites with a fresh up vote (sorted).
+        silent: Live sites without a fresh vote (sorted).
+        needed: K, capped by the live sites (at least 1).
+    """
+
+    down: tuple[str, ...]
+    up: tuple[str, ...]
+    silent: tuple[str, ...]
+    needed: int
+
+    @property
+    def live(self) -> tuple[str, ...]:
+        """The sites in play (sorted)."""
+        return tuple(sorted({*self.down, *self.up, *self.silent}))
+
+    @property
+    def holds_down(self) -> bool:
+        """Enough sites see the provider down to take it down."""
+        return len(self.down) >= self.needed
+
+    @property
+    def holds_up(self) -> bool:
+        """Too few sites see it down to keep it down, the silent ones counted as down."""
+        return len(self.down) + len(self.silent) < self.needed
+
+    def healthy(self, now_healthy: bool) -> bool:
+        """The shared state the votes call for, given what it is now (silence keeps it)."""
+        if now_healthy:
+            return not self.holds_down
+        return self.holds_up
+
+
+def quorum_tally(
+    votes: Mapping[str, Vote],
+    *,
+    own: Vote | None,
+    quorum: int,
+    live: Collection[str],
+    now: float,
+) -> Tally:
+    """Count the sites' votes on a provider.
+
+    Args:
+        votes: The sites' stored votes on the provider, by site (the site of `own`, when given,
+            is counted from `own` instead: the writer's current view).
+        own: The writer's own site's current vote (always fresh); None: it has none.
+        quorum: K, the sites that must agree (at least 1).
+        live: Sites with a live replica now.
+        now: Unix time.
+
+    Returns:
+        The tally.
+    """
+    fresh = {site: v for site, v in votes.items() if v.fresh(now)}
+    if own is not None:
+        fresh[own.vantage] = own
+    sites = {*live, *fresh}
+    down = sorted(site for site, v in fresh.items() if v.down)
+    up = sorted(site for site, v in fresh.items() if not v.down)
+    silent = sorted(sites - set(fresh))
+    return Tally(tuple(down), tuple(up), tuple(silent), max(1, min(quorum, len(sites))))
+
+
+@dataclass(frozen=True, slots=True)
 class QuorumRuling:
-    """The quorum's ruling on a down transition seen from one site.
+    """The quorum's ruling on a down transition seen from one site (that site voting down).
 
     Attributes:
         hold: Do not apply it: fewer than `needed` sites agree.
@@ -98,15 +169,13 @@ def quorum_ruling(
     Returns:
         The ruling.
     """
-    fresh = {site: vote for site, vote in votes.items() if site != own and vote.fresh(now)}
-    sites = {own, *live, *fresh}
-    needed = max(1, min(quorum, len(sites)))
-    agreeing = {own} | {site for site, vote in fresh.items() if vote.down}
+    asking = Vote(own, True, now, now)
+    tally = quorum_tally(votes, own=asking, quorum=quorum, live=live, now=now)
     return QuorumRuling(
-        hold=len(agreeing) < needed,
-        agreeing=tuple(sorted(agreeing)),
-        needed=needed,
-        live=tuple(sorted(sites)),
+        hold=not tally.holds_down,
+        agreeing=tally.down,
+        needed=tally.needed,
+        live=tally.live,
     )
 
 
@@ -122,7 +191,7 @@ class Quorum:
         sites: Provider -> this site's own view of it (the rule of the shared state, applied
             to this site's probes only).
         since: Provider -> when this site's view of it last turned.
-        pending: Providers whose down transition waits for the quorum (announced once).
+        pending: Providers this site sees down while the quorum keeps them up (announced once).
     """
 
     vantage: str
@@ -167,6 +236,28 @@ class Quorum:
             own=self.vantage,
             quorum=self.quorum,
             live=self.live,
+            now=now,
+        )
+
+    def own_vote(
+        self, provider: str, now: float, policy: HealthPolicy = DEFAULT_POLICY
+    ) -> Vote | None:
+        """This site's current vote on `provider`, from its own view (None: it has none yet)."""
+        view = self.sites.get(provider)
+        if view is None:
+            return None
+        since = self.since.get(provider, now)
+        down = not view.is_healthy(policy)
+        return Vote(self.vantage, down, since, now, outcome=view.last_outcome)
+
+    def tally(self, provider: str, now: float, policy: HealthPolicy = DEFAULT_POLICY) -> Tally:
+        """Every site's vote on `provider`, this site's from its own view when it has one (else
+        its stored vote, as any other site's)."""
+        return quorum_tally(
+            self.votes.get(provider, {}),
+            own=self.own_vote(provider, now, policy),
+            quorum=self.quorum,
+            live={*self.live, self.vantage},  # this site is alive: it is running this
             now=now,
         )
 

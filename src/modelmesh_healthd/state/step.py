@@ -11,7 +11,9 @@
 2. the connectivity guard: would that take a healthy provider down without proof that our own
    network works? Then hold the result back (nothing applied) and ask for evidence;
 2b. the quorum across sites (`state.quorum`, when `daemon.vantage` is set): the result is this
-   site's vote; a down transition is held back until enough sites vote down;
+   site's vote, and the shared state follows the sites' tally: a result that would move it
+   against the tally is held back, and the tally moves it when this site's view does not
+   (`observe_quorum`, also run after each read of the votes);
 3. the transition: apply the planned change and fan it out across the mesh (`apply_probe`);
 4. the phase: which interval applies next, and how far a down provider's backoff has grown.
 
@@ -30,12 +32,13 @@ from modelmesh_healthd.state.events import (
     NetworkRestored,
     NetworkSuspect,
     ProbeHeld,
+    QuorumDecided,
     QuorumPending,
 )
 from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.state.outcome import Outcome
+from modelmesh_healthd.state.outcome import Effect, Outcome, reason_for
 from modelmesh_healthd.state.overrides import (
     OverrideIndex,
     expire_due,
@@ -44,13 +47,13 @@ from modelmesh_healthd.state.overrides import (
 )
 from modelmesh_healthd.state.phase import Phase, phase_of
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
-from modelmesh_healthd.state.provider import ProviderState, plan_probe
-from modelmesh_healthd.state.quorum import Quorum, Vote
+from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
+from modelmesh_healthd.state.quorum import Quorum, Tally, Vote
 from modelmesh_healthd.state.system import SystemState
-from modelmesh_healthd.state.transition import Observation, ProbeReport, apply_probe
+from modelmesh_healthd.state.transition import FanOut, Observation, ProbeReport, apply_probe
 from modelmesh_healthd.state.windows import Window, open_windows
 
-__all__ = ["HealthCore", "Step", "observe", "observe_vote"]
+__all__ = ["HealthCore", "Step", "observe", "observe_quorum", "observe_vote"]
 
 
 @dataclass(slots=True)
@@ -111,7 +114,9 @@ class Step:
         events: What changed, in order, to log, persist and count (possibly none).
         phase: Which interval applies to the provider next.
         backoff: Failed probes since it went down: how far its down interval has grown.
-        hold: The result was held back, not applied (the provider's state is unchanged).
+        hold: The result was held back, not applied (the provider's state is unchanged). A
+            writer's success that the other sites outvote (quorum across sites) is not applied
+            either, but is scheduled as this site sees it: `hold` is False for it.
         resume_at: Unix time before which the provider asked not to be probed (Retry-After).
         wants_evidence: Probe some other, healthy provider early: its answer says whose network
             is at fault.
@@ -191,25 +196,12 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
         return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
 
     vote = None
-    quorum = core.quorum
-    if quorum is not None:
-        quorum.seed(provider, ps)
-        vote = quorum.cast(provider, outcome, now, policy)
-        if goes_down:
-            verdict = quorum.ruling(provider, now)
-            if verdict.hold:
-                if provider not in quorum.pending:
-                    quorum.pending.add(provider)
-                    events.append(
-                        QuorumPending(
-                            provider, outcome.value, verdict.agreeing, verdict.needed, verdict.live
-                        )
-                    )
-                # Probed on as this site sees it (down): nothing else changes until more agree.
-                backoff = core.down_probes.get(provider, 0)
-                core.down_probes[provider] = backoff + 1
-                return Step(events, Phase.DOWN, backoff, hold=True, vote=vote)
-        quorum.pending.discard(provider)
+    if core.quorum is not None:
+        vote, settled = _quorum_step(
+            core, provider, outcome, change, now, was_healthy=was_healthy, events=events
+        )
+        if settled is not None:
+            return settled
 
     events += apply_probe(
         core.mesh, core.state, provider, report, now, policy=policy, change=change
@@ -220,6 +212,53 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)
     core.down_probes[provider] = backoff
     return Step(events, phase, backoff, resume_at=ps.throttled_until, vote=vote)
+
+
+def _quorum_step(
+    core: HealthCore,
+    provider: str,
+    outcome: Outcome,
+    change: ProbeChange,
+    now: float,
+    *,
+    was_healthy: bool,
+    events: list[Event],
+) -> tuple[Vote, Step | None]:
+    """The writer's result as its site's vote, and the shared state following the tally.
+
+    Returns:
+        This site's vote, and the step when the result is held (None: apply it).
+    """
+    quorum = core.quorum
+    assert quorum is not None
+    policy = core.policy
+    ps = core.state.providers[provider]
+    quorum.seed(provider, ps)
+    vote = quorum.cast(provider, outcome, now, policy)
+    tally = quorum.tally(provider, now, policy)
+    wanted = tally.healthy(was_healthy)
+    if change.healthy(policy) != wanted:
+        # The result would move the shared state against the sites' tally: held (the shared
+        # state is not changed by it), and the tally moves it if this site's view does not.
+        events += _pending(quorum, provider, vote, tally, outcome.value)
+        events += _follow(core, provider, tally, now)
+        if not vote.down or not ps.is_healthy(policy):
+            quorum.pending.discard(provider)
+        backoff = core.down_probes.get(provider, 0)
+        core.down_probes[provider] = backoff + 1 if vote.down else 0
+        phase = phase_of(quorum.sites[provider], policy)
+        # Scheduled as this site sees it: a held failure as the guard's are (`hold`), a
+        # success that the other sites outvote at this site's own pace.
+        return vote, Step(events, phase, backoff, hold=vote.down, vote=vote)
+    if not vote.down or not wanted:
+        quorum.pending.discard(provider)
+    if wanted != was_healthy:
+        events.append(
+            QuorumDecided(
+                provider, "up" if wanted else "down", tally.down, tally.needed, tally.live
+            )
+        )
+    return vote, None
 
 
 def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: float) -> Step:
@@ -271,6 +310,109 @@ def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: floa
     if outcome is Outcome.RATE_LIMITED and report.retry_after is not None:
         resume_at = now + max(0.0, report.retry_after)
     return Step(events, phase, backoff, resume_at=resume_at, vote=vote)
+
+
+def observe_quorum(core: HealthCore, provider: str, now: float) -> Step:
+    """The writer's step outside its probes: the shared state follows the sites' votes.
+
+    Run after each read of the votes (a coordination round): other sites' votes alone can take
+    a provider down (K sites agree while this site sees it up) or bring it back (too few sites
+    still see it down while this site does).
+
+    Args:
+        core: The core (its `quorum` holds the votes and live sites just read).
+        provider: A provider this replica writes.
+        now: Unix time.
+
+    Returns:
+        The step: the transition's events (none when the shared state already follows the
+        tally), the provider's phase and backoff.
+    """
+    quorum = core.quorum
+    ps = core.state.providers[provider]
+    backoff = core.down_probes.get(provider, 0)
+    if quorum is None or is_held(ps, now):
+        return Step([], phase_of(ps, core.policy), backoff)
+    # Not seeded: until this site probes the provider, its stored vote stands for it.
+    tally = quorum.tally(provider, now, core.policy)
+    events = _follow(core, provider, tally, now)
+    own = quorum.own_vote(provider, now, core.policy)
+    if not ps.is_healthy(core.policy) or own is None or not own.down:
+        quorum.pending.discard(provider)
+    return Step(events, phase_of(ps, core.policy), backoff)
+
+
+def _pending(quorum: Quorum, provider: str, vote: Vote, tally: Tally, outcome: str) -> list[Event]:
+    """`provider.quorum_pending`, once per episode: this site sees it down, the tally does not."""
+    if not vote.down or tally.holds_down or provider in quorum.pending:
+        return []
+    quorum.pending.add(provider)
+    return [QuorumPending(provider, outcome, tally.down, tally.needed, tally.live)]
+
+
+def _follow(core: HealthCore, provider: str, tally: Tally, now: float) -> list[Event]:
+    """Turn the shared state of `provider` to what the tally calls for, fanned out to its models
+    and pools exactly as a probe's transition is; no events when it is there already."""
+    policy = core.policy
+    ps = core.state.providers[provider]
+    healthy = ps.is_healthy(policy)
+    wanted = tally.healthy(healthy)
+    if wanted == healthy:
+        return []
+    events: list[Event] = [
+        QuorumDecided(provider, "up" if wanted else "down", tally.down, tally.needed, tally.live)
+    ]
+    old_reason, went_down_at = ps.down_reason, ps.changed_at
+    outcome = _down_outcome(core, provider, tally, now)
+    if wanted:
+        # Brought back by the sites: as a provider recovered by the rule would be (its score at
+        # least the recovery threshold), whatever this site's own probes made of it.
+        ps.available = True
+        ps.auth_valid = True
+        ps.availability_score = max(ps.availability_score, policy.recovery_threshold)
+        ps.down_reason = None
+    else:
+        ps.available = False
+        ps.down_reason = str(reason_for(outcome))
+    ps.changed_at = now
+    core.state.timestamp = now
+    fan = FanOut(core.mesh, core.state, now, events, policy)
+    detail = f"quorum: {', '.join(tally.down) or 'none'} down of {', '.join(tally.live)}"
+    fan.provider_transition(
+        provider,
+        outcome,
+        detail,
+        was_healthy=healthy,
+        old_reason=old_reason,
+        went_down_at=went_down_at,
+    )
+    ps.active_model_count += fan.active_delta
+    core.down_probes[provider] = 0
+    return events
+
+
+def _down_outcome(core: HealthCore, provider: str, tally: Tally, now: float) -> Outcome:
+    """The failing outcome the down-voting sites saw most (ties: the first site by name); a
+    site whose view is still down while its last probe succeeded gives none."""
+    quorum = core.quorum
+    if quorum is None:
+        return Outcome.SERVER_ERROR
+    votes = dict(quorum.votes.get(provider, {}))
+    own = quorum.own_vote(provider, now, core.policy)
+    if own is not None:
+        votes[quorum.vantage] = own
+    seen: list[Outcome] = []
+    for site in tally.down:
+        raw = votes[site].outcome if site in votes else None
+        try:
+            outcome = Outcome(raw or "")
+        except ValueError:
+            continue  # no outcome, or one this version does not know
+        if core.policy.effect_of(outcome) in (Effect.FAILURE, Effect.FATAL):
+            seen.append(outcome)
+    if not seen:
+        return Outcome.SERVER_ERROR
+    return max(seen, key=lambda o: (seen.count(o), -seen.index(o)))
 
 
 def _backoff(before: int, phase: Phase, *, healthy: bool, went_down: bool) -> int:

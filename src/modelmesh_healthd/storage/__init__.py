@@ -37,7 +37,12 @@ from modelmesh_healthd.storage.errors import (
 )
 from modelmesh_healthd.storage.log import LOG_EVENTS
 from modelmesh_healthd.storage.manager import WRITE_TICK, StateManager, SyncPolicy
-from modelmesh_healthd.storage.read_only import read_owners, read_snapshot, read_state
+from modelmesh_healthd.storage.read_only import (
+    read_owners,
+    read_snapshot,
+    read_state,
+    read_votes,
+)
 from modelmesh_healthd.storage.status import (
     PoolRow,
     ProviderRow,
@@ -75,6 +80,7 @@ __all__ = [
     "read_owners",
     "read_snapshot",
     "read_state",
+    "read_votes",
     "redact_url",
     "status_table",
 ]

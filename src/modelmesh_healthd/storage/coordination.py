@@ -19,12 +19,14 @@ coordination engine: no consensus protocol of our own, no extra service.
 * **Votes** (quorum across sites, `daemon.vantage`): each site's prober of a provider holds the
   shard `vote:<site>:<provider>` and writes that site's vote under its token, fenced the same
   way; the store stamps each vote with its own clock, so a reader learns a vote's age without
-  trusting another site's clock.
+  trusting another site's clock. A vote older than `VOTE_KEEP` times its own lifetime (a site
+  that left, a provider removed) is deleted by the next replica that reads the votes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -33,6 +35,7 @@ from modelmesh_healthd.storage.base import Row
 __all__ = [
     "POOL_SHARD",
     "PROVIDER_SHARD",
+    "VOTE_KEEP",
     "VOTE_SHARD",
     "Claim",
     "Coordination",
@@ -44,11 +47,14 @@ __all__ = [
     "provider_shard",
     "shard_of_row",
     "vote_shard",
+    "votes_document",
 ]
 
 PROVIDER_SHARD = "provider:"
 POOL_SHARD = "pool:"
 VOTE_SHARD = "vote:"
+VOTE_KEEP = 10.0
+"""A vote older than this many times its lifetime (`fresh_for`) is deleted from the store."""
 
 
 def provider_shard(provider: str) -> str:
@@ -143,6 +149,27 @@ class StoredVote:
     age: float
 
 
+def votes_document(stored: Iterable[StoredVote]) -> dict[str, dict[str, dict[str, object]]]:
+    """Provider -> site -> its vote as shown (`/v1/state`, `status`): down, since, outcome,
+    age in seconds by the store's clock, and whether it still counts (fresh). Votes this
+    version cannot read are left out."""
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for found in stored:
+        try:
+            data = json.loads(found.data)
+            fresh = found.age <= float(data["fresh_for"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.setdefault(found.provider, {})[found.vantage] = {
+            "down": bool(data.get("down")),
+            "since": data.get("since"),
+            "outcome": data.get("outcome"),
+            "age_s": round(found.age, 3),
+            "fresh": fresh,
+        }
+    return out
+
+
 @runtime_checkable
 class Coordination(Protocol):
     """Membership, leases and fenced writes of one store (Redis or PostgreSQL).
@@ -209,4 +236,9 @@ class Coordination(Protocol):
 
     async def votes(self) -> list[StoredVote]:
         """Every stored vote, with its age by the store's clock."""
+        ...
+
+    async def prune_votes(self, stale: Sequence[tuple[str, str, float]]) -> None:
+        """Delete the votes (site, provider, max age in seconds) still older than their max
+        age by the store's clock; a vote written again since it was read is kept."""
         ...

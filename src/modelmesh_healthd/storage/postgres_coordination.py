@@ -289,3 +289,16 @@ class PostgresCoordination:
             "greatest(0, extract(epoch FROM clock_timestamp() - written_at)) FROM {s}.votes"
         )
         return [StoredVote(str(p), str(v), str(d), float(age)) for v, p, d, age in rows]
+
+    async def prune_votes(self, stale: Sequence[tuple[str, str, float]]) -> None:
+        """One statement: delete each vote still older than its max age."""
+        if not stale:
+            return
+        await self._fetch(
+            "DELETE FROM {s}.votes AS v USING unnest(%s::text[], %s::text[], %s::float8[]) "
+            "AS t(vantage, provider, max_age) WHERE v.vantage = t.vantage "
+            "AND v.provider = t.provider "
+            "AND v.written_at < clock_timestamp() - make_interval(secs => t.max_age) "
+            "RETURNING v.vantage",
+            ([v for v, _, _ in stale], [p for _, p, _ in stale], [a for _, _, a in stale]),
+        )

@@ -11,7 +11,7 @@ from modelmesh_healthd.state.system import Snapshot, SystemState
 from modelmesh_healthd.storage.log import log_load
 from modelmesh_healthd.storage.urls import open_store
 
-__all__ = ["read_owners", "read_snapshot", "read_state"]
+__all__ = ["read_owners", "read_snapshot", "read_state", "read_votes"]
 
 
 async def read_snapshot(url: str) -> Snapshot | None:
@@ -62,3 +62,24 @@ async def read_owners(url: str) -> dict[str, str]:
         coordination = coordination_for(store)
         owners = {} if coordination is None else await coordination.owners()
     return {s[len(PROVIDER_SHARD) :]: m for s, m in owners.items() if s.startswith(PROVIDER_SHARD)}
+
+
+async def read_votes(url: str) -> dict[str, dict[str, dict[str, object]]]:
+    """Every site's vote on each provider (a quorum across sites; see
+    `storage.coordination.votes_document`).
+
+    Returns:
+        Provider -> site -> its vote; empty when no site votes on this store.
+
+    Raises:
+        StoreURLError: Bad URL.
+        StoreUnavailableError: The backend cannot be reached.
+    """
+    from modelmesh_healthd.storage.coordination import votes_document
+    from modelmesh_healthd.storage.coordination_backends import coordination_for
+
+    async with open_store(url) as store:
+        coordination = coordination_for(store)
+        if coordination is None:
+            return {}
+        return votes_document(await coordination.votes())

@@ -211,6 +211,21 @@ return out
 )
 
 
+# KEYS: votes ; ARGV: (field, max age ms) * n
+_PRUNE_VOTES = (
+    _NOW
+    + """
+for i = 1, #ARGV, 2 do
+    local at = string.match(redis.call('HGET', KEYS[1], ARGV[i]) or '', '^(%d+)\t')
+    if at and now - tonumber(at) > tonumber(ARGV[i + 1]) then
+        redis.call('HDEL', KEYS[1], ARGV[i])
+    end
+end
+return 0
+"""
+)
+
+
 class RedisCoordination:
     """`Coordination` over an open RedisStore's connection and key prefix."""
 
@@ -325,6 +340,15 @@ class RedisCoordination:
             vantage, _, provider = key.partition("\t")
             out.append(StoredVote(provider, vantage, data, max(0, int(age)) / 1000.0))
         return out
+
+    async def prune_votes(self, stale: Sequence[tuple[str, str, float]]) -> None:
+        """One Lua script: delete each vote still older than its max age."""
+        if not stale:
+            return
+        args: list[Any] = []
+        for vantage, provider, max_age in stale:
+            args += [f"{vantage}\t{provider}", _ms(max_age)]
+        await self._run(_PRUNE_VOTES, [self._votes], args)
 
 
 def _ms(seconds: float) -> int:
