@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from modelmesh_healthd._console import Palette, wants_colour
 from modelmesh_healthd.cli_args import ENV_CONFIG, build_parser
 from modelmesh_healthd.cli_show import check_table, describe, status_report
@@ -98,6 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     source = "--store" if args.store else f"{path}: storage.url"
     if not _store_url_ok(args.store or config.storage.url, source):
         return EXIT_BAD_CONFIG
+    if args.admin_listen is not None:
+        config = _with_admin_listen(config, args.admin_listen)
+        if config is None:
+            return EXIT_BAD_CONFIG
     # The daemon's modules only once the configuration is good: a bad one is refused quickly.
     from modelmesh_healthd.daemon.logs import configure_logging
     from modelmesh_healthd.daemon.service import Daemon
@@ -105,6 +111,23 @@ def _run(args: argparse.Namespace) -> int:
     log = config.daemon.log
     configure_logging(args.log_level or log.level, args.log_format or log.format)
     return asyncio.run(Daemon(config, store_url=args.store).run())
+
+
+def _with_admin_listen(config: Config, listen: str) -> Config | None:
+    """`config` with the admin API on `listen` (the file unchanged); None: said why, on stderr.
+
+    A reload keeps the running admin settings, so the override lasts as long as the process.
+    """
+    admin = config.admin
+    try:
+        checked = type(admin).model_validate(
+            admin.model_dump(exclude_unset=True) | {"listen": listen}
+        )
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        print(f"--admin-listen: {reason}", file=sys.stderr)
+        return None
+    return config.model_copy(update={"admin": checked})
 
 
 def _store_url_ok(url: str | None, source: str) -> bool:

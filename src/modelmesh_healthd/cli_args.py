@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="state store URL (default: the configuration's storage.url, else "
         "$STATE_DIRECTORY/state.db, else ./state/state.db)",
     )
+    run.add_argument(
+        "--admin-listen",
+        metavar="HOST:PORT",
+        help="the admin API's address (default: the configuration's admin.listen, else "
+        "127.0.0.1:9464); kept across reloads",
+    )
     log_args(run, "daemon.log.format, auto", "daemon.log.level, info")
     run.set_defaults(command="run")
 

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from structlog.testing import capture_logs
 
@@ -27,6 +28,7 @@ from modelmesh_healthd.config.modelmesh_read import BASE_URL_ENV_PREFIX
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.kinds import CONNECTORS
 from modelmesh_healthd.simulator import SimProvider, Simulator
+from service_support import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "modelmesh"
 FILES = sorted(FIXTURES.glob("*.yaml"))
@@ -141,14 +143,14 @@ async def test_each_file_checks_ok_against_the_simulator(path: Path, tmp_path: P
     assert SECRET not in out + err
 
 
-# The files leave admin.listen at its default, 127.0.0.1:9464, and run as they are: these daemons
-# take turns on that port (one xdist worker), never two at once.
-@pytest.mark.xdist_group("admin-default-port")
+# The files leave admin.listen at its default, 127.0.0.1:9464, and run as they are: the admin API
+# moves to a free port by the command line, so no other test or program on 9464 is in the way.
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 async def test_each_file_starts_the_daemon_process_which_stops_cleanly(
     path: Path, tmp_path: Path
 ) -> None:
     copy = place(path, tmp_path)
+    port = free_port()
     async with simulator_for(copy) as (_, env):
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -159,6 +161,8 @@ async def test_each_file_starts_the_daemon_process_which_stops_cleanly(
             copy.name,
             "--store",
             "memory://",
+            "--admin-listen",
+            f"127.0.0.1:{port}",
             "--log-format",
             "json",
             stdout=asyncio.subprocess.PIPE,
@@ -173,6 +177,9 @@ async def test_each_file_starts_the_daemon_process_which_stops_cleanly(
                 while '"daemon.started"' not in (line := (await proc.stdout.readline()).decode()):
                     assert line, "the daemon exited before it started:\n" + "".join(lines)
                     lines.append(line)
+            async with httpx.AsyncClient() as client:
+                live = await client.get(f"http://127.0.0.1:{port}/livez")
+            assert live.status_code == 200
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,1 @@
+args: run {config}/demo.yaml --admin-listen 9464
