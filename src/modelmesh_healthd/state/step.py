@@ -183,17 +183,11 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     was_healthy = ps.is_healthy(policy)
     goes_down = was_healthy and not change.healthy(policy)
 
-    ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
-    if ruling.suspect_ended:
-        events.append(NetworkRestored(provider))
-    if ruling.suspect_started:
-        events.append(NetworkSuspect(provider, outcome.value, len(core.guard.held)))
-    if ruling.hold:
-        events.append(ProbeHeld(provider, outcome.value, report.detail))
-        # Probed again as if down (our network may be out for long), nothing else changes.
-        backoff = core.down_probes.get(provider, 0)
-        core.down_probes[provider] = backoff + 1
-        return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
+    on_hold = _guarded(
+        core, provider, outcome, report.detail, now=now, goes_down=goes_down, events=events
+    )
+    if on_hold is not None:
+        return on_hold
 
     vote = None
     if core.quorum is not None:
@@ -291,16 +285,11 @@ def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: floa
     was_healthy = view.is_healthy(policy)
     goes_down = was_healthy and not plan_probe(view, False, outcome, now, policy).healthy(policy)
     events: list[Event] = []
-    ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
-    if ruling.suspect_ended:
-        events.append(NetworkRestored(provider))
-    if ruling.suspect_started:
-        events.append(NetworkSuspect(provider, outcome.value, len(core.guard.held)))
-    if ruling.hold:
-        events.append(ProbeHeld(provider, outcome.value, report.detail))
-        backoff = core.down_probes.get(provider, 0)
-        core.down_probes[provider] = backoff + 1
-        return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
+    on_hold = _guarded(
+        core, provider, outcome, report.detail, now=now, goes_down=goes_down, events=events
+    )
+    if on_hold is not None:
+        return on_hold
     vote = quorum.cast(provider, outcome, now, policy)
     phase = phase_of(view, policy)
     before = core.down_probes.get(provider, 0)
@@ -422,3 +411,31 @@ def _backoff(before: int, phase: Phase, *, healthy: bool, went_down: bool) -> in
     if phase is Phase.DOWN:
         return 0 if went_down else before + 1
     return 0 if healthy else before
+
+
+def _guarded(
+    core: HealthCore,
+    provider: str,
+    outcome: Outcome,
+    detail: str | None,
+    *,
+    now: float,
+    goes_down: bool,
+    events: list[Event],
+) -> Step | None:
+    """The connectivity guard's ruling on one result; a Step when it holds the result.
+
+    A held result is probed again as if down (our network may be out for long), and nothing
+    else changes.
+    """
+    ruling = core.guard.observe(provider, outcome, now, would_go_down=goes_down, fleet=core.fleet)
+    if ruling.suspect_ended:
+        events.append(NetworkRestored(provider))
+    if ruling.suspect_started:
+        events.append(NetworkSuspect(provider, outcome.value, len(core.guard.held)))
+    if not ruling.hold:
+        return None
+    events.append(ProbeHeld(provider, outcome.value, detail))
+    backoff = core.down_probes.get(provider, 0)
+    core.down_probes[provider] = backoff + 1
+    return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
