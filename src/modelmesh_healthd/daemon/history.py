@@ -102,6 +102,9 @@ def _windows_of(history: History, now: float) -> Mapping[str, Availability]:
     return {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
 
 
+_EMPTY = History()
+"""The history of a subject with no record yet (immutable, so one serves every subject)."""
+
 Hours = tuple[tuple[float, Availability], ...]
 """24 hours, oldest first: each one's start and `Availability`."""
 
@@ -138,6 +141,9 @@ class HistoryRecorder:
         self.histories: dict[str, History] = {}
         """Subject -> its history (the store's, plus what this daemon recorded since)."""
         self._dirty: set[str] = set()
+        self._first: tuple[float, dict[str, History]] = (0.0, {})
+        """The first record of each state at the latest instant: shared by every subject that
+        starts there (a whole fleet at start-up), as histories are immutable."""
         self._windows: dict[str, tuple[float, History, Mapping[str, Availability]]] = {}
         self._hours: dict[str, tuple[float, History, Hours]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -217,8 +223,16 @@ class HistoryRecorder:
                     self._record(model_subject(model_id), now, value, name)
 
     def _record(self, subject: str, now: float, value: str, provider: str | None = None) -> None:
-        before = self.histories.get(subject, History())
-        after = record(before, now, value)
+        before = self.histories.get(subject, _EMPTY)
+        if before is _EMPTY:
+            if self._first[0] != now:
+                self._first = (now, {})
+            first = self._first[1]
+            if value not in first:
+                first[value] = record(before, now, value)
+            after = first[value]
+        else:
+            after = record(before, now, value)
         if provider is not None and provider in self._held:
             self._held[provider].add(subject)
         if after is not before:
@@ -441,7 +455,7 @@ class HistorySource(Protocol):
 
 
 def _subject_body(recorder: HistoryRecorder, subject: str, now: float) -> dict[str, Any]:
-    history = recorder.histories.get(subject, History())
+    history = recorder.histories.get(subject, _EMPTY)
     windows = recorder.windows(subject, now) or {}
     day = now - WINDOWS["24h"]
     return {
