@@ -141,9 +141,10 @@ class HistoryRecorder:
         self.histories: dict[str, History] = {}
         """Subject -> its history (the store's, plus what this daemon recorded since)."""
         self._dirty: set[str] = set()
-        self._first: tuple[float, dict[str, History]] = (0.0, {})
-        """The first record of each state at the latest instant: shared by every subject that
-        starts there (a whole fleet at start-up), as histories are immutable."""
+        self._same: tuple[float, dict[tuple[int, str], tuple[History, History]]] = (0.0, {})
+        """The records of one refresh: (history before, state) -> (it, history after). Subjects
+        with the same history that change alike at one instant share the result (histories are
+        immutable): the whole fleet at start-up, and a model that follows its provider."""
         self._windows: dict[str, tuple[float, History, Mapping[str, Availability]]] = {}
         self._hours: dict[str, tuple[float, History, Hours]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -221,18 +222,20 @@ class HistoryRecorder:
                 if ms is not None:
                     value = model_history_state(ms, pstate)
                     self._record(model_subject(model_id), now, value, name)
+        self._same = (0.0, {})  # the replaced histories it holds are not kept past the refresh
 
     def _record(self, subject: str, now: float, value: str, provider: str | None = None) -> None:
         before = self.histories.get(subject, _EMPTY)
-        if before is _EMPTY:
-            if self._first[0] != now:
-                self._first = (now, {})
-            first = self._first[1]
-            if value not in first:
-                first[value] = record(before, now, value)
-            after = first[value]
+        if self._same[0] != now:
+            self._same = (now, {})
+        same = self._same[1]
+        hit = same.get((id(before), value))
+        if hit is not None and hit[0] is before:  # `before` is held there: its id is not reused
+            after = hit[1]
         else:
             after = record(before, now, value)
+            if after is not before:
+                same[(id(before), value)] = (before, after)
         if provider is not None and provider in self._held:
             self._held[provider].add(subject)
         if after is not before:
