@@ -158,19 +158,17 @@ class _FileHistory:
         return loaded
 
     def _write(self, docs: dict[str, History | str]) -> None:
-        body = (
-            "{"
-            + ",".join(
-                f"{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}"
-                for k, v in sorted(docs.items())
-            )
-            + "}"
-        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name, dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
+                # Document by document (the file object buffers): the whole body is never a
+                # string of its own beside every subject's encoded document.
+                sep = "{"
+                for k, v in sorted(docs.items()):
+                    f.write(f"{sep}{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}")
+                    sep = ","
+                f.write("{}" if sep == "{" else "}")
                 f.flush()
                 os.fsync(f.fileno())
             Path(tmp).replace(self.path)
