@@ -7,7 +7,8 @@ from typing import Any
 
 from modelmesh_healthd.daemon.history import HistoryRecorder, model_subject, provider_subject
 from modelmesh_healthd.state import DEFAULT_POLICY, Mesh, initial_state
-from modelmesh_healthd.state.history import MAINTENANCE, UNKNOWN, UP
+from modelmesh_healthd.state.history import DOWN, MAINTENANCE, UNKNOWN, UP
+from modelmesh_healthd.state.model import STANDBY
 from modelmesh_healthd.storage.history_store import read_histories
 
 
@@ -69,3 +70,21 @@ async def test_a_stop_records_unknown_and_saves_it() -> None:
     stored = (await read_histories(url)).histories
     assert {h.current for h in stored.values()} == {UNKNOWN}
     assert stored[provider_subject("q")].entries == ((1_000_000.0, UP), (clock.now, UNKNOWN))
+
+
+async def test_subjects_recorded_alike_keep_apart_when_one_changes_alone() -> None:
+    # Subjects that change alike at one instant may share one history value: a later change
+    # of one of them must not show in the others.
+    recorder, box, clock, _ = await started()
+    start = clock.now
+    alike = [provider_subject("p"), model_subject("p.m"), provider_subject("q")]
+    assert [recorder.histories[s].entries for s in alike] == [((start, UP),)] * 3
+    model = box["state"].models["p.m"]
+    model.status, model.deactivation_reason = STANDBY, "model_not_found"
+    clock.now += 60
+    recorder.refresh(["p"])
+    assert recorder.histories[model_subject("p.m")].entries == ((start, UP), (clock.now, DOWN))
+    assert recorder.histories[provider_subject("p")].entries == ((start, UP),)
+    assert recorder.histories[provider_subject("q")].entries == ((start, UP),)
+    assert recorder.histories[model_subject("q.m")].entries == ((start, UP),)
+    await recorder.stop()

@@ -58,6 +58,28 @@ async def test_a_malformed_document_is_skipped_with_its_reason(tmp_path: Path) -
     assert "sideways" in loaded.skipped["provider:a"]
 
 
+@pytest.mark.parametrize("load_first", [True, False])
+async def test_a_file_save_keeps_other_documents_and_a_malformed_one_as_they_were(
+    tmp_path: Path, load_first: bool
+) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    (tmp_path / "state.db.history.json").write_text(
+        '{"provider:a": {"entries": [[1, "sideways"]]}, "provider:b": {"entries": [[1, "up"]]}}'
+    )
+    async with open_history_store(url) as store:
+        if load_first:
+            await store.load()
+        await store.save({"provider:c": two_changes()})
+        await store.save({"provider:d": two_changes()})
+    loaded = await read_histories(url)
+    assert loaded.histories == {
+        "provider:b": record(History(), 1.0, UP),
+        "provider:c": two_changes(),
+        "provider:d": two_changes(),
+    }
+    assert "sideways" in loaded.skipped["provider:a"]
+
+
 def test_an_unknown_scheme_is_refused_in_one_line() -> None:
     with pytest.raises(StoreURLError, match="no history store for URL scheme 'ftp'"):
         open_history_store("ftp://x")

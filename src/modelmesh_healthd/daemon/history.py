@@ -102,6 +102,9 @@ def _windows_of(history: History, now: float) -> Mapping[str, Availability]:
     return {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
 
 
+_EMPTY = History()
+"""The history of a subject with no record yet (immutable, so one serves every subject)."""
+
 Hours = tuple[tuple[float, Availability], ...]
 """24 hours, oldest first: each one's start and `Availability`."""
 
@@ -138,6 +141,10 @@ class HistoryRecorder:
         self.histories: dict[str, History] = {}
         """Subject -> its history (the store's, plus what this daemon recorded since)."""
         self._dirty: set[str] = set()
+        self._same: tuple[float, dict[tuple[int, str], tuple[History, History]]] = (0.0, {})
+        """The records of one refresh: (history before, state) -> (it, history after). Subjects
+        with the same history that change alike at one instant share the result (histories are
+        immutable): the whole fleet at start-up, and a model that follows its provider."""
         self._windows: dict[str, tuple[float, History, Mapping[str, Availability]]] = {}
         self._hours: dict[str, tuple[float, History, Hours]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -215,10 +222,20 @@ class HistoryRecorder:
                 if ms is not None:
                     value = model_history_state(ms, pstate)
                     self._record(model_subject(model_id), now, value, name)
+        self._same = (0.0, {})  # the replaced histories it holds are not kept past the refresh
 
     def _record(self, subject: str, now: float, value: str, provider: str | None = None) -> None:
-        before = self.histories.get(subject, History())
-        after = record(before, now, value)
+        before = self.histories.get(subject, _EMPTY)
+        if self._same[0] != now:
+            self._same = (now, {})
+        same = self._same[1]
+        hit = same.get((id(before), value))
+        if hit is not None and hit[0] is before:  # `before` is held there: its id is not reused
+            after = hit[1]
+        else:
+            after = record(before, now, value)
+            if after is not before:
+                same[(id(before), value)] = (before, after)
         if provider is not None and provider in self._held:
             self._held[provider].add(subject)
         if after is not before:
@@ -441,7 +458,7 @@ class HistorySource(Protocol):
 
 
 def _subject_body(recorder: HistoryRecorder, subject: str, now: float) -> dict[str, Any]:
-    history = recorder.histories.get(subject, History())
+    history = recorder.histories.get(subject, _EMPTY)
     windows = recorder.windows(subject, now) or {}
     day = now - WINDOWS["24h"]
     return {

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 from modelmesh_healthd.state.model import ModelState
@@ -87,6 +88,11 @@ class HistoryError(ValueError):
     """A stored history that does not parse (named by what is wrong)."""
 
 
+_NO_BUCKETS: Final[Mapping[float, Mapping[str, float]]] = MappingProxyType({})
+"""Shared by every history with nothing folded: most subjects, and a dict each is memory per
+subject for nothing (docs/benchmarks.md, scheduler at scale)."""
+
+
 @dataclass(frozen=True, slots=True)
 class History:
     """One subject's compacted log.
@@ -100,7 +106,7 @@ class History:
     """
 
     entries: tuple[tuple[float, str], ...] = ()
-    buckets: Mapping[float, Mapping[str, float]] = field(default_factory=dict)
+    buckets: Mapping[float, Mapping[str, float]] = field(default_factory=lambda: _NO_BUCKETS)
     folded_until: float | None = None
 
     @property
@@ -140,7 +146,7 @@ class History:
             raise HistoryError(f"history: {exc}") from None
         if any(b[0] > a[0] for a, b in zip(entries[1:], entries, strict=False)):
             raise HistoryError("history: entries out of order")
-        return cls(entries, buckets, folded_until)
+        return cls(entries, buckets or _NO_BUCKETS, folded_until)
 
 
 def _key(start: float) -> str:
@@ -245,11 +251,12 @@ def compact(
         # the current bucket, which the probe interval limits.
         must_go = math.ceil(entries[len(entries) - max_entries][0] / bucket_s) * bucket_s
         cut = max(cut, min(must_go, math.floor(now / bucket_s) * bucket_s))
-    buckets = {k: dict(v) for k, v in history.buckets.items()}
     floor = cut - retain_s
-    buckets = {k: v for k, v in buckets.items() if k + bucket_s > floor}
+    if (not entries or entries[0][0] >= cut) and all(k + bucket_s > floor for k in history.buckets):
+        return history  # nothing to fold or drop: the same (immutable) history, no copy
+    buckets = {k: dict(v) for k, v in history.buckets.items() if k + bucket_s > floor}
     if not entries or entries[0][0] >= cut:
-        return History(entries, buckets, history.folded_until)
+        return History(entries, buckets or _NO_BUCKETS, history.folded_until)
     for start, end, state in _segments(entries, cut):
         t = start
         while t < end:

@@ -127,7 +127,11 @@ class _FileHistory:
         bare, _ = split_options(url, {"synchronous": "", "busy_timeout": ""})
         state = path_from_url(bare, url)
         self.path = state.with_name(state.name + ".history.json")
-        self._docs: dict[str, str] | None = None
+        self._docs: dict[str, History | str] | None = None
+        """What the file holds: the histories themselves (the daemon's own objects, so no
+        copy), encoded only when the file is written; the text of documents that did not
+        parse. Encoded documents kept between saves cost a string per subject
+        (docs/benchmarks.md, scheduler at scale)."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -147,16 +151,24 @@ class _FileHistory:
         return {str(k): json.dumps(v) for k, v in data.items()}
 
     async def load(self) -> HistoryLoad:
-        self._docs = await asyncio.to_thread(self._read)
-        return _decode(self._docs, HistoryLoad())
+        raw = await asyncio.to_thread(self._read)
+        loaded = _decode(raw, HistoryLoad())
+        # Documents that do not parse are written back as they were, until a save replaces them.
+        self._docs = {**loaded.histories, **{s: raw[s] for s in loaded.skipped}}
+        return loaded
 
-    def _write(self, docs: dict[str, str]) -> None:
-        body = "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(docs.items())) + "}"
+    def _write(self, docs: dict[str, History | str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name, dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(body)
+                # Document by document (the file object buffers): the whole body is never a
+                # string of its own beside every subject's encoded document.
+                sep = "{"
+                for k, v in sorted(docs.items()):
+                    f.write(f"{sep}{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}")
+                    sep = ","
+                f.write("{}" if sep == "{" else "}")
                 f.flush()
                 os.fsync(f.fileno())
             Path(tmp).replace(self.path)
@@ -167,10 +179,11 @@ class _FileHistory:
     async def save(self, histories: Mapping[str, History]) -> None:
         if self._docs is None:
             try:
-                self._docs = await asyncio.to_thread(self._read)
+                await self.load()
             except StoreUnavailableError:
                 self._docs = {}  # an unreadable file is replaced, as the module says
-        docs = {**self._docs, **{s: _encode(h) for s, h in histories.items()}}
+        assert self._docs is not None
+        docs = {**self._docs, **histories}
         try:
             await asyncio.to_thread(self._write, docs)
         except OSError as exc:
