@@ -221,7 +221,7 @@ class _CookielessClient(httpx.AsyncClient):
 
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
-        pass  # httpx's __init__ sets the client's cookies: there are none to keep
+        """Ignored on purpose: httpx's `__init__` assigns the client's cookies; none are kept."""
 
 
 _NO_COOKIES = _NoCookies()
