@@ -11,7 +11,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+from aiohttp import web
 
 __all__ = [
     "PostgresServer",
@@ -20,6 +23,7 @@ __all__ = [
     "free_port",
     "postgres_bindir",
     "redis_ping",
+    "serve_app",
 ]
 
 
@@ -152,3 +156,17 @@ class PostgresServer:
     def kill(self) -> None:
         """Stop it the hard way (`immediate`: no checkpoint, connections cut, like a crash)."""
         self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp app on a free 127.0.0.1 port; yields its base URL `http://127.0.0.1:P`."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

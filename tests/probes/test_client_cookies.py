@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from modelmesh_healthd.probes import ClientOptions, Transport, build_client
+from service_support import serve_app
 
 
 @pytest.fixture
@@ -23,15 +24,8 @@ async def cookie_server() -> AsyncIterator[tuple[str, list[str | None]]]:
 
     app = web.Application()
     app.router.add_get("/v1/models", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/v1/models", seen
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base:
+        yield f"{base}/v1/models", seen
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])

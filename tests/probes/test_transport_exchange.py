@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from modelmesh_healthd.probes import ClientOptions, Transport, build_client
+from service_support import serve_app
 
 Seen = list[tuple[str, list[tuple[str, str]], bytes]]
 
@@ -31,15 +32,8 @@ async def echo_server() -> AsyncIterator[tuple[str, Seen]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}", seen
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as base:
+        yield f"{base}", seen
 
 
 def _sent(seen: Seen, name: str) -> list[str]:
