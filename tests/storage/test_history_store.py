@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,23 @@ async def test_a_file_save_keeps_other_documents_and_a_malformed_one_as_they_wer
         "provider:d": two_changes(),
     }
     assert "sideways" in loaded.skipped["provider:a"]
+
+
+async def test_a_failed_file_save_is_not_written_by_the_next_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    path = tmp_path / "state.db.history.json"
+    async with open_history_store(url) as store:
+        await store.save({"provider:a": two_changes()})
+        path.unlink()
+        (path / "in-the-way").mkdir(parents=True)  # a directory cannot be replaced by the file
+        with pytest.raises(StoreUnavailableError):
+            await store.save({"provider:b": two_changes()})
+        (path / "in-the-way").rmdir()
+        path.rmdir()
+        await store.save({"provider:c": two_changes()})
+    loaded = await read_histories(url)
+    assert loaded.histories == {"provider:a": two_changes(), "provider:c": two_changes()}
+    assert list(json.loads(path.read_text())) == ["provider:a", "provider:c"]
 
 
 def test_an_unknown_scheme_is_refused_in_one_line() -> None:

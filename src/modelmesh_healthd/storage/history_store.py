@@ -21,6 +21,7 @@ small (a compacted log per subject) and rewritten whole, atomically, on each sav
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import tempfile
@@ -157,7 +158,10 @@ class _FileHistory:
         self._docs = {**loaded.histories, **{s: raw[s] for s in loaded.skipped}}
         return loaded
 
-    def _write(self, docs: dict[str, History | str]) -> None:
+    def _write(self, docs: dict[str, History | str], changed: Mapping[str, History]) -> None:
+        """Write `docs` with `changed` over them, without building their union: the union of
+        every subject's dict entry, and a sorted list of (subject, document) pairs, were each
+        a copy of the whole file's index at every save (docs/benchmarks.md)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name, dir=self.path.parent)
         try:
@@ -165,7 +169,9 @@ class _FileHistory:
                 # Document by document (the file object buffers): the whole body is never a
                 # string of its own beside every subject's encoded document.
                 sep = "{"
-                for k, v in sorted(docs.items()):
+                new = (s for s in changed if s not in docs)
+                for k in sorted(itertools.chain(docs, new)):
+                    v = changed[k] if k in changed else docs[k]
                     f.write(f"{sep}{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}")
                     sep = ","
                 f.write("{}" if sep == "{" else "}")
@@ -183,12 +189,12 @@ class _FileHistory:
             except StoreUnavailableError:
                 self._docs = {}  # an unreadable file is replaced, as the module says
         assert self._docs is not None
-        docs = {**self._docs, **histories}
         try:
-            await asyncio.to_thread(self._write, docs)
+            await asyncio.to_thread(self._write, self._docs, histories)
         except OSError as exc:
             raise StoreUnavailableError(f"history {self.path}: {exc}") from None
-        self._docs = docs
+        # Only once written: a failed save leaves what the file holds as it was.
+        self._docs.update(histories)
 
 
 class _RedisHistory:
