@@ -43,6 +43,15 @@ from modelmesh_healthd.state.history import (
     provider_history_state,
     record,
 )
+from modelmesh_healthd.state.subjects import (
+    MODEL,
+    PROVIDER,
+    Subject,
+    Subjects,
+    model_subject,
+    provider_subject,
+    split_subject,
+)
 from modelmesh_healthd.storage import StoreError
 from modelmesh_healthd.storage.history_store import HistoryStore, open_history_store
 
@@ -81,16 +90,6 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "The history could not be saved; the changes are kept and saved again later.",
     ),
 )
-
-
-def provider_subject(name: str) -> str:
-    """The history subject of a provider."""
-    return f"provider:{name}"
-
-
-def model_subject(model_id: str) -> str:
-    """The history subject of a model."""
-    return f"model:{model_id}"
 
 
 _T = TypeVar("_T")
@@ -138,9 +137,10 @@ class HistoryRecorder:
         self._maintenance = maintenance or (lambda _name: False)
         self._flush_every, self._refresh_every = flush_every, refresh_every
         self._store: HistoryStore | None = None
-        self.histories: dict[str, History] = {}
-        """Subject -> its history (the store's, plus what this daemon recorded since)."""
-        self._dirty: set[str] = set()
+        self.histories: Subjects[History] = Subjects()
+        """Subject -> its history (the store's, plus what this daemon recorded since), kept
+        under the mesh's own name strings (`state.subjects`)."""
+        self._dirty: set[Subject] = set()
         self._same: tuple[float, dict[tuple[int, str], tuple[History, History]]] = (0.0, {})
         """The records of one refresh: (history before, state) -> (it, history after). Subjects
         with the same history that change alike at one instant share the result (histories are
@@ -150,7 +150,7 @@ class HistoryRecorder:
         self._task: asyncio.Task[None] | None = None
         self._owns: Callable[[str], bool] | None = None
         """A replica's lease test (see `share`); None: this daemon writes every subject."""
-        self._held: dict[str, set[str]] = {}
+        self._held: dict[str, set[Subject]] = {}
         """A replica's providers whose stored history it adopted -> the subjects it wrote."""
         self._gaining: set[str] = set()
         """Providers this replica owns now whose stored history it has not read yet."""
@@ -185,6 +185,7 @@ class HistoryRecorder:
         try:
             loaded = await store.load()
             self.histories.update(loaded.histories)
+            self._adopt_names()
             _log.info(
                 "history.loaded",
                 store=store.url,
@@ -196,6 +197,14 @@ class HistoryRecorder:
             _log.warning("history.load_failed", store=store.url, reason=str(exc))
         self.refresh()
         self._task = asyncio.create_task(self._run(), name="history")
+
+    def _adopt_names(self) -> None:
+        """Key what was loaded by the mesh's name strings, not the parser's copies."""
+        mesh = self._mesh()
+        for name in mesh.providers:
+            self.histories.adopt((PROVIDER, name))
+        for model_id in mesh.model_provider:
+            self.histories.adopt((MODEL, model_id))
 
     def observe(self, events: list[Event]) -> None:
         """An event sink: record the state of every provider the events name, and its models."""
@@ -212,20 +221,26 @@ class HistoryRecorder:
                 continue
             ps = state.providers.get(name)
             if ps is None:  # removed by a reload: nobody watches it any more
-                if provider_subject(name) in self.histories:
-                    self._record(provider_subject(name), now, UNKNOWN, name)
+                if self.histories.find((PROVIDER, name)) is not None:
+                    self._record((PROVIDER, name), now, UNKNOWN, name)
                 continue
             pstate = provider_history_state(ps, policy, maintenance=self._maintenance(name))
-            self._record(provider_subject(name), now, pstate, name)
+            self._record((PROVIDER, name), now, pstate, name)
             for model_id in mesh.provider_models.get(name, ()):
                 ms = state.models.get(model_id)
                 if ms is not None:
                     value = model_history_state(ms, pstate)
-                    self._record(model_subject(model_id), now, value, name)
+                    self._record((MODEL, model_id), now, value, name)
         self._same = (0.0, {})  # the replaced histories it holds are not kept past the refresh
 
-    def _record(self, subject: str, now: float, value: str, provider: str | None = None) -> None:
-        before = self.histories.get(subject, _EMPTY)
+    def _history(self, subject: Subject) -> History:
+        found = self.histories.find(subject)
+        return _EMPTY if found is None else found
+
+    def _record(
+        self, subject: Subject, now: float, value: str, provider: str | None = None
+    ) -> None:
+        before = self._history(subject)
         if self._same[0] != now:
             self._same = (now, {})
         same = self._same[1]
@@ -239,7 +254,7 @@ class HistoryRecorder:
         if provider is not None and provider in self._held:
             self._held[provider].add(subject)
         if after is not before:
-            self.histories[subject] = after
+            self.histories.put(subject, after)
             self._dirty.add(subject)
 
     # --- replicas: one writer per subject ------------------------------------------------
@@ -260,7 +275,7 @@ class HistoryRecorder:
             self._wake.set()  # read its stored history first, then record
         return False
 
-    def _forget(self, provider: str) -> set[str]:
+    def _forget(self, provider: str) -> set[Subject]:
         """Stop writing `provider`'s subjects; returns those with unsaved changes."""
         subjects = self._held.pop(provider, set())
         pending = subjects & self._dirty
@@ -298,8 +313,9 @@ class HistoryRecorder:
         adopted = [p for p in gaining if self._owns(p) and p not in self._held]
         ours = set().union(*self._held.values())  # written here since adopted: newer than stored
         for subject, history in loaded.histories.items():
-            if subject not in ours:
-                self.histories[subject] = history
+            key = split_subject(subject)
+            if key not in ours:
+                self.histories.put(key, history)
         for name in adopted:
             self._held[name] = set()
         self.refresh(adopted)
@@ -310,15 +326,18 @@ class HistoryRecorder:
         The new owner reads the stored history when it claims the lease, which the release
         allows only after this save: what this replica recorded is not lost or written late.
         """
-        pending: set[str] = set()
+        pending: set[Subject] = set()
         for name in providers:
             self._gaining.discard(name)
             pending |= self._forget(name)
         async with self._saving:  # a save of them already in flight lands first
             if self._store is None or not pending:
                 return
-            batch = {s: compact(self.histories[s], self._clock()) for s in pending}
-            self.histories.update(batch)
+            now = self._clock()
+            batch: Subjects[History] = Subjects()
+            for subject in pending:
+                batch.put(subject, compact(self._history(subject), now))
+            self.histories.merge(batch)
             try:
                 await self._store.save(batch)
             except StoreError as exc:
@@ -379,10 +398,11 @@ class HistoryRecorder:
                 return True
             now = self._clock()
             taken, self._dirty = self._dirty, set()
-            batch = {}
+            batch: Subjects[History] = Subjects()
             for subject in taken:
-                self.histories[subject] = compact(self.histories[subject], now)
-                batch[subject] = self.histories[subject]
+                history = compact(self._history(subject), now)
+                self.histories.put(subject, history)
+                batch.put(subject, history)
             try:
                 await self._store.save(batch)
             except StoreError as exc:
@@ -396,7 +416,7 @@ class HistoryRecorder:
                 return False
             return True
 
-    def _mine(self, subjects: Iterable[str]) -> set[str]:
+    def _mine(self, subjects: Iterable[Subject]) -> set[Subject]:
         """Those of `subjects` this daemon writes."""
         if self._owns is None:
             return set(subjects)
@@ -437,7 +457,7 @@ class HistoryRecorder:
             now = self._clock()
             if self._owns is not None:
                 self._notice_ownership()
-            for subject in self._mine(self.histories):
+            for subject in self._mine(self.histories.keys_named()):
                 self._record(subject, now, UNKNOWN)
             await self.flush()
         store, self._store = self._store, None

@@ -21,11 +21,11 @@ small (a compacted log per subject) and rewritten whole, atomically, on each sav
 from __future__ import annotations
 
 import asyncio
-import itertools
+import heapq
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +33,7 @@ from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 from modelmesh_healthd.state.history import History, HistoryError
+from modelmesh_healthd.state.subjects import Subjects
 from modelmesh_healthd.storage._paths import path_from_url
 from modelmesh_healthd.storage.errors import StoreUnavailableError, StoreURLError
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
@@ -128,11 +129,12 @@ class _FileHistory:
         bare, _ = split_options(url, {"synchronous": "", "busy_timeout": ""})
         state = path_from_url(bare, url)
         self.path = state.with_name(state.name + ".history.json")
-        self._docs: dict[str, History | str] | None = None
+        self._docs: Subjects[History | str] | None = None
         """What the file holds: the histories themselves (the daemon's own objects, so no
         copy), encoded only when the file is written; the text of documents that did not
         parse. Encoded documents kept between saves cost a string per subject
-        (docs/benchmarks.md, scheduler at scale)."""
+        (docs/benchmarks.md, scheduler at scale); so would the subjects as keys, which
+        `Subjects` keeps as the names the daemon's saves give."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -155,10 +157,10 @@ class _FileHistory:
         raw = await asyncio.to_thread(self._read)
         loaded = _decode(raw, HistoryLoad())
         # Documents that do not parse are written back as they were, until a save replaces them.
-        self._docs = {**loaded.histories, **{s: raw[s] for s in loaded.skipped}}
+        self._docs = Subjects({**loaded.histories, **{s: raw[s] for s in loaded.skipped}})
         return loaded
 
-    def _write(self, docs: dict[str, History | str], changed: Mapping[str, History]) -> None:
+    def _write(self, docs: Subjects[History | str], changed: Mapping[str, History]) -> None:
         """Write `docs` with `changed` over them, without building their union: the union of
         every subject's dict entry, and a sorted list of (subject, document) pairs, were each
         a copy of the whole file's index at every save (docs/benchmarks.md)."""
@@ -169,8 +171,11 @@ class _FileHistory:
                 # Document by document (the file object buffers): the whole body is never a
                 # string of its own beside every subject's encoded document.
                 sep = "{"
-                new = (s for s in changed if s not in docs)
-                for k in sorted(itertools.chain(docs, new)):
+                if isinstance(changed, Subjects):
+                    new: Iterable[str] = changed.in_order(without=docs)
+                else:
+                    new = sorted(s for s in changed if s not in docs)
+                for k in heapq.merge(docs.in_order(), new):
                     v = changed[k] if k in changed else docs[k]
                     f.write(f"{sep}{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}")
                     sep = ","
@@ -187,14 +192,17 @@ class _FileHistory:
             try:
                 await self.load()
             except StoreUnavailableError:
-                self._docs = {}  # an unreadable file is replaced, as the module says
+                self._docs = Subjects()  # an unreadable file is replaced, as the module says
         assert self._docs is not None
         try:
             await asyncio.to_thread(self._write, self._docs, histories)
         except OSError as exc:
             raise StoreUnavailableError(f"history {self.path}: {exc}") from None
         # Only once written: a failed save leaves what the file holds as it was.
-        self._docs.update(histories)
+        if isinstance(histories, Subjects):
+            self._docs.merge(histories)
+        else:
+            self._docs.update(histories)
 
 
 class _RedisHistory:
