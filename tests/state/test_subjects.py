@@ -70,13 +70,6 @@ def test_subjects_answer_as_a_dict_of_the_same_changes_would(
     assert all((s in mine) == (s in model) for _, s, _ in ops)
 
 
-@given(st.dictionaries(subjects, st.integers()), st.dictionaries(subjects, st.integers()))
-def test_in_order_without_another_leaves_out_exactly_the_others_subjects(
-    one: dict[str, int], other: dict[str, int]
-) -> None:
-    assert list(Subjects(one).in_order(without=Subjects(other))) == sorted(one.keys() - other)
-
-
 def test_a_value_put_by_key_is_kept_under_the_name_string_given() -> None:
     name = "".join(["p", "1"])  # a string object of its own, equal to "p1"
     histories: Subjects[int] = Subjects()

@@ -82,20 +82,66 @@ async def test_a_file_save_keeps_other_documents_and_a_malformed_one_as_they_wer
 
 
 async def test_a_failed_file_save_is_not_written_by_the_next_one(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/state.db"
-    path = tmp_path / "state.db.history.json"
+    url = f"sqlite:///{tmp_path}/d/state.db"
+    path = tmp_path / "d" / "state.db.history.json"
     async with open_history_store(url) as store:
         await store.save({"provider:a": two_changes()})
-        path.unlink()
-        (path / "in-the-way").mkdir(parents=True)  # a directory cannot be replaced by the file
+        (tmp_path / "d").rename(tmp_path / "away")
+        (tmp_path / "d").write_text("a file where the directory was")
         with pytest.raises(StoreUnavailableError):
             await store.save({"provider:b": two_changes()})
-        (path / "in-the-way").rmdir()
-        path.rmdir()
+        (tmp_path / "d").unlink()
+        (tmp_path / "away").rename(tmp_path / "d")
         await store.save({"provider:c": two_changes()})
     loaded = await read_histories(url)
     assert loaded.histories == {"provider:a": two_changes(), "provider:c": two_changes()}
     assert list(json.loads(path.read_text())) == ["provider:a", "provider:c"]
+
+
+@pytest.mark.parametrize(
+    ("replaced_by", "left"),
+    [
+        ('{"provider:x": {"entries": [[1, "up"]]}}', {"provider:x": record(History(), 1.0, UP)}),
+        (
+            '{\n"provider:z": {"entries": [[1, "up"]]},\n'
+            '"provider:x": {"entries": [[1, "up"]]}\n}\n',
+            {"provider:x": record(History(), 1.0, UP), "provider:z": record(History(), 1.0, UP)},
+        ),
+        ("not JSON at all", {}),
+        ('{\n"provider:x": {"entries": [[1, "up"]]},\n', {}),
+    ],
+    ids=["one line", "out of order", "unreadable", "cut short"],
+)
+async def test_a_history_file_replaced_between_saves_is_read_as_it_is_then(
+    tmp_path: Path, replaced_by: str, left: dict[str, History]
+) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    async with open_history_store(url) as store:
+        await store.save({"provider:a": two_changes()})
+        (tmp_path / "state.db.history.json").write_text(replaced_by)
+        await store.save({"provider:b": two_changes()})
+    loaded = await read_histories(url)
+    assert loaded.histories == {**left, "provider:b": two_changes()}
+
+
+async def test_a_file_save_merges_in_subject_order_and_copies_the_others_lines(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    path = tmp_path / "state.db.history.json"
+    async with open_history_store(url) as store:
+        await store.save({"provider:b": two_changes(), "model:b.m": two_changes()})
+        before = path.read_text().splitlines()
+        await store.save({"provider:a": two_changes(), "provider:c": two_changes()})
+        await store.save({"provider:b": record(two_changes(), T0 + 120, UP)})
+    lines = path.read_text().splitlines()
+    assert [json.loads(f"{{{line.rstrip(',')}}}") for line in lines[1:-1]] == [
+        {"model:b.m": two_changes().to_dict()},
+        {"provider:a": two_changes().to_dict()},
+        {"provider:b": record(two_changes(), T0 + 120, UP).to_dict()},
+        {"provider:c": two_changes().to_dict()},
+    ]
+    assert lines[1] == before[1]  # the model's line, copied as it was
 
 
 def test_an_unknown_scheme_is_refused_in_one_line() -> None:

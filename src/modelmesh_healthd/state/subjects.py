@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 __all__ = [
     "MODEL",
@@ -101,19 +101,9 @@ class Subjects(MutableMapping[str, V]):
                 mine.pop(name, None)
                 mine[name] = value
 
-    def in_order(self, without: Subjects[Any] | None = None) -> Iterator[str]:
-        """Every subject (but those in `without`), sorted, made one at a time: no list of all
-        the subject strings at once."""
-        books = self._books.items()
-        if without is None:
-            return heapq.merge(*(_joined(prefix, sorted(book)) for prefix, book in books))
-        other = without._books
-        return heapq.merge(
-            *(
-                _joined(prefix, sorted(n for n in book if n not in other[prefix]))
-                for prefix, book in books
-            )
-        )
+    def in_order(self) -> Iterator[str]:
+        """Every subject, sorted, made one at a time: no list of all the subject strings."""
+        return heapq.merge(*(_joined(prefix, sorted(book)) for prefix, book in self._books.items()))
 
     # --- the mapping of subject strings ------------------------------------------------
 

@@ -21,11 +21,10 @@ small (a compacted log per subject) and rewritten whole, atomically, on each sav
 from __future__ import annotations
 
 import asyncio
-import heapq
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -122,19 +121,24 @@ class _MemoryHistory:
 
 
 class _FileHistory:
-    """One JSON document beside the state file; small enough to rewrite whole."""
+    """One JSON document beside the state file, one subject's document per line.
+
+    A save writes a new file from the old one and the changed subjects, merged in subject
+    order: the other subjects' lines are copied as they are, so this keeps nothing between
+    saves (an index of every subject, and the histories to encode again, cost memory per
+    subject for the daemon's life: docs/benchmarks.md). Until this process has written the
+    file once, the old file is read whole instead, as JSON: it may come from an older version
+    (all on one line), be unreadable (then it is replaced, as the module says) or have been
+    edited by hand.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
         bare, _ = split_options(url, {"synchronous": "", "busy_timeout": ""})
         state = path_from_url(bare, url)
         self.path = state.with_name(state.name + ".history.json")
-        self._docs: Subjects[History | str] | None = None
-        """What the file holds: the histories themselves (the daemon's own objects, so no
-        copy), encoded only when the file is written; the text of documents that did not
-        parse. Encoded documents kept between saves cost a string per subject
-        (docs/benchmarks.md, scheduler at scale); so would the subjects as keys, which
-        `Subjects` keeps as the names the daemon's saves give."""
+        self._ours = False
+        """The file is as this process last wrote it (one subject per line, in order)."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -154,32 +158,66 @@ class _FileHistory:
         return {str(k): json.dumps(v) for k, v in data.items()}
 
     async def load(self) -> HistoryLoad:
-        raw = await asyncio.to_thread(self._read)
-        loaded = _decode(raw, HistoryLoad())
         # Documents that do not parse are written back as they were, until a save replaces them.
-        self._docs = Subjects({**loaded.histories, **{s: raw[s] for s in loaded.skipped}})
-        return loaded
+        return _decode(await asyncio.to_thread(self._read), HistoryLoad())
 
-    def _write(self, docs: Subjects[History | str], changed: Mapping[str, History]) -> None:
-        """Write `docs` with `changed` over them, without building their union: the union of
-        every subject's dict entry, and a sorted list of (subject, document) pairs, were each
-        a copy of the whole file's index at every save (docs/benchmarks.md)."""
+    def _whole(self) -> Iterator[tuple[str, str]]:
+        """The old file's documents, read as one JSON object; none if it cannot be read."""
+        try:
+            docs = self._read()
+        except StoreUnavailableError:
+            docs = {}  # an unreadable file is replaced, as the module says
+        return ((subject, docs[subject]) for subject in sorted(docs))
+
+    def _lines(self) -> Iterator[tuple[str, str]]:
+        """The old file's documents, line by line, as this process wrote them.
+
+        Raises:
+            _NotOursError: The file is not in that shape (replaced or edited meanwhile).
+        """
+        try:
+            f = self.path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        with f:
+            if f.readline() != "{\n":
+                raise _NotOursError
+            last = None
+            for line in f:
+                if line == "}\n":
+                    return
+                try:
+                    subject, end = _KEY.raw_decode(line)
+                except ValueError:
+                    raise _NotOursError from None
+                if not isinstance(subject, str) or line[end : end + 1] != ":":
+                    raise _NotOursError
+                if last is not None and subject <= last:
+                    raise _NotOursError
+                last = subject
+                yield subject, line[end + 1 :].rstrip("\n").removesuffix(",")
+        raise _NotOursError  # no closing line: cut short
+
+    def _write(self, changed: Mapping[str, History]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._write_from(self._lines() if self._ours else self._whole(), changed)
+        except _NotOursError:
+            self._write_from(self._whole(), changed)
+        self._ours = True
+
+    def _write_from(self, old: Iterator[tuple[str, str]], changed: Mapping[str, History]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=self.path.name, dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 # Document by document (the file object buffers): the whole body is never a
-                # string of its own beside every subject's encoded document.
-                sep = "{"
-                if isinstance(changed, Subjects):
-                    new: Iterable[str] = changed.in_order(without=docs)
-                else:
-                    new = sorted(s for s in changed if s not in docs)
-                for k in heapq.merge(docs.in_order(), new):
-                    v = changed[k] if k in changed else docs[k]
-                    f.write(f"{sep}{json.dumps(k)}:{v if isinstance(v, str) else _encode(v)}")
-                    sep = ","
-                f.write("{}" if sep == "{" else "}")
+                # string of its own.
+                f.write("{")
+                sep = "\n"
+                for subject, text in _merged(old, changed):
+                    f.write(f"{sep}{json.dumps(subject)}:{text}")
+                    sep = ",\n"
+                f.write("\n}\n")
                 f.flush()
                 os.fsync(f.fileno())
             Path(tmp).replace(self.path)
@@ -188,21 +226,36 @@ class _FileHistory:
             raise
 
     async def save(self, histories: Mapping[str, History]) -> None:
-        if self._docs is None:
-            try:
-                await self.load()
-            except StoreUnavailableError:
-                self._docs = Subjects()  # an unreadable file is replaced, as the module says
-        assert self._docs is not None
         try:
-            await asyncio.to_thread(self._write, self._docs, histories)
+            await asyncio.to_thread(self._write, histories)
         except OSError as exc:
             raise StoreUnavailableError(f"history {self.path}: {exc}") from None
-        # Only once written: a failed save leaves what the file holds as it was.
-        if isinstance(histories, Subjects):
-            self._docs.merge(histories)
+
+
+class _NotOursError(Exception):
+    """The history file is not in the shape this process writes."""
+
+
+_KEY = json.JSONDecoder()
+
+
+def _merged(
+    old: Iterator[tuple[str, str]], changed: Mapping[str, History]
+) -> Iterator[tuple[str, str]]:
+    """(subject, document text) of `old` with `changed` over it, in subject order; both are in
+    subject order, and only `changed` is encoded."""
+    new = changed.in_order() if isinstance(changed, Subjects) else iter(sorted(changed))
+    mine, theirs = next(new, None), next(old, None)
+    while mine is not None or theirs is not None:
+        if theirs is None or (mine is not None and mine <= theirs[0]):
+            assert mine is not None
+            yield mine, _encode(changed[mine])
+            if theirs is not None and theirs[0] == mine:
+                theirs = next(old, None)
+            mine = next(new, None)
         else:
-            self._docs.update(histories)
+            yield theirs
+            theirs = next(old, None)
 
 
 class _RedisHistory:
