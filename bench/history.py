@@ -6,7 +6,10 @@ For one subject whose log is full (the raw part at `--changes` entries, 31 days 
 buckets) it measures, in microseconds: `availability` over each window, all four windows (what a
 metrics scrape computes per provider), `compact`, and `record`. Then, for `--subjects` such
 subjects, the size of the stored JSON and the time to save them all and load them back from the
-memory and SQLite-side history stores. Pure CPU apart from the last two rows; no network.
+memory and SQLite-side history stores. Last, a fleet's file (`--fleet` providers and one model
+each, two entries per subject, as after a first round of probes): the CPU of one save of 100
+changed subjects into it, in the writer thread (min of 5). Pure CPU apart from the store rows;
+no network.
 """
 
 from __future__ import annotations
@@ -65,10 +68,27 @@ async def store_round_trip(url: str, histories: dict[str, History]) -> tuple[flo
     return saved * 1000, read * 1000
 
 
+async def fleet_save(url: str, fleet: int) -> float:
+    first = record(record(History(), NOW, "unknown"), NOW + 5, UP)
+    subjects = {f"provider:p{i}": first for i in range(fleet)}
+    subjects.update({f"model:p{i}.m": first for i in range(fleet)})
+    changed = record(first, NOW + 60, DOWN)
+    cpu = []
+    async with open_history_store(url) as store:
+        await store.save(subjects)
+        for r in range(5):
+            batch = {f"provider:p{i}": changed for i in range(r * 100, r * 100 + 100)}
+            t = time.process_time()
+            await store.save(batch)
+            cpu.append(time.process_time() - t)
+    return min(cpu) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=2000)
+    parser.add_argument("--fleet", type=int, default=10_000)
     args = parser.parse_args()
     h = full_history(args.changes)
     print(f"one subject: {len(h.entries)} raw entries, {len(h.buckets)} folded buckets\n")
@@ -90,6 +110,8 @@ def main() -> None:
         for url in ("memory://bench-history", f"sqlite:///{tmp}/state.db"):
             saved, read = asyncio.run(store_round_trip(url, histories))
             print(f"{url.split(':')[0] + ' save / load':<34}{saved:>8.0f} ms / {read:.0f} ms")
+        ms = asyncio.run(fleet_save(f"sqlite:///{tmp}/fleet.db", args.fleet))
+        print(f"\n{'sqlite save of 100 changed':<34}{ms:>8.0f} ms CPU ({2 * args.fleet} subjects)")
 
 
 if __name__ == "__main__":
