@@ -63,9 +63,10 @@ async def cast_vote(
         lasts: Seconds until this site's next probe of `name` is due.
         probe_timeout: That probe's timeout.
     """
-    if step.vote is None or coordinator is None:
+    votes = None if coordinator is None else coordinator.votes
+    if step.vote is None or coordinator is None or votes is None:
         return
     # The vote counts until this site's next one is surely written: the next probe, its
     # timeout, and a lease TTL for a takeover of this site's probing.
     fresh_for = max(0.0, lasts) + probe_timeout + coordinator.ttl
-    await coordinator.cast(name, step.vote, fresh_for)
+    await votes.cast(name, step.vote, fresh_for)
