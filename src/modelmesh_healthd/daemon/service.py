@@ -7,12 +7,13 @@ One probe's path is `probe -> observe -> publish -> next due`: every health deci
 connectivity guard, the transition, the next phase) is the pure core's (`state.observe`); the
 daemon only does the I/O around it.
 
-`Daemon` is the one owner of the daemon's mutable runtime (core, providers, client, scheduler,
-store), and startup, one probe's result, reload and shutdown each change all of it. The parts
-that do not need that ownership live beside it: timing, the scheduler, probe set-up, reload
-diffing, supervision (which sees the daemon only through `view.DaemonView`), metrics, memory;
-and each concern's wiring (`canary_hooks`, `overrides_hooks`, `history_hooks`,
-`coordination_hooks`, `quorum_hooks`), which drives it through `runtime.DaemonRuntime`.
+This module is longer than most on purpose: `Daemon` is the one owner of the daemon's mutable
+runtime (core, providers, client, scheduler, store), and startup, one probe's result, reload and
+shutdown each change all of it. The parts that do not need that ownership live beside it:
+timing, the scheduler, probe set-up, reload diffing, supervision (which sees the daemon only
+through `view.DaemonView`), metrics, memory; and each concern's wiring (`canary_hooks`,
+`overrides_hooks`, `history_hooks`, `coordination_hooks`, `quorum_hooks`), which drives it
+through `runtime.DaemonRuntime`.
 """
 
 from __future__ import annotations
@@ -529,20 +530,6 @@ class Daemon:
         self.scheduler.expedite(provider)
         return True
 
-    # --- overrides (view.DaemonControls; the wiring is overrides_hooks') ------
-
-    def overrides(self) -> list[Override]:
-        """Every override in force now."""
-        return overrides_now(self)
-
-    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
-        """Hold `target` for `seconds` and publish (so persist) the change."""
-        return hold(self, target, seconds, reason)
-
-    def clear_override(self, target: str) -> bool:
-        """End the override on `target` now."""
-        return end_override(self, target)
-
     def _request_evidence(self, held: str) -> None:
         """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""
         assert self.scheduler is not None
@@ -575,6 +562,20 @@ class Daemon:
             self.manager.record(events)
         for sink in self.sinks:
             sink(shown)
+
+    # --- overrides (view.DaemonControls; the wiring is overrides_hooks') ------
+
+    def overrides(self) -> list[Override]:
+        """Every override in force now."""
+        return overrides_now(self)
+
+    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
+        """Hold `target` for `seconds` and publish (so persist) the change."""
+        return hold(self, target, seconds, reason)
+
+    def clear_override(self, target: str) -> bool:
+        """End the override on `target` now."""
+        return end_override(self, target)
 
     # --- the fleet --------------------------------------------------------
 
