@@ -66,7 +66,8 @@ class HealthCore:
         policy: Thresholds and outcome rules.
         guard: The connectivity guard and its memory of who answered when.
         fleet: How many providers are probed (the guard leaves small fleets alone).
-        down_probes: Per provider, failed probes since it went down (its backoff so far).
+        down_probes: Per provider, failed probes since it went down (its backoff so far);
+            none (0) for a provider without an entry.
         windows: Scheduled maintenance windows (`state.windows`).
         quorum: This site's part in a quorum across sites (None: one site, nothing voted).
         overrides: The overrides in force by end time (`tick` reads it). Whoever replaces
@@ -97,6 +98,13 @@ class HealthCore:
     def reindex(self, providers: Iterable[str] | None = None) -> None:
         """Re-read the overrides of `providers` (None: all) after their objects were replaced."""
         self.overrides.reindex(self.mesh, self.state, providers)
+
+    def set_backoff(self, provider: str, backoff: int) -> None:
+        """Note `provider`'s failed probes since it went down (`down_probes`)."""
+        if backoff:
+            self.down_probes[provider] = backoff
+        else:  # the usual case: no entry per healthy provider (docs/benchmarks.md)
+            self.down_probes.pop(provider, None)
 
     def forget(self, provider: str) -> None:
         """Drop the core's memory of a provider that is no longer probed."""
@@ -204,7 +212,7 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
     phase = phase_of(ps, policy)
     before = core.down_probes.get(provider, 0)
     backoff = _backoff(before, phase, healthy=ps.is_healthy(policy), went_down=goes_down)
-    core.down_probes[provider] = backoff
+    core.set_backoff(provider, backoff)
     return Step(events, phase, backoff, resume_at=ps.throttled_until, vote=vote)
 
 
@@ -239,7 +247,7 @@ def _quorum_step(
         if not vote.down or not ps.is_healthy(policy):
             quorum.pending.discard(provider)
         backoff = core.down_probes.get(provider, 0)
-        core.down_probes[provider] = backoff + 1 if vote.down else 0
+        core.set_backoff(provider, backoff + 1 if vote.down else 0)
         phase = phase_of(quorum.sites[provider], policy)
         # Scheduled as this site sees it: a held failure as the guard's are (`hold`), a
         # success that the other sites outvote at this site's own pace.
@@ -294,7 +302,7 @@ def observe_vote(core: HealthCore, provider: str, report: ProbeReport, now: floa
     phase = phase_of(view, policy)
     before = core.down_probes.get(provider, 0)
     backoff = _backoff(before, phase, healthy=not vote.down, went_down=goes_down)
-    core.down_probes[provider] = backoff
+    core.set_backoff(provider, backoff)
     resume_at = None
     if outcome is Outcome.RATE_LIMITED and report.retry_after is not None:
         resume_at = now + max(0.0, report.retry_after)
@@ -376,7 +384,7 @@ def _follow(core: HealthCore, provider: str, tally: Tally, now: float) -> list[E
         went_down_at=went_down_at,
     )
     ps.active_model_count += fan.active_delta
-    core.down_probes[provider] = 0
+    core.set_backoff(provider, 0)
     return events
 
 
@@ -437,5 +445,5 @@ def _guarded(
         return None
     events.append(ProbeHeld(provider, outcome.value, detail))
     backoff = core.down_probes.get(provider, 0)
-    core.down_probes[provider] = backoff + 1
+    core.set_backoff(provider, backoff + 1)
     return Step(events, Phase.DOWN, backoff, hold=True, wants_evidence=True)
