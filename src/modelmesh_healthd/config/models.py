@@ -205,8 +205,9 @@ class HealthConfig(_Section):
 class HttpConfig(_Section):
     """The one shared HTTP client."""
 
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    """`aiohttp` (httpx over the httpx-aiohttp transport, the cheap default) or httpx's own."""
+    transport: Literal["httptools", "aiohttp", "httpx"] = "httptools"
+    """Under httpx's client: `httptools` (the probes' own keep-alive HTTP/1.1, the cheapest; the
+    default), `aiohttp` (the httpx-aiohttp transport) or `httpx` (httpx's own, httpcore)."""
     verify: bool = True
     """Verify TLS certificates."""
     ca_bundle: str | None = None
