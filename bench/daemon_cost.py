@@ -1,7 +1,7 @@
 """CPU per probe of the whole daemon, side by side with Prometheus blackbox_exporter.
 
 Run: .venv/bin/python bench/daemon_cost.py [--providers 300] [--interval 3] [--seconds 30]
-     [--repeats 1] [--profile out.txt]
+     [--repeats 1] [--transports httptools,aiohttp] [--profile out.txt]
 
 Needs (Debian): `apt-get install -y nginx-light prometheus-blackbox-exporter`. Without nginx the
 provider simulator serves the target instead (in a process of its own); without the exporter its
@@ -16,12 +16,15 @@ One target, `GET /v1/models` on 127.0.0.1 (three model ids in an OpenAI list), p
   kind openai with 3 models each (3 pools), every interval, SQLite store under that sync
   policy. Its process CPU (/proc, all threads) over the window, divided by the probes that
   its `/metrics` counted in the same window (one scrape before, one after).
-* probe() alone - `bench/probe_cost.py`'s loop of `probe()` on one client (aiohttp transport,
-  the 3 models checked), in this process, back to back at concurrency 1 and 16; and once more
-  started at the daemon's rate (`probe() alone, N/s`): the loop sleeps between probes there, as
-  the daemon's does, which costs a probe far more CPU than a hot loop (cold caches, wake-ups).
+* probe() alone - `bench/probe_cost.py`'s loop of `probe()` on one client (the default
+  transport, the 3 models checked), in this process, back to back at concurrency 1 and 16; and
+  once more started at the daemon's rate (`probe() alone, N/s`): the loop sleeps between probes
+  there, as the daemon's does, which costs a probe far more CPU than a hot loop (cold caches,
+  wake-ups).
 
-Rounds interleave the rows so drift in the machine's load hits each alike; ratios are of the
+`--transports A,B`: the rows above use transport A; B (and any further) adds a daemon
+(immediate) row and a `probe() alone, conc. 1` row on that transport, to compare the two in one
+run. Rounds interleave the rows so drift in the machine's load hits each alike; ratios are of the
 medians. `--profile FILE` instead samples the immediate-policy daemon with py-spy
 (`pip install py-spy`; `--gil`: only the thread holding the GIL, so threads waiting in a queue
 or epoll are not counted as busy) over one window, and prints each thread's CPU per probe
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
 import os
 import shutil
@@ -56,7 +60,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 import probe_cost  # bench/ is the script's directory, so on sys.path
-from modelmesh_healthd.probes import ClientOptions, ProbeResult, ProbeTarget, build_client, probe
+from modelmesh_healthd.probes import (
+    TRANSPORTS,
+    ClientOptions,
+    ProbeResult,
+    ProbeTarget,
+    Transport,
+    build_client,
+    probe,
+)
 
 MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
 KEY = probe_cost.KEY
@@ -262,12 +274,14 @@ def run_blackbox(binary: str, target_url: str, args: argparse.Namespace, workdir
 # --- the daemon ---------------------------------------------------------------------------
 
 
-def daemon_yaml(args: argparse.Namespace, base: str, policy: str, admin: int, db: Path) -> str:
+def daemon_yaml(
+    args: argparse.Namespace, base: str, policy: str, admin: int, db: Path, *, transport: str
+) -> str:
     n = args.providers
     lines = [
         "daemon: {summary_interval: 0, log: {level: info, format: json}}",
         f"schedule: {{interval: {args.interval}s, fast_interval: 1s, timeout: 5s, jitter: 0.1}}",
-        "http: {trust_env: false}",
+        f"http: {{trust_env: false, transport: {transport}}}",
         f'storage: {{url: "sqlite:///{db}", sync_policy: {policy}}}',
         f'admin: {{listen: "127.0.0.1:{admin}"}}',
         "providers:",
@@ -304,12 +318,18 @@ class DaemonRun:
 
 
 def run_daemon(
-    args: argparse.Namespace, base: str, policy: str, workdir: Path, profile: Path | None = None
+    args: argparse.Namespace,
+    base: str,
+    policy: str,
+    workdir: Path,
+    *,
+    transport: str,
+    profile: Path | None = None,
 ) -> DaemonRun:
     admin = free_port()
     db = workdir / f"state-{policy}-{time.monotonic_ns()}.db"
     config = workdir / f"daemon-{policy}.yaml"
-    config.write_text(daemon_yaml(args, base, policy, admin, db))
+    config.write_text(daemon_yaml(args, base, policy, admin, db, transport=transport))
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelmesh_healthd", "run", "-c", str(config)],
@@ -359,12 +379,12 @@ def run_daemon(
 # --- probe() alone ------------------------------------------------------------------------
 
 
-def run_probe_alone(base: str, n: int, concurrency: int) -> float:
-    cpu = asyncio.run(probe_cost.ours(f"{base}/models", n, concurrency, "aiohttp", len(MODELS)))
+def run_probe_alone(base: str, n: int, concurrency: int, transport: Transport) -> float:
+    cpu = asyncio.run(probe_cost.ours(f"{base}/models", n, concurrency, transport, len(MODELS)))
     return cpu / n * 1e6
 
 
-async def _paced(base: str, rate: float, n: int) -> float:
+async def _paced(base: str, rate: float, n: int, transport: Transport) -> float:
     target = ProbeTarget(
         name="openai",
         kind="openai",
@@ -373,7 +393,7 @@ async def _paced(base: str, rate: float, n: int) -> float:
         models=tuple((f"mesh/{m}", m) for m in MODELS),
         timeout=5.0,
     )
-    async with build_client(ClientOptions(transport="aiohttp")) as client:
+    async with build_client(ClientOptions(transport=transport)) as client:
         for _ in range(50):
             await probe(client, target)
         tasks: list[asyncio.Task[ProbeResult]] = []
@@ -385,9 +405,9 @@ async def _paced(base: str, rate: float, n: int) -> float:
         return time.process_time() - cpu
 
 
-def run_probe_paced(base: str, rate: float, n: int) -> float:
+def run_probe_paced(base: str, rate: float, n: int, transport: Transport) -> float:
     """probe() started at the daemon's rate: the loop sleeps between probes, as the daemon's."""
-    return asyncio.run(_paced(base, rate, n)) / n * 1e6
+    return asyncio.run(_paced(base, rate, n, transport)) / n * 1e6
 
 
 def run_floor(base: str, n: int) -> float:
@@ -446,19 +466,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per row")
     parser.add_argument("--repeats", type=int, default=1, help="rounds (medians are shown)")
     parser.add_argument("--n", type=int, default=3000, help="probes per probe() alone row")
+    parser.add_argument(
+        "--transports",
+        default=TRANSPORTS[0],
+        help="comma-separated; the first for every row, the others for comparison rows",
+    )
     parser.add_argument("--profile", type=Path, help="profile the immediate daemon instead")
     parser.add_argument("--top", type=int, default=25, help="frames shown by --profile")
     args = parser.parse_args()
+    args.transports = args.transports.split(",")
+    for t in args.transports:
+        if t not in TRANSPORTS:
+            parser.error(f"--transports: unknown transport {t!r}; choose from {TRANSPORTS}")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         target, base, served_by = start_target(workdir)
         try:
             if args.profile is not None:
                 load = os.getloadavg()
-                r = run_daemon(args, base, "immediate", workdir, profile=args.profile)
+                main_transport = args.transports[0]
+                r = run_daemon(
+                    args, base, "immediate", workdir, transport=main_transport, profile=args.profile
+                )
                 print(
-                    f"py-spy on the daemon (sync_policy immediate), {args.seconds:.0f} s, "
-                    f"load {load[0]:.2f}"
+                    f"py-spy on the daemon (sync_policy immediate, {main_transport} transport), "
+                    f"{args.seconds:.0f} s, load {load[0]:.2f}"
                 )
                 print(f"{r.cpu_us:.0f} µs CPU per probe (under the profiler), {r.probes} probes")
                 for thread, us in r.threads.items():
@@ -472,25 +504,42 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) -> None:
     blackbox = blackbox_binary()
+    main_transport, *others = args.transports
     rows: dict[str, list[float]] = collections.defaultdict(list)
     notes: dict[str, str] = {}
+    alone_of: dict[str, str] = {}  # row -> the `probe() alone, conc. 1` row of its transport
     loads: list[float] = []
     cases: list[tuple[str, Callable[[], float]]] = []
     if blackbox is not None:
         cases.append(("blackbox_exporter", lambda: run_blackbox(blackbox, base, args, workdir)))
-    for policy in ("immediate", "periodic"):
 
-        def daemon(policy: str = policy) -> float:
-            r = run_daemon(args, base, policy, workdir)
-            notes[f"daemon, SQLite, {policy}"] = f"{r.probes} probes, {r.not_ok} not ok"
+    def daemon_case(policy: str, transport: Transport, suffix: str) -> None:
+        name = f"daemon, SQLite, {policy}{suffix}"
+
+        def daemon() -> float:
+            r = run_daemon(args, base, policy, workdir, transport=transport)
+            notes[name] = f"{r.probes} probes, {r.not_ok} not ok"
             return r.cpu_us
 
-        cases.append((f"daemon, SQLite, {policy}", daemon))
-    cases.append(("probe() alone, conc. 1", lambda: run_probe_alone(base, args.n, 1)))
-    cases.append(("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16)))
+        cases.append((name, daemon))
+        alone_of[name] = f"probe() alone, conc. 1{suffix}"
+
+    for policy in ("immediate", "periodic"):
+        daemon_case(policy, main_transport, "")
+    for t in others:
+        daemon_case("immediate", t, f" [{t}]")
+    alone_rows = set()
+    for t in (main_transport, *others):
+        name = "probe() alone, conc. 1" + (f" [{t}]" if t != main_transport else "")
+        cases.append((name, functools.partial(run_probe_alone, base, args.n, 1, t)))
+        alone_rows.add(name)
+    cases.append(
+        ("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16, main_transport))
+    )
     rate = args.providers / args.interval
     paced = f"probe() alone, {rate:.0f}/s"
-    cases.append((paced, lambda: run_probe_paced(base, rate, min(args.n, int(rate * 20)))))
+    n_paced = min(args.n, int(rate * 20))
+    cases.append((paced, lambda: run_probe_paced(base, rate, n_paced, main_transport)))
     cases.append(("asyncio streams floor", lambda: run_floor(base, args.n)))
     started = time.perf_counter()
     for _ in range(args.repeats):
@@ -501,27 +550,28 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
     wall = time.perf_counter() - started
     med = {name: statistics.median(v) for name, v in rows.items()}
     bb = med.get("blackbox_exporter")
-    alone = med["probe() alone, conc. 1"]
     print(
         f"{args.providers} providers x {len(MODELS)} models every {args.interval:g} s "
         f"({args.providers / args.interval:.0f} probes/s), {args.seconds:.0f} s windows, "
-        f"{args.repeats} round(s); target: {served_by} at {base}/models"
+        f"{args.repeats} round(s); target: {served_by} at {base}/models; "
+        f"transport {main_transport}"
     )
     print(
         f"load average (1 min) over the run: {min(loads):.2f} - {max(loads):.2f}; {wall:.0f} s wall"
     )
     print()
     print(
-        f"{'row':<28} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
+        f"{'row':<40} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
         "  note"
     )
     for name, values in rows.items():
         m = med[name]
         spread = f"{min(values):.0f}-{max(values):.0f}" if len(values) > 1 else "-"
         vs_bb = f"{m / bb:.2f}x" if bb and name != "blackbox_exporter" else "-"
-        vs_alone = f"{m / alone:.2f}x" if name != "probe() alone, conc. 1" else "-"
+        alone = med[alone_of.get(name, "probe() alone, conc. 1")]
+        vs_alone = f"{m / alone:.2f}x" if name not in alone_rows else "-"
         print(
-            f"{name:<28} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
+            f"{name:<40} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
         )
     if bb is None:
         print("(blackbox_exporter not installed: apt-get install -y prometheus-blackbox-exporter)")
