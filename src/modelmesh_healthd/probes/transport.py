@@ -42,7 +42,6 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self.timer: asyncio.TimerHandle | None = None  # the backstop of the request in flight
         self._parser = httptools.HttpResponseParser(self)
         self._active = False  # a request is in flight (False: idle in the pool, or opening)
         self._head_only = False
@@ -321,6 +320,11 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         self._in_use = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._sweep: asyncio.TimerHandle | None = None
+        self._deadlines: dict[_Connection, float] = {}  # requests in flight -> backstop
+        self._watch: asyncio.TimerHandle | None = None
+        # The backstop is checked this often: a request ends at most a quarter of it (and at
+        # most a second) late.
+        self._every = min(backstop_timeout / 4, 1.0) if backstop_timeout else 1.0
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -357,7 +361,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     async def _send(self, conn: _Connection, request: httpx.Request) -> httpx.Response:
         """Send on `conn`, which holds a slot; on failure, close it and give the slot back."""
         if self._backstop is not None:
-            conn.timer = self.loop.call_later(self._backstop, self._expire, conn)
+            self._arm(conn)
         try:
             return await conn.send(request)
         except BaseException:
@@ -412,15 +416,31 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             self._on_connect(connected - started, tls)
         return conn
 
-    def _expire(self, conn: _Connection) -> None:
-        conn.timer = None
-        if self._backstop is not None:
+    def _arm(self, conn: _Connection) -> None:
+        """Start the backstop of the request `conn` now carries.
+
+        One watch for all requests in flight, not a timer per request: a timer armed for two
+        minutes and cancelled a few milliseconds later, a hundred times a second, stays in the
+        event loop's timer heap (which the scheduler's timers and every probe's deadline go
+        through) until the loop rebuilds the heap.
+        """
+        assert self._backstop is not None
+        self._deadlines[conn] = self.loop.time() + self._backstop
+        if self._watch is None:
+            self._watch = self.loop.call_later(self._every, self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        now = self.loop.time()
+        late = [conn for conn, deadline in self._deadlines.items() if deadline <= now]
+        for conn in late:
+            del self._deadlines[conn]
             conn._fail(httpx.ReadTimeout(f"no complete answer within {self._backstop:g} s"))
+        self._watch = (
+            self.loop.call_later(self._every, self._check_deadlines) if self._deadlines else None
+        )
 
     def _release(self, conn: _Connection, reusable: bool) -> None:
-        if conn.timer is not None:
-            conn.timer.cancel()
-            conn.timer = None
+        self._deadlines.pop(conn, None)
         self._in_use -= 1
         if reusable and not self._closed and self._idle_count < self._keepalive:
             conn.idle_since = self.loop.time()
@@ -475,9 +495,10 @@ class ProbeTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._sweep is not None:
-            self._sweep.cancel()
-            self._sweep = None
+        for timer in (self._sweep, self._watch):
+            if timer is not None:
+                timer.cancel()
+        self._sweep = self._watch = None
         for idle in self._idle.values():
             for conn in idle:
                 conn.close()
