@@ -21,6 +21,7 @@ import collections
 import ssl
 from collections.abc import AsyncIterator, Callable
 from time import perf_counter
+from typing import cast
 
 import httptools
 import httpx
@@ -60,8 +61,9 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport, as create_connection promises (uvloop's are not asyncio.Transport
+        # subclasses, so no isinstance check).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if not self._active:  # bytes nobody asked for: the connection cannot be trusted
