@@ -1,7 +1,8 @@
 """CPU per probe of the whole daemon, side by side with Prometheus blackbox_exporter.
 
 Run: .venv/bin/python bench/daemon_cost.py [--providers 300] [--interval 3] [--seconds 30]
-     [--repeats 1] [--transports httptools,aiohttp] [--profile out.txt]
+     [--repeats 1] [--transport httptools] [--event-loop auto] [--compare aiohttp:asyncio]
+     [--profile out.txt]
 
 Needs (Debian): `apt-get install -y nginx-light prometheus-blackbox-exporter`. Without nginx the
 provider simulator serves the target instead (in a process of its own); without the exporter its
@@ -22,9 +23,12 @@ One target, `GET /v1/models` on 127.0.0.1 (three model ids in an OpenAI list), p
   there, as the daemon's does, which costs a probe far more CPU than a hot loop (cold caches,
   wake-ups).
 
-`--transports A,B`: the rows above use transport A; B (and any further) adds a daemon
-(immediate) row and a `probe() alone, conc. 1` row on that transport, to compare the two in one
-run. Rounds interleave the rows so drift in the machine's load hits each alike; ratios are of the
+`--transport` and `--event-loop` choose the daemon's `http.transport` and `daemon.event_loop`
+(the probe() alone rows run on the same transport and loop). `--compare T:L,...` adds, for each
+transport T and loop L, a daemon (immediate) row and a `probe() alone, conc. 1` row, so that a
+change of either is measured against what it replaces in one run.
+
+Rounds interleave the rows so drift in the machine's load hits each alike; ratios are of the
 medians. `--profile FILE` instead samples the immediate-policy daemon with py-spy
 (`pip install py-spy`; `--gil`: only the thread holding the GIL, so threads waiting in a queue
 or epoll are not counted as busy) over one window, and prints each thread's CPU per probe
@@ -51,15 +55,17 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 import probe_cost  # bench/ is the script's directory, so on sys.path
+from modelmesh_healthd.cli import loop_factory
 from modelmesh_healthd.probes import (
     TRANSPORTS,
     ClientOptions,
@@ -70,6 +76,7 @@ from modelmesh_healthd.probes import (
     probe,
 )
 
+LOOPS = ("auto", "uvloop", "asyncio")
 MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
 KEY = probe_cost.KEY
 TICK = os.sysconf("SC_CLK_TCK")
@@ -275,11 +282,18 @@ def run_blackbox(binary: str, target_url: str, args: argparse.Namespace, workdir
 
 
 def daemon_yaml(
-    args: argparse.Namespace, base: str, policy: str, admin: int, db: Path, *, transport: str
+    args: argparse.Namespace,
+    base: str,
+    policy: str,
+    admin: int,
+    db: Path,
+    *,
+    variant: tuple[str, str],
 ) -> str:
+    transport, loop = variant
     n = args.providers
     lines = [
-        "daemon: {summary_interval: 0, log: {level: info, format: json}}",
+        f"daemon: {{summary_interval: 0, event_loop: {loop}, log: {{level: info, format: json}}}}",
         f"schedule: {{interval: {args.interval}s, fast_interval: 1s, timeout: 5s, jitter: 0.1}}",
         f"http: {{trust_env: false, transport: {transport}}}",
         f'storage: {{url: "sqlite:///{db}", sync_policy: {policy}}}',
@@ -323,13 +337,13 @@ def run_daemon(
     policy: str,
     workdir: Path,
     *,
-    transport: str,
+    variant: tuple[str, str],
     profile: Path | None = None,
 ) -> DaemonRun:
     admin = free_port()
     db = workdir / f"state-{policy}-{time.monotonic_ns()}.db"
     config = workdir / f"daemon-{policy}.yaml"
-    config.write_text(daemon_yaml(args, base, policy, admin, db, transport=transport))
+    config.write_text(daemon_yaml(args, base, policy, admin, db, variant=variant))
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelmesh_healthd", "run", "-c", str(config)],
@@ -379,9 +393,16 @@ def run_daemon(
 # --- probe() alone ------------------------------------------------------------------------
 
 
-def run_probe_alone(base: str, n: int, concurrency: int, transport: Transport) -> float:
-    cpu = asyncio.run(probe_cost.ours(f"{base}/models", n, concurrency, transport, len(MODELS)))
-    return cpu / n * 1e6
+def _on_loop(loop: str, coro: Coroutine[Any, Any, float]) -> float:
+    """Run `coro` on the event loop the daemon would use for `daemon.event_loop: loop`."""
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        return runner.run(coro)
+
+
+def run_probe_alone(base: str, n: int, concurrency: int, variant: tuple[str, str]) -> float:
+    transport, loop = cast(tuple[Transport, str], variant)
+    work = probe_cost.ours(f"{base}/models", n, concurrency, transport, len(MODELS))
+    return _on_loop(loop, work) / n * 1e6
 
 
 async def _paced(base: str, rate: float, n: int, transport: Transport) -> float:
@@ -405,13 +426,14 @@ async def _paced(base: str, rate: float, n: int, transport: Transport) -> float:
         return time.process_time() - cpu
 
 
-def run_probe_paced(base: str, rate: float, n: int, transport: Transport) -> float:
+def run_probe_paced(base: str, rate: float, n: int, variant: tuple[str, str]) -> float:
     """probe() started at the daemon's rate: the loop sleeps between probes, as the daemon's."""
-    return asyncio.run(_paced(base, rate, n, transport)) / n * 1e6
+    transport, loop = cast(tuple[Transport, str], variant)
+    return _on_loop(loop, _paced(base, rate, n, transport)) / n * 1e6
 
 
-def run_floor(base: str, n: int) -> float:
-    return asyncio.run(probe_cost.floor(f"{base}/models", n, 1)) / n * 1e6
+def run_floor(base: str, n: int, loop: str) -> float:
+    return _on_loop(loop, probe_cost.floor(f"{base}/models", n, 1)) / n * 1e6
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -456,6 +478,15 @@ def _short(frame: str) -> str:
     return f"{name} ({file})"
 
 
+def _variant(spec: str, loop: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    transport, _, chosen = spec.partition(":")
+    if transport not in TRANSPORTS:
+        parser.error(f"--compare: unknown transport {transport!r}; choose from {TRANSPORTS}")
+    if chosen and chosen not in LOOPS:
+        parser.error(f"--compare: unknown event loop {chosen!r}; choose from {LOOPS}")
+    return transport, chosen or loop
+
+
 # --- the table ----------------------------------------------------------------------------
 
 
@@ -466,30 +497,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per row")
     parser.add_argument("--repeats", type=int, default=1, help="rounds (medians are shown)")
     parser.add_argument("--n", type=int, default=3000, help="probes per probe() alone row")
+    parser.add_argument("--transport", default=TRANSPORTS[0], choices=TRANSPORTS)
+    parser.add_argument("--event-loop", default="auto", choices=LOOPS)
     parser.add_argument(
-        "--transports",
-        default=TRANSPORTS[0],
-        help="comma-separated; the first for every row, the others for comparison rows",
+        "--compare",
+        default="",
+        help="comma-separated TRANSPORT:LOOP (LOOP defaults to --event-loop) for comparison rows",
     )
     parser.add_argument("--profile", type=Path, help="profile the immediate daemon instead")
     parser.add_argument("--top", type=int, default=25, help="frames shown by --profile")
     args = parser.parse_args()
-    args.transports = args.transports.split(",")
-    for t in args.transports:
-        if t not in TRANSPORTS:
-            parser.error(f"--transports: unknown transport {t!r}; choose from {TRANSPORTS}")
+    args.variant = (args.transport, args.event_loop)
+    args.compare = [
+        _variant(spec, args.event_loop, parser) for spec in args.compare.split(",") if spec
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         target, base, served_by = start_target(workdir)
         try:
             if args.profile is not None:
                 load = os.getloadavg()
-                main_transport = args.transports[0]
                 r = run_daemon(
-                    args, base, "immediate", workdir, transport=main_transport, profile=args.profile
+                    args, base, "immediate", workdir, variant=args.variant, profile=args.profile
                 )
                 print(
-                    f"py-spy on the daemon (sync_policy immediate, {main_transport} transport), "
+                    f"py-spy on the daemon (sync_policy immediate, {'/'.join(args.variant)}), "
                     f"{args.seconds:.0f} s, load {load[0]:.2f}"
                 )
                 print(f"{r.cpu_us:.0f} µs CPU per probe (under the profiler), {r.probes} probes")
@@ -504,7 +536,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) -> None:
     blackbox = blackbox_binary()
-    main_transport, *others = args.transports
+    main = args.variant
     rows: dict[str, list[float]] = collections.defaultdict(list)
     notes: dict[str, str] = {}
     alone_of: dict[str, str] = {}  # row -> the `probe() alone, conc. 1` row of its transport
@@ -513,11 +545,11 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
     if blackbox is not None:
         cases.append(("blackbox_exporter", lambda: run_blackbox(blackbox, base, args, workdir)))
 
-    def daemon_case(policy: str, transport: Transport, suffix: str) -> None:
+    def daemon_case(policy: str, variant: tuple[str, str], suffix: str) -> None:
         name = f"daemon, SQLite, {policy}{suffix}"
 
         def daemon() -> float:
-            r = run_daemon(args, base, policy, workdir, transport=transport)
+            r = run_daemon(args, base, policy, workdir, variant=variant)
             notes[name] = f"{r.probes} probes, {r.not_ok} not ok"
             return r.cpu_us
 
@@ -525,22 +557,20 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
         alone_of[name] = f"probe() alone, conc. 1{suffix}"
 
     for policy in ("immediate", "periodic"):
-        daemon_case(policy, main_transport, "")
-    for t in others:
-        daemon_case("immediate", t, f" [{t}]")
+        daemon_case(policy, main, "")
+    for v in args.compare:
+        daemon_case("immediate", v, f" [{', '.join(v)}]")
     alone_rows = set()
-    for t in (main_transport, *others):
-        name = "probe() alone, conc. 1" + (f" [{t}]" if t != main_transport else "")
-        cases.append((name, functools.partial(run_probe_alone, base, args.n, 1, t)))
+    for v in (main, *args.compare):
+        name = "probe() alone, conc. 1" + (f" [{', '.join(v)}]" if v is not main else "")
+        cases.append((name, functools.partial(run_probe_alone, base, args.n, 1, v)))
         alone_rows.add(name)
-    cases.append(
-        ("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16, main_transport))
-    )
+    cases.append(("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16, main)))
     rate = args.providers / args.interval
     paced = f"probe() alone, {rate:.0f}/s"
     n_paced = min(args.n, int(rate * 20))
-    cases.append((paced, lambda: run_probe_paced(base, rate, n_paced, main_transport)))
-    cases.append(("asyncio streams floor", lambda: run_floor(base, args.n)))
+    cases.append((paced, lambda: run_probe_paced(base, rate, n_paced, main)))
+    cases.append(("asyncio streams floor", lambda: run_floor(base, args.n, main[1])))
     started = time.perf_counter()
     for _ in range(args.repeats):
         for name, run in cases:
@@ -554,7 +584,7 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
         f"{args.providers} providers x {len(MODELS)} models every {args.interval:g} s "
         f"({args.providers / args.interval:.0f} probes/s), {args.seconds:.0f} s windows, "
         f"{args.repeats} round(s); target: {served_by} at {base}/models; "
-        f"transport {main_transport}"
+        f"transport {main[0]}, event loop {main[1]}"
     )
     print(
         f"load average (1 min) over the run: {min(loads):.2f} - {max(loads):.2f}; {wall:.0f} s wall"

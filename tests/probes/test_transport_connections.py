@@ -313,3 +313,31 @@ async def test_a_trusted_certificate_probes_ok_and_the_handshake_is_timed_apart(
     assert first.timings.tls is not None
     assert second.outcome is Outcome.OK
     assert (second.timings.connect, second.timings.tls) == (None, None)  # reused
+
+
+def test_the_transport_works_alike_on_uvloop(certificate: tuple[Path, Path]) -> None:
+    # `run` uses uvloop by default (daemon.event_loop: auto); its transports are its own.
+    import uvloop
+
+    async def scenario() -> list[tuple[Outcome, bool]]:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"data": [], "x"}')
+
+        trusting = ClientOptions(trust_env=False, ca_bundle=str(certificate[0]))
+        async with (
+            raw_server(answer) as plain,
+            tls_models_server(certificate) as tls,
+            build_client(trusting) as client,
+        ):
+            results = [await probe(client, tls_target(base)) for base in (plain, tls, tls)]
+            results.append(await probe(client, tls_target("http://127.0.0.1:9")))
+        return [(r.outcome, r.timings.tls is not None) for r in results]
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(scenario()) == [
+            (Outcome.OK, False),
+            (Outcome.OK, True),  # a new TLS connection, its handshake timed
+            (Outcome.OK, False),  # reused
+            (Outcome.CONNECT_ERROR, False),  # nobody listens on port 9
+        ]
