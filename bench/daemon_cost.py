@@ -591,7 +591,7 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
     )
     print()
     print(
-        f"{'row':<40} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
+        f"{'row':<46} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
         "  note"
     )
     for name, values in rows.items():
@@ -601,7 +601,7 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
         alone = med[alone_of.get(name, "probe() alone, conc. 1")]
         vs_alone = f"{m / alone:.2f}x" if name not in alone_rows else "-"
         print(
-            f"{name:<40} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
+            f"{name:<46} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
         )
     if bb is None:
         print("(blackbox_exporter not installed: apt-get install -y prometheus-blackbox-exporter)")
