@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelmesh_healthd.daemon.coordination import vantage_of
+from modelmesh_healthd.daemon.coordination_votes import vantage_of
 from modelmesh_healthd.storage.rendezvous import assign, owner_of, weight
 
 SHARDS = [f"provider:p{i}" for i in range(3000)]

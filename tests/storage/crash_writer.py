@@ -1,16 +1,24 @@
-"""A daemon-like writer process for the crash and lock tests (run as a script, killed with SIGKILL).
+"""A daemon-like writer process for the crash and lock tests (killed with SIGKILL).
 
-Usage:
+Usage as a script:
     crash_writer.py hold URL        take the lock, print "locked", sleep until killed
     crash_writer.py write URL       start, load, reconcile, full save, print "ready", then probe
                                     and persist (policy immediate) as fast as it can until killed
+
+The crash test starts dozens of writers, so it forks them from a multiprocessing fork server
+that has imported this module once (`write_in_child`), instead of paying a fresh interpreter's
+imports per writer; the process is as real and is killed the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import TextIO
 
 import structlog
 from storage_support import probe_step, small_mesh
@@ -26,7 +34,7 @@ async def _hold(url: str) -> None:
     await asyncio.sleep(3600)
 
 
-async def _write(url: str) -> None:
+async def _write(url: str, ready: Callable[[], None]) -> None:
     mesh = small_mesh()
     manager = StateManager(open_store(url), writer_id="crash-writer", retry_initial=0.01)
     deadline = time.monotonic() + 10.0
@@ -42,7 +50,7 @@ async def _write(url: str) -> None:
     state, _ = reconcile(mesh, restored, time.time())
     manager.attach(state, mesh)
     await manager.wait_idle()
-    print("ready", flush=True)
+    ready()
     step = 0
     while True:
         manager.record(probe_step(mesh, state, step, time.time()))
@@ -53,12 +61,26 @@ async def _write(url: str) -> None:
             await asyncio.sleep(0.001)
 
 
+def _quiet_logs(sink: TextIO) -> None:
+    # The protocol lines are not logs: the logs go where the tests discard them.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sink))
+
+
+def write_in_child(url: str, ready: Connection) -> None:
+    """The `write` mode in a forked child: sends "ready" on the pipe instead of printing it."""
+    with open(os.devnull, "w") as sink:  # the child inherits the fork server's stderr
+        _quiet_logs(sink)
+        asyncio.run(_write(url, lambda: ready.send("ready")))
+
+
 def main() -> None:
     """Entry point (see the module docstring)."""
     mode, url = sys.argv[1], sys.argv[2]
-    # stdout carries the protocol lines; the logs go to stderr, which the tests discard.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-    asyncio.run(_hold(url) if mode == "hold" else _write(url))
+    _quiet_logs(sys.stderr)
+    if mode == "hold":
+        asyncio.run(_hold(url))
+    else:
+        asyncio.run(_write(url, lambda: print("ready", flush=True)))
 
 
 if __name__ == "__main__":

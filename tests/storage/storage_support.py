@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from modelmesh_healthd.state import (
@@ -17,7 +19,7 @@ from modelmesh_healthd.state import (
     SystemState,
     apply_probe,
 )
-from modelmesh_healthd.storage import StateManager, StoreLockedError
+from modelmesh_healthd.storage import StateManager, StoreLockedError, open_store
 
 BACKENDS = ("memory", "file", "sqlite", "redis", "postgres")
 
@@ -109,3 +111,28 @@ async def start_when_free(manager: StateManager, patience: float = 10.0) -> None
             await asyncio.sleep(0.05)
         else:
             return
+
+
+def manager_for(url: str, **kwargs: object) -> StateManager:
+    """A manager of the store at `url`, writing as `writer-a` unless `writer_id` says otherwise."""
+    return StateManager(
+        open_store(url), writer_id=str(kwargs.pop("writer_id", "writer-a")), **kwargs
+    )  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def writing(url: str, state: SystemState, mesh: Mesh) -> AsyncIterator[StateManager]:
+    """A manager of the store at `url` that loaded it and writes `state` from now on (the first
+    life of a restart test); stopped at exit."""
+    async with manager_for(url) as manager:
+        await manager.load()
+        manager.attach(state, mesh)
+        yield manager
+
+
+async def restored(url: str) -> SystemState:
+    """What a fresh manager loads from the store at `url` (a restart); there must be a state."""
+    async with manager_for(url) as manager:
+        state = await manager.load()
+    assert state is not None
+    return state

@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from storage_support import consistency_errors, probe_step, small_mesh, start_when_free
+from storage_support import (
+    consistency_errors,
+    manager_for,
+    probe_step,
+    small_mesh,
+    start_when_free,
+)
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import (
@@ -25,9 +31,7 @@ from modelmesh_healthd.state import (
     reconcile,
 )
 from modelmesh_healthd.storage import (
-    StateManager,
     StoreLockedError,
-    open_store,
     read_snapshot,
     read_state,
 )
@@ -44,12 +48,6 @@ class Clock:
     def __call__(self) -> float:
         self.now += 1.0
         return self.now
-
-
-def manager_for(url: str, **kwargs: object) -> StateManager:
-    return StateManager(
-        open_store(url), writer_id=str(kwargs.pop("writer_id", "writer-a")), **kwargs
-    )  # type: ignore[arg-type]
 
 
 async def test_a_saved_state_loads_back_equal(store_url: str) -> None:

@@ -3,8 +3,7 @@ with nothing but a touch (no transition event), and keeps only the current day."
 
 from __future__ import annotations
 
-from storage_support import small_mesh
-from test_contract import manager_for
+from storage_support import restored, small_mesh, writing
 
 from modelmesh_healthd.state import initial_state
 from modelmesh_healthd.state.spend import Budget, DaySpend, reserve, settle, spend_today
@@ -18,20 +17,16 @@ async def test_a_reservation_touched_and_synced_is_there_after_a_restart(store_u
     mesh = small_mesh()
     state = initial_state(mesh)
     provider = mesh.providers[1]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         assert await manager.sync()
         held = reserve(state.providers[provider], BUDGET, 0.004, 300, NOW)
         assert held is not None
         manager.touch(provider)  # the canary is sent only after this sync says True
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    assert spend_today(restored.providers[provider], NOW) == DaySpend(20_000, 0.004, 300)
-    assert spend_today(restored.providers[mesh.providers[0]], NOW) == DaySpend(20_000)
+    after = await restored(store_url)
+    assert spend_today(after.providers[provider], NOW) == DaySpend(20_000, 0.004, 300)
+    assert spend_today(after.providers[mesh.providers[0]], NOW) == DaySpend(20_000)
 
 
 async def test_an_exhausted_budget_stays_exhausted_after_a_restart(store_url: str) -> None:
@@ -39,9 +34,7 @@ async def test_an_exhausted_budget_stays_exhausted_after_a_restart(store_url: st
     state = initial_state(mesh)
     provider = mesh.providers[0]
     ps = state.providers[provider]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         held = reserve(ps, BUDGET, 0.009, 100, NOW)
         assert held is not None
         settle(ps, held, 0.008, 90)
@@ -49,10 +42,8 @@ async def test_an_exhausted_budget_stays_exhausted_after_a_restart(store_url: st
         manager.touch(provider)
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    back = restored.providers[provider]
+    after = await restored(store_url)
+    back = after.providers[provider]
     assert spend_today(back, NOW + 120) == DaySpend(20_000, 0.008, 90, True)
     assert reserve(back, BUDGET, 0.004, 100, NOW + 120) is None  # still refused
 
@@ -62,9 +53,7 @@ async def test_only_the_current_days_spend_is_kept(store_url: str) -> None:
     state = initial_state(mesh)
     provider = mesh.providers[2]
     ps = state.providers[provider]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         assert reserve(ps, BUDGET, 0.009, 900, NOW) is not None
         manager.touch(provider)
         assert await manager.sync()
@@ -73,9 +62,7 @@ async def test_only_the_current_days_spend_is_kept(store_url: str) -> None:
         manager.touch(provider)
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    back = restored.providers[provider]
+    after = await restored(store_url)
+    back = after.providers[provider]
     # One record per provider, for its latest day: yesterday's figures are gone from the store.
     assert (back.canary_day, back.canary_usd, back.canary_tokens) == (20_001, 0.001, 50)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from storage_support import small_mesh
-from test_contract import manager_for
+from storage_support import restored, small_mesh, writing
 
 from modelmesh_healthd.state import initial_state
 from modelmesh_healthd.state.overrides import (
@@ -17,20 +16,16 @@ async def test_overrides_load_back_equal_on_every_backend(store_url: str) -> Non
     mesh = small_mesh()
     state = initial_state(mesh)
     provider, model = mesh.providers[0], mesh.provider_models[mesh.providers[1]][0]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         assert await manager.sync()
         manager.record(set_override(mesh, state, provider, until=9e9, reason="upgrade", now=1000.0))
         manager.record(set_override(mesh, state, model, until=8e9, reason="bad", now=1001.0))
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    assert list_overrides(restored, 2000.0) == list_overrides(state, 2000.0)
-    assert len(list_overrides(restored, 2000.0)) == 2
-    assert restored.to_dict() == state.to_dict()
+    after = await restored(store_url)
+    assert list_overrides(after, 2000.0) == list_overrides(state, 2000.0)
+    assert len(list_overrides(after, 2000.0)) == 2
+    assert after.to_dict() == state.to_dict()
 
 
 async def test_an_override_on_a_model_already_on_standby_is_persisted(store_url: str) -> None:
@@ -38,18 +33,14 @@ async def test_an_override_on_a_model_already_on_standby_is_persisted(store_url:
     mesh = small_mesh()
     state = initial_state(mesh)
     model = mesh.provider_models[mesh.providers[0]][0]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         manager.record(set_override(mesh, state, model, until=9e9, reason="a", now=1000.0))
         assert await manager.sync()
         manager.record(set_override(mesh, state, model, until=7e9, reason="b", now=1001.0))
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    (only,) = list_overrides(restored, 2000.0)
+    after = await restored(store_url)
+    (only,) = list_overrides(after, 2000.0)
     assert (only.until, only.reason) == (7e9, "b")
 
 
@@ -57,16 +48,12 @@ async def test_a_cleared_override_stays_cleared_after_a_reload(store_url: str) -
     mesh = small_mesh()
     state = initial_state(mesh)
     provider = mesh.providers[0]
-    async with manager_for(store_url) as manager:
-        await manager.load()
-        manager.attach(state, mesh)
+    async with writing(store_url, state, mesh) as manager:
         manager.record(set_override(mesh, state, provider, until=9e9, reason="a", now=1000.0))
         assert await manager.sync()
         manager.record(clear_override(mesh, state, provider, 1001.0))
         assert await manager.sync()
 
-    async with manager_for(store_url) as manager:
-        restored = await manager.load()
-    assert restored is not None
-    assert list_overrides(restored, 2000.0) == []
-    assert all(ms.is_active for ms in restored.models.values())
+    after = await restored(store_url)
+    assert list_overrides(after, 2000.0) == []
+    assert all(ms.is_active for ms in after.models.values())

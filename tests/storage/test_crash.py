@@ -10,45 +10,54 @@ also has to reclaim the dead writer's lock.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import random
-import sys
-from pathlib import Path
+from multiprocessing.context import ForkServerContext
 
+import crash_writer
 import pytest
 from storage_support import consistency_errors, small_mesh, start_when_free
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
 
-WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS = {"file": 30, "sqlite": 30, "redis": 8, "postgres": 8}
+
+
+@pytest.fixture(scope="module")
+def writers() -> ForkServerContext:
+    """Writers forked from one server that imported the writer and the stores once.
+
+    A fresh interpreter per writer spent most of this test's CPU on imports; a forked child is
+    still a separate process, killed with SIGKILL just the same.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crash_writer"])
+    return context
 
 
 @pytest.mark.parametrize("backend", list(KILLS), indirect=True)
 async def test_a_writer_killed_at_random_moments_always_leaves_a_complete_snapshot(
-    backend: str, store_url: str
+    backend: str, store_url: str, writers: ForkServerContext
 ) -> None:
     url = store_url + ("&lock_ttl=0.3" if backend == "redis" else "")
     rng = random.Random(f"crash-{backend}")
     mesh = small_mesh()
     epochs = []
     for round_ in range(KILLS[backend]):
-        writer = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WRITER),
-            "write",
-            url,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+        ours, theirs = writers.Pipe(duplex=False)
+        writer = writers.Process(target=crash_writer.write_in_child, args=(url, theirs))
+        writer.start()
+        theirs.close()
         try:
-            assert writer.stdout is not None
-            ready = await asyncio.wait_for(writer.stdout.readline(), 30)
-            assert ready == b"ready\n", f"round {round_}: writer did not start"
+            started = await asyncio.to_thread(ours.poll, 30)
+            assert started, f"round {round_}: writer did not start"
+            assert ours.recv() == "ready"
             await asyncio.sleep(rng.uniform(0.0, 0.06))
         finally:
             writer.kill()
-            await writer.wait()
+            await asyncio.to_thread(writer.join)
+            ours.close()
 
         with capture_logs() as logs:
             snap = await read_snapshot(url)

@@ -32,7 +32,7 @@ from aiohttp import web
 from modelmesh_healthd import __version__
 from modelmesh_healthd.daemon import overrides_api
 from modelmesh_healthd.daemon.admin_auth import token_middleware
-from modelmesh_healthd.daemon.history import history_body
+from modelmesh_healthd.daemon.history_api import history_body
 from modelmesh_healthd.daemon.liveness import Liveness
 from modelmesh_healthd.daemon.metrics import CONTENT_TYPE, Metrics
 from modelmesh_healthd.daemon.reports import ReportIntake

@@ -18,12 +18,12 @@ member or lease is about to expire) one round:
 With `daemon.vantage` set (a quorum across sites), each site's replicas share the probing among
 themselves: the prober of a provider in a site is its rendezvous owner among that site's live
 members, holding the lease `vote:<site>:<provider>`, and it writes that site's vote after every
-probe (fenced like the rows). The writer of the shared state is the owner among all members,
-which is always also the prober of its own site (the highest weight overall is the highest in
-its site too). Other sites' probers only vote (`state.observe_vote`); the writer's step reads
-their votes (refreshed every round): the shared state follows the tally after each of the
-writer's probes and after each round (`state.observe_quorum`), so K other sites can take a
-provider down, or bring it back, whatever the writer's own site sees.
+probe (`coordination_votes`, fenced like the rows). The writer of the shared state is the owner
+among all members, which is always also the prober of its own site (the highest weight overall
+is the highest in its site too). Other sites' probers only vote (`state.observe_vote`); the
+writer's step reads their votes (refreshed every round): the shared state follows the tally
+after each of the writer's probes and after each round (`state.observe_quorum`), so K other
+sites can take a provider down, or bring it back, whatever the writer's own site sees.
 
 A lease whose local deadline passes (a paused process, a store out of reach) is dropped at once:
 the replica stops probing and writing that provider before the store would let anyone else
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -46,6 +45,7 @@ from prometheus_client import CollectorRegistry
 
 from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
+from modelmesh_healthd.daemon.coordination_votes import SiteVotes, vantage_of
 from modelmesh_healthd.daemon.timing import base_delay, first_due
 from modelmesh_healthd.state import (
     SCHEMA_VERSION,
@@ -54,7 +54,6 @@ from modelmesh_healthd.state import (
     PoolRestored,
     ProviderState,
     SystemState,
-    Vote,
     observe_quorum,
     phase_of,
 )
@@ -63,13 +62,10 @@ from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
-    VOTE_KEEP,
     Coordination,
-    VoteWrite,
     pool_shard,
     provider_shard,
     vote_shard,
-    votes_document,
 )
 from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.errors import StoreError, StoreURLError
@@ -134,7 +130,6 @@ __all__ = [
     "ReplicaCounts",
     "log_standby",
     "replica_options",
-    "vantage_of",
 ]
 
 _log = structlog.get_logger(LOGGER_NAME)
@@ -176,12 +171,6 @@ def replica_options(url: str) -> tuple[str, float | None]:
             f"got {options['lease_ttl']!r}"
         )
     return bare, ttl
-
-
-def vantage_of(member: str) -> str | None:
-    """The site of a replica's member id (`host:pid:instance#tag@site`); None without one."""
-    site = member.rpartition("#")[2].partition("@")[2]
-    return site or None
 
 
 def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
@@ -252,6 +241,20 @@ class Coordinator:
         self.store = FencedStore(store, coordination, self.member, on_fenced=self._fenced)
         self.leases = self.store.leases
         self.counts = ReplicaCounts()
+        self.votes: SiteVotes | None = None
+        """This site's votes (None: no quorum across sites)."""
+        if self.vantage is not None:
+            self.votes = SiteVotes(
+                coordination,
+                self.store,
+                self.member,
+                self.vantage,
+                ttl,
+                quorum=lambda: daemon.core.quorum,
+                clock=daemon.wall_clock,
+                counts=self.counts,
+                on_fenced=self._fenced,
+            )
         self.members: tuple[str, ...] = ()
         self._announced: dict[str, bool] = {}
         self._owed: set[str] = set()
@@ -413,8 +416,8 @@ class Coordinator:
             self.leases.grant(shard, token, sent + self.ttl)
         stored = (await self.store.load(repair=False)).snapshot
         await self._adopt(set(claim.granted), None if stored is None else stored.state)
-        if self.vantage is not None:
-            await self._read_votes(members)
+        if self.votes is not None:
+            await self.votes.read(members)
             self._follow_votes()
         others = [left for m, left in beat.members.items() if m != self.member]
         soonest = min([*claim.waiting.values(), *others], default=self.ttl)
@@ -599,89 +602,6 @@ class Coordinator:
             )
         self._count_owned()
 
-    async def cast(self, provider: str, vote: Vote, fresh_for: float) -> None:
-        """Write this site's vote on `provider` under its vote lease (fenced like the rows).
-
-        Args:
-            provider: The provider voted on.
-            vote: This site's vote after its latest probe.
-            fresh_for: Seconds the vote counts for (this site's next vote is due before then).
-        """
-        if self.vantage is None:
-            return
-        token = self.leases.token(vote_shard(provider, self.vantage))
-        if token is None:
-            return  # the lease went while the probe ran: the new prober votes
-        data = json.dumps(
-            {
-                "down": vote.down,
-                "since": vote.since,
-                "at": vote.at,
-                "fresh_for": round(fresh_for, 3),
-                "outcome": vote.outcome,
-            }
-        )
-        quorum = self.daemon.core.quorum
-        self.counts.quorum_pending = 0 if quorum is None else len(quorum.pending)
-        try:
-            refused = await self.coordination.write_votes(
-                self.member, [VoteWrite(token, provider, self.vantage, data)]
-            )
-        except StoreError as exc:
-            _log.warning(
-                "replica.vote_failed", member=self.member, provider=provider, reason=str(exc)
-            )
-            return
-        if refused:
-            self.store.fenced_writes += len(refused)
-            _log.warning(
-                "store.write_fenced",
-                store=self.store.url,
-                member=self.member,
-                shards=sorted(refused),
-                count=len(refused),
-            )
-            self._fenced(refused)
-            return
-        self.counts.votes += 1
-
-    async def _read_votes(self, members: tuple[str, ...]) -> None:
-        """Every site's votes and the live sites, into the core's quorum (the writer's step
-        decides with them)."""
-        quorum = self.daemon.core.quorum
-        if quorum is None:
-            return
-        stored = await self.coordination.votes()
-        now = self.daemon.wall_clock()
-        votes: dict[str, dict[str, Vote]] = {}
-        stale: list[tuple[str, str, float]] = []
-        for found in stored:
-            try:
-                data = json.loads(found.data)
-                at = now - found.age  # the store's clock: no trust in another site's clock
-                lifetime = float(data["fresh_for"])
-                vote = Vote(
-                    found.vantage,
-                    bool(data["down"]),
-                    float(data["since"]),
-                    at,
-                    at + lifetime,
-                    None if data.get("outcome") is None else str(data["outcome"]),
-                )
-            except (ValueError, KeyError, TypeError):
-                lifetime = self.ttl  # a vote this version cannot read counts as none
-                vote = None
-            keep = VOTE_KEEP * max(lifetime, self.ttl)
-            if found.age > keep:
-                stale.append((found.vantage, found.provider, keep))
-            elif vote is not None:
-                votes.setdefault(found.provider, {})[found.vantage] = vote
-        if stale:
-            # A site that left, a provider removed: their votes would be shown (stale) for ever.
-            await self.coordination.prune_votes(stale)
-        quorum.votes = votes
-        quorum.live = frozenset(site for m in members if (site := vantage_of(m)) is not None)
-
     def _follow_votes(self) -> None:
         """The shared state of each provider this replica writes follows the votes just read:
         other sites can take it down, or bring it back, between this site's probes."""
@@ -713,13 +633,9 @@ class Coordinator:
         """
         snapshot = (await self.store.inner.load(repair=False)).snapshot
         document = {} if snapshot is None else snapshot.state.to_dict()
-        if self.vantage is not None:
-            document["votes"] = await self._votes_document()
+        if self.votes is not None:
+            document["votes"] = await self.votes.document()
         return document
-
-    async def _votes_document(self) -> dict[str, dict[str, dict[str, object]]]:
-        """Provider -> site -> its vote (down, since, outcome, age in seconds, fresh)."""
-        return votes_document(await self.coordination.votes())
 
 
 def _share_spend(local: ProviderState | None, stored: ProviderState | None) -> None:

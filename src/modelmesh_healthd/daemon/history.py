@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -48,13 +48,12 @@ from modelmesh_healthd.storage import StoreError
 from modelmesh_healthd.storage.history_store import HistoryStore, open_history_store
 
 __all__ = [
+    "EMPTY_HISTORY",
     "HOUR_S",
     "LOG_EVENTS",
     "HistoryRecorder",
-    "HistorySource",
     "Hours",
     "day_by_hour",
-    "history_body",
     "model_subject",
     "provider_subject",
 ]
@@ -105,7 +104,7 @@ def _windows_of(history: History, now: float) -> Mapping[str, Availability]:
     return {label: availability(history, now, secs) for label, secs in WINDOWS.items()}
 
 
-_EMPTY = History()
+EMPTY_HISTORY = History()
 """The history of a subject with no record yet (immutable, so one serves every subject)."""
 
 Hours = tuple[tuple[float, Availability], ...]
@@ -228,7 +227,7 @@ class HistoryRecorder:
         self._same = (0.0, {})  # the replaced histories it holds are not kept past the refresh
 
     def _record(self, subject: str, now: float, value: str, provider: str | None = None) -> None:
-        before = self.histories.get(subject, _EMPTY)
+        before = self.histories.get(subject, EMPTY_HISTORY)
         if self._same[0] != now:
             self._same = (now, {})
         same = self._same[1]
@@ -447,41 +446,3 @@ class HistoryRecorder:
         store, self._store = self._store, None
         with contextlib.suppress(Exception):
             await store.__aexit__(None, None, None)
-
-
-class HistorySource(Protocol):
-    """What `history_body` reads: a daemon view has all of it."""
-
-    @property
-    def history(self) -> HistoryRecorder: ...
-
-    @property
-    def mesh(self) -> Mesh: ...
-
-    def wall_clock(self) -> float: ...
-
-
-def _subject_body(recorder: HistoryRecorder, subject: str, now: float) -> dict[str, Any]:
-    history = recorder.histories.get(subject, _EMPTY)
-    windows = recorder.windows(subject, now) or {}
-    day = now - WINDOWS["24h"]
-    return {
-        "current": history.current,
-        "windows": {label: avail.to_dict() for label, avail in windows.items()},
-        "changes_24h": [{"at": at, "state": s} for at, s in history.entries if at >= day],
-    }
-
-
-def history_body(daemon: HistorySource, provider: str) -> dict[str, Any]:
-    """The JSON answer of `/v1/providers/{name}/history`: the provider's and its models'."""
-    now = daemon.wall_clock()
-    recorder = daemon.history
-    models = daemon.mesh.provider_models.get(provider, ())
-    return {
-        "provider": provider,
-        "generated_at": now,
-        "rules": "ratio = (up + degraded) / (up + degraded + down); maintenance and unknown "
-        "excluded; a rate limit is up; time before the first probe is unknown",
-        **_subject_body(recorder, provider_subject(provider), now),
-        "models": {m: _subject_body(recorder, model_subject(m), now) for m in models},
-    }

@@ -11,14 +11,14 @@ This module is longer than most on purpose: `Daemon` is the one owner of the dae
 runtime (core, providers, client, scheduler, store), and startup, one probe's result, reload and
 shutdown each change all of it. The parts that do not need that ownership live beside it:
 timing, the scheduler, probe set-up, reload diffing, supervision (which sees the daemon only
-through `view.DaemonView`), metrics, memory.
+through `view.DaemonView`), metrics, memory; and each concern's wiring (`canary_hooks`,
+`overrides_hooks`, `history_hooks`, `coordination_hooks`, `quorum_hooks`), which drives it
+through `runtime.DaemonRuntime`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import os
 import random
 import signal
@@ -31,18 +31,27 @@ import structlog
 
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
-from modelmesh_healthd.daemon.canary import CanaryLoop
+from modelmesh_healthd.daemon.canary_hooks import canary_loop, keep_spend
 from modelmesh_healthd.daemon.cancelling import cancel_and_wait
-from modelmesh_healthd.daemon.coordination import (
-    STANDBY_POLL,
-    Coordinator,
-    log_standby,
-    replica_options,
-)
-from modelmesh_healthd.daemon.history import HistoryRecorder
+from modelmesh_healthd.daemon.coordination import STANDBY_POLL, Coordinator, log_standby
+from modelmesh_healthd.daemon.coordination_hooks import store_to_write
+from modelmesh_healthd.daemon.history_hooks import history_recorder, start_history, stop_history
 from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
+from modelmesh_healthd.daemon.overrides_hooks import (
+    end_override,
+    expire_overrides,
+    expire_periodically,
+    hold,
+    overrides_now,
+)
 from modelmesh_healthd.daemon.probe_setup import client_options, probe_target
+from modelmesh_healthd.daemon.quorum_hooks import (
+    cast_vote,
+    follow_quorum,
+    observe_as_site,
+    quorum_of,
+)
 from modelmesh_healthd.daemon.reload import (
     Topology,
     carried_over,
@@ -52,52 +61,35 @@ from modelmesh_healthd.daemon.reload import (
 from modelmesh_healthd.daemon.scheduler import START_GRID, Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
-from modelmesh_healthd.probes import ProbeResult, ProbeTarget, build_client, probe
-from modelmesh_healthd.probes.canary import CanaryResult, DaySpend, charge_state
+from modelmesh_healthd.probes import ProbeTarget, build_client, probe
+from modelmesh_healthd.probes.canary import DaySpend
 from modelmesh_healthd.state import (
     ConnectivityGuard,
     Event,
     HealthCore,
     HealthPolicy,
     Mesh,
-    Outcome,
     Phase,
-    ProviderState,
-    Quorum,
-    Step,
     SystemState,
-    latency_step,
-    model_latency_step,
-    observe,
-    observe_vote,
     phase_of,
     reconcile,
 )
-from modelmesh_healthd.state.overrides import (
-    Override,
-    OverrideError,
-    clear_override,
-    is_held,
-    list_overrides,
-    set_override,
-)
-from modelmesh_healthd.state.spend import carry_spend
+from modelmesh_healthd.state.overrides import Override
 from modelmesh_healthd.storage import (
     WRITE_TICK,
     StateManager,
-    StateStore,
     StoreError,
     StoreLockedError,
     StoreUnavailableError,
     default_store_url,
-    open_store,
     redact_url,
 )
 
 if TYPE_CHECKING:
     import httpx
 
-    from modelmesh_healthd.daemon.view import DaemonControls
+    from modelmesh_healthd.daemon.history import HistoryRecorder
+    from modelmesh_healthd.daemon.runtime import DaemonRuntime
 
 __all__ = ["Daemon"]
 
@@ -162,8 +154,7 @@ class Daemon:
         )
         """The pure core's state and memory: every health decision is made on it."""
         self.core.windows = config.windows()
-        if config.daemon.vantage is not None:
-            self.core.quorum = Quorum(config.daemon.vantage, config.health.quorum or 1)
+        self.core.quorum = quorum_of(config)
         self.providers: dict[str, _Provider] = {}
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
@@ -186,18 +177,10 @@ class Daemon:
         self._background: set[asyncio.Task[Any]] = set()
         self.supervision = Supervision(self, self.environ)
         """Admin endpoint, metrics, sd_notify, watchdog, heartbeat (the lifecycle hooks)."""
-        self.canary = CanaryLoop(
-            lambda: self.config,
-            lambda: self.client,
-            self._record_canary,
-            spend_of=self._provider_state,
-            store_spend=self._store_canary_spend,
-            owns=self._runs_canary,
-            wall_clock=wall_clock,
-        )
+        self.canary = canary_loop(self)
         """The optional canary (sends nothing unless the configuration turns it on)."""
         self.sinks.extend(self.supervision.sinks)
-        self.history = HistoryRecorder(self.store_url, maintenance=self._held_for_maintenance)
+        self.history: HistoryRecorder = history_recorder(self)
         """Availability history of every provider and model (recorded while running)."""
         self.sinks.append(self.history.observe)
 
@@ -234,11 +217,6 @@ class Daemon:
         return self.providers.keys()
 
     # --- flags (signal handlers call only these) --------------------------
-
-    def _held_for_maintenance(self, provider: str) -> bool:
-        # An operator's drain or an open maintenance window: history counts it as maintenance.
-        state = self.core.state.providers.get(provider)
-        return state is not None and is_held(state, self.wall_clock())
 
     def request_stop(self, signame: str = "request", *, force: bool = False) -> None:
         """Ask for a graceful stop; a second request with `force` skips the drain."""
@@ -291,40 +269,11 @@ class Daemon:
             installed.append(sig)
         return installed
 
-    def _keep_spend(self, stored: SystemState | None) -> None:
-        """A fresh start forgets health, never the canary's spend (the budget is hard)."""
-        if stored is None:
-            return
-        for name, ps in self.state.providers.items():
-            if name in stored.providers:
-                carry_spend(ps, stored.providers[name])
-
-    def _store_to_write(self) -> StateStore:
-        """The store the URL names, behind a replica's Coordinator when it asks for replicas.
-
-        Raises:
-            StoreError: A bad URL, or a quorum across sites with no shared store to vote in.
-        """
-        url, lease_ttl = replica_options(self.store_url)
-        store = open_store(url)
-        if lease_ttl is not None:
-            self.coordinator = Coordinator(self, store, lease_ttl)
-            # One writer per history subject: the provider's lease holder (history.py).
-            self.history.share(self.coordinator.owns_provider)
-            self.coordinator.on_hand_over.append(self.history.hand_over)
-            return self.coordinator.store
-        if self.core.quorum is not None and self.core.quorum.quorum > 1:
-            raise StoreError(
-                f"health.quorum {self.core.quorum.quorum} needs sites that share a store: "
-                "a Redis or PostgreSQL store URL with ?replicas=on"
-            )
-        return store
-
     async def _startup(self) -> bool:
         # The store's lock comes first: a second daemon started with the same configuration
         # must be told who holds the store, not that the admin port is taken.
         try:
-            store = self._store_to_write()
+            store, self.coordinator = store_to_write(self, self.store_url, self.history)
         except StoreError as exc:
             _log.error("daemon.startup_failed", reason=str(exc))
             return False
@@ -349,14 +298,12 @@ class Daemon:
         now = self.wall_clock()
         self.core.state, events = reconcile(self.mesh, restored, now, policy=self.policy)
         if restored is None:
-            self._keep_spend(stored)
+            keep_spend(self.state, stored)
         self.core.reindex()  # the restored overrides: the tick ends them on time
         manager.attach(self.state, self.mesh)
         self._publish(events)
-        self._expire_overrides()  # those that ended while the daemon was not running
-        await self.history.start(
-            lambda: self.state, lambda: self.mesh, lambda: self.policy, self.wall_clock
-        )
+        expire_overrides(self)  # those that ended while the daemon was not running
+        await start_history(self)
 
         self.client = build_client(client_options(self.config))
         self.scheduler = Scheduler(
@@ -376,7 +323,7 @@ class Daemon:
         self._spawn(self._watch_lock(manager), "lock-watch")
         first_round = max((p.timing.interval for p in self.providers.values()), default=60.0)
         self._spawn(trim_periodically(first=min(first_round, 60.0)), "memory-trim")
-        self._spawn(self._expire_periodically(), "override-expiry")
+        self._spawn(expire_periodically(self), "override-expiry")
         if self.config.daemon.summary_interval > 0:
             self._spawn(self._summaries(self.config.daemon.summary_interval), "summary")
         self.ready = True
@@ -480,10 +427,7 @@ class Daemon:
         left = await cancel_and_wait(list(self._background), budget)
         if left:
             _log.warning("daemon.tasks_left_running", tasks=sorted(t.get_name() for t in left))
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(budget):
-                lost = self.manager is not None and self.manager.lock_lost
-                await self.history.stop(save=not lost)
+        await stop_history(self, budget)
         if self.manager is not None:
             try:
                 async with asyncio.timeout(budget):
@@ -525,12 +469,12 @@ class Daemon:
     async def _job(self, name: str, due: float) -> float | None:
         entry = self.providers.get(name)
         client = self.client
-        if entry is None or client is None or not self._owns(name):
+        if entry is None or client is None or not self.owns(name):
             return None
         if self.coordinator is not None:
             self.coordinator.probing(name, self.wall_clock())
         result = await probe(client, self._target(name, entry.timing.timeout))
-        if not self._owns(name):
+        if not self.owns(name):
             return None  # its lease went while the probe ran: the new owner records it
         assert self.scheduler is not None
         if self.providers.get(name) is not entry:
@@ -538,7 +482,7 @@ class Daemon:
             # probe ran: the result is stale, so probe the new target at once.
             return None if name not in self.providers else self.scheduler.now()
         now = self.wall_clock()
-        step = self._observe(name, result, now)
+        step = observe_as_site(self.core, self.coordinator, name, result, now)
         self._publish(step.events)
         if step.wants_evidence:
             self._request_evidence(name)
@@ -553,25 +497,12 @@ class Daemon:
             resume_at=None if step.resume_at is None else mono + (step.resume_at - now),
             draw=self.rng.random,
         )
-        if step.vote is not None and self.coordinator is not None:
-            # The vote counts until this site's next one is surely written: the next probe,
-            # its timeout, and a lease TTL for a takeover of this site's probing.
-            fresh_for = max(0.0, next_due - mono) + entry.timing.timeout + self.coordinator.ttl
-            await self.coordinator.cast(name, step.vote, fresh_for)
+        await cast_vote(
+            self.coordinator, name, step, lasts=next_due - mono, probe_timeout=entry.timing.timeout
+        )
         return next_due
 
-    def _observe(self, name: str, result: ProbeResult, now: float) -> Step:
-        """The core's step: a site's prober that does not write the provider only votes."""
-        coordinator = self.coordinator
-        if (
-            self.core.quorum is not None
-            and coordinator is not None
-            and not coordinator.writes_provider(name)
-        ):
-            return observe_vote(self.core, name, result, now)
-        return observe(self.core, name, result, now)
-
-    def _owns(self, name: str) -> bool:
+    def owns(self, name: str) -> bool:
         """Whether this daemon probes `name` (always, unless it is one replica of several)."""
         return self.coordinator is None or self.coordinator.owns_provider(name)
 
@@ -601,98 +532,6 @@ class Daemon:
             return False
         self.scheduler.expedite(provider)
         return True
-
-    # --- overrides (view.DaemonControls) ---------------------------------
-
-    def overrides(self) -> list[Override]:
-        """Every override in force now."""
-        return list_overrides(self.state, self.wall_clock())
-
-    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
-        """Hold `target` for `seconds` and publish (so persist) the change."""
-        if not seconds > 0:
-            raise OverrideError(f"override duration must be positive, got {seconds}")
-        now = self.wall_clock()
-        events = set_override(
-            self.mesh,
-            self.state,
-            target,
-            until=now + seconds,
-            reason=reason,
-            now=now,
-            policy=self.policy,
-        )
-        self.core.overrides.note_events(events)
-        self._publish(events)
-        return [o for o in list_overrides(self.state, now) if o.target == target]
-
-    def clear_override(self, target: str) -> bool:
-        """End the override on `target` now."""
-        events = clear_override(
-            self.mesh, self.state, target, self.wall_clock(), policy=self.policy
-        )
-        self._publish(events)
-        return bool(events)
-
-    def _expire_overrides(self) -> None:
-        # End overrides that are due and open scheduled windows that are due (pure, in the core).
-        self._publish(self.core.tick(self.wall_clock()))
-
-    async def _expire_periodically(self, every: float = 1.0) -> None:
-        # Probes expire their own provider's overrides; this ends the rest on time, too.
-        while True:
-            await asyncio.sleep(every)
-            self._expire_overrides()
-
-    def _provider_state(self, name: str) -> ProviderState | None:
-        # Looked up on the state of the moment: startup and reloads replace the state object.
-        return self.state.providers.get(name)
-
-    def _runs_canary(self, name: str) -> bool:
-        # Under replicas the provider's owner alone spends its budget.
-        return self.coordinator is None or self.coordinator.owns_provider(name)
-
-    async def _store_canary_spend(self, name: str) -> bool:
-        """Store a provider's canary reservations before they are sent (never overspend).
-
-        True when the store holds them and this daemon still runs the provider's canary (a
-        replica whose write was fenced has lost the provider by then). Without a store at all
-        (a daemon not started) there is nothing a restart could forget.
-        """
-        manager = self.manager
-        if manager is None:
-            return True
-        manager.touch(name)
-        return await manager.sync() and self._runs_canary(name)
-
-    def _record_canary(self, name: str, result: CanaryResult) -> None:
-        """A canary round: its cost to the totals, its report to the core like a probe's."""
-        ps = self.state.providers.get(name)
-        if ps is None:
-            return
-        if self.manager is not None:
-            self.manager.touch(name)  # the settled spend (lower than reserved) and its totals
-        charge_state(ps, self.state.models, result)
-        report = result.report
-        if report is None:
-            return
-        now = self.wall_clock()
-        # Time to first token has its own baseline (a completion is slower than a list); the
-        # report then goes to the core without a latency, so the probes' baseline stays theirs.
-        outcome, slow = latency_step(
-            ps, name, report.outcome, report.latency, now=now, policy=self.policy, source="ttft"
-        )
-        report = dataclasses.replace(report, outcome=outcome, latency=None)
-        step = observe(self.core, name, report, now)
-        budget = self.config.providers[name].degraded_after
-        for m in result.models:
-            ms = self.state.models.get(m.model)
-            if ms is not None and m.ttft is not None and m.reading.outcome is Outcome.OK:
-                over = budget is not None and m.ttft > budget
-                slow += model_latency_step(
-                    ms, m.model, name, m.ttft, over_budget=over, now=now, policy=self.policy
-                )
-        self._publish(step.events + slow)
 
     def _request_evidence(self, held: str) -> None:
         """Probe one healthy, idle provider early: its answer (or not) tells whose fault it is."""
@@ -726,6 +565,20 @@ class Daemon:
             self.manager.record(events)
         for sink in self.sinks:
             sink(shown)
+
+    # --- overrides (view.DaemonControls; the wiring is overrides_hooks') ------
+
+    def overrides(self) -> list[Override]:
+        """Every override in force now."""
+        return overrides_now(self)
+
+    def set_override(self, target: str, seconds: float, reason: str) -> list[Override]:
+        """Hold `target` for `seconds` and publish (so persist) the change."""
+        return hold(self, target, seconds, reason)
+
+    def clear_override(self, target: str) -> bool:
+        """End the override on `target` now."""
+        return end_override(self, target)
 
     # --- the fleet --------------------------------------------------------
 
@@ -784,8 +637,7 @@ class Daemon:
         core.mesh = config.mesh()
         core.policy = config.policy()
         core.windows = config.windows()
-        if core.quorum is not None:
-            core.quorum.quorum = config.health.quorum or 1
+        follow_quorum(core, config)
         core.state, events = reconcile(core.mesh, core.state, self.wall_clock(), policy=core.policy)
         core.reindex()
         if self.manager is not None:
@@ -876,5 +728,7 @@ async def _quietly(awaitable: Any) -> None:
 
 if TYPE_CHECKING:
 
-    def _a_daemon_is_its_own_view(daemon: Daemon) -> DaemonControls:
-        return daemon  # mypy proves here that observers' view is what the Daemon offers
+    def _a_daemon_is_its_own_runtime(daemon: Daemon) -> DaemonRuntime:
+        # mypy proves here that observers' view, and the wiring modules' runtime (a view plus
+        # the parts they drive), are what the Daemon offers.
+        return daemon

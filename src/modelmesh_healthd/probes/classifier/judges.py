@@ -32,6 +32,7 @@ __all__ = [
     "judge_openai_list",
     "judge_single_model",
     "listed",
+    "model_object",
     "too_big",
     "unexpected",
     "with_headroom",
@@ -174,16 +175,37 @@ def judge_openai_list(
     return with_headroom(models_finding(names, models), reply, dialect)
 
 
+def model_object(
+    reply: Reply, dialect: Dialect, model: str, now: float
+) -> Finding | dict[str, Any] | None:
+    """The start every judge of one model's JSON object answer shares.
+
+    Args:
+        reply: The answer about `model` alone (`GET /models/{id}`, a per-model rung).
+        dialect: The kind's error traps.
+        model: The model the answer is about (a 404 is that model missing).
+        now: Wall time, for Retry-After dates.
+
+    Returns:
+        A `Finding` when the answer is judged before its body is read: a non-2xx through
+        `judge_error` with the model named, a 2xx cut at the body cap. Otherwise the body as a
+        JSON object, or None when it is not one; what a correct object holds is the caller's.
+    """
+    if not 200 <= reply.status <= 299:
+        return judge_error(reply, dialect, now, model=model)
+    if reply.truncated:
+        return too_big(reply)
+    return parse_json_object(reply.body)
+
+
 def judge_single_model(
     reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float
 ) -> Finding:
     """`GET /models/{id}` (OpenAI, Azure, Anthropic, Gemini): one model object, or 404."""
     model = models[0]
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, dialect, now, model=model)
-    if reply.truncated:
-        return too_big(reply)
-    obj = _object_or_none(reply)
+    obj = model_object(reply, dialect, model, now)
+    if isinstance(obj, Finding):
+        return obj
     if obj is None or not isinstance(obj.get("id", obj.get("name")), str):
         return unexpected("not a model object")
     return with_headroom(Finding(Outcome.OK, found=frozenset((model,))), reply, dialect)

@@ -17,9 +17,7 @@ from modelmesh_healthd.probes.classifier import (
     Finding,
     Judge,
     Reply,
-    judge_error,
-    parse_json_object,
-    too_big,
+    model_object,
     unexpected,
     with_headroom,
 )
@@ -48,14 +46,11 @@ def model_judge(shape: Callable[[dict[str, Any]], bool], what: str) -> Judge:
 
     def judge(reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float) -> Finding:
         model = models[0]
-        if not 200 <= reply.status <= 299:
-            found = judge_error(reply, dialect, now, model=model)
-            if reply.status == 400 and found.outcome is Outcome.PROTOCOL_ERROR:
-                return Finding(Outcome.OK, f"{model}: rung refused ({found.detail})")
-            return found
-        if reply.truncated:
-            return too_big(reply)
-        obj = parse_json_object(reply.body)
+        obj = model_object(reply, dialect, model, now)
+        if isinstance(obj, Finding):
+            if reply.status == 400 and obj.outcome is Outcome.PROTOCOL_ERROR:
+                return Finding(Outcome.OK, f"{model}: rung refused ({obj.detail})")
+            return obj
         if obj is None or not shape(obj):
             return unexpected(what)
         return with_headroom(Finding(Outcome.OK, found=frozenset((model,))), reply, dialect)

@@ -16,10 +16,8 @@ from modelmesh_healthd.probes.classifier import (
     Dialect,
     Finding,
     Reply,
-    judge_error,
     judge_openai_list,
-    parse_json_object,
-    too_big,
+    model_object,
     unexpected,
 )
 from modelmesh_healthd.probes.engine import Step
@@ -37,11 +35,9 @@ def judge_lmstudio_model(
 ) -> Finding:
     """`GET /api/v0/models/{model}`: `{"id", "type", "state": "loaded" | "not-loaded", ...}`."""
     model = models[0]
-    if not 200 <= reply.status <= 299:
-        return judge_error(reply, dialect, now, model=model)
-    if reply.truncated:
-        return too_big(reply)
-    obj = parse_json_object(reply.body)
+    obj = model_object(reply, dialect, model, now)
+    if isinstance(obj, Finding):
+        return obj
     state = obj.get("state") if obj is not None else None
     if state == "loaded":
         return Finding(Outcome.OK, found=frozenset((model,)))
