@@ -1,7 +1,8 @@
 """CPU per probe of the whole daemon, side by side with Prometheus blackbox_exporter.
 
 Run: .venv/bin/python bench/daemon_cost.py [--providers 300] [--interval 3] [--seconds 30]
-     [--repeats 1] [--profile out.txt]
+     [--repeats 1] [--transport httptools] [--event-loop auto] [--compare aiohttp:asyncio]
+     [--profile out.txt]
 
 Needs (Debian): `apt-get install -y nginx-light prometheus-blackbox-exporter`. Without nginx the
 provider simulator serves the target instead (in a process of its own); without the exporter its
@@ -16,10 +17,16 @@ One target, `GET /v1/models` on 127.0.0.1 (three model ids in an OpenAI list), p
   kind openai with 3 models each (3 pools), every interval, SQLite store under that sync
   policy. Its process CPU (/proc, all threads) over the window, divided by the probes that
   its `/metrics` counted in the same window (one scrape before, one after).
-* probe() alone - `bench/probe_cost.py`'s loop of `probe()` on one client (aiohttp transport,
-  the 3 models checked), in this process, back to back at concurrency 1 and 16; and once more
-  started at the daemon's rate (`probe() alone, N/s`): the loop sleeps between probes there, as
-  the daemon's does, which costs a probe far more CPU than a hot loop (cold caches, wake-ups).
+* probe() alone - `bench/probe_cost.py`'s loop of `probe()` on one client (the default
+  transport, the 3 models checked), in this process, back to back at concurrency 1 and 16; and
+  once more started at the daemon's rate (`probe() alone, N/s`): the loop sleeps between probes
+  there, as the daemon's does, which costs a probe far more CPU than a hot loop (cold caches,
+  wake-ups).
+
+`--transport` and `--event-loop` choose the daemon's `http.transport` and `daemon.event_loop`
+(the probe() alone rows run on the same transport and loop). `--compare T:L,...` adds, for each
+transport T and loop L, a daemon (immediate) row and a `probe() alone, conc. 1` row, so that a
+change of either is measured against what it replaces in one run.
 
 Rounds interleave the rows so drift in the machine's load hits each alike; ratios are of the
 medians. `--profile FILE` instead samples the immediate-policy daemon with py-spy
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import functools
 import json
 import os
 import shutil
@@ -47,17 +55,28 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 import probe_cost  # bench/ is the script's directory, so on sys.path
-from modelmesh_healthd.probes import ClientOptions, ProbeResult, ProbeTarget, build_client, probe
+from modelmesh_healthd.cli import loop_factory
+from modelmesh_healthd.probes import (
+    TRANSPORTS,
+    ClientOptions,
+    ProbeResult,
+    ProbeTarget,
+    Transport,
+    build_client,
+    probe,
+)
 
+LOOPS = ("auto", "uvloop", "asyncio")
 MODELS = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
 KEY = probe_cost.KEY
 TICK = os.sysconf("SC_CLK_TCK")
@@ -262,12 +281,21 @@ def run_blackbox(binary: str, target_url: str, args: argparse.Namespace, workdir
 # --- the daemon ---------------------------------------------------------------------------
 
 
-def daemon_yaml(args: argparse.Namespace, base: str, policy: str, admin: int, db: Path) -> str:
+def daemon_yaml(
+    args: argparse.Namespace,
+    base: str,
+    policy: str,
+    admin: int,
+    db: Path,
+    *,
+    variant: tuple[str, str],
+) -> str:
+    transport, loop = variant
     n = args.providers
     lines = [
-        "daemon: {summary_interval: 0, log: {level: info, format: json}}",
+        f"daemon: {{summary_interval: 0, event_loop: {loop}, log: {{level: info, format: json}}}}",
         f"schedule: {{interval: {args.interval}s, fast_interval: 1s, timeout: 5s, jitter: 0.1}}",
-        "http: {trust_env: false}",
+        f"http: {{trust_env: false, transport: {transport}}}",
         f'storage: {{url: "sqlite:///{db}", sync_policy: {policy}}}',
         f'admin: {{listen: "127.0.0.1:{admin}"}}',
         "providers:",
@@ -304,12 +332,18 @@ class DaemonRun:
 
 
 def run_daemon(
-    args: argparse.Namespace, base: str, policy: str, workdir: Path, profile: Path | None = None
+    args: argparse.Namespace,
+    base: str,
+    policy: str,
+    workdir: Path,
+    *,
+    variant: tuple[str, str],
+    profile: Path | None = None,
 ) -> DaemonRun:
     admin = free_port()
     db = workdir / f"state-{policy}-{time.monotonic_ns()}.db"
     config = workdir / f"daemon-{policy}.yaml"
-    config.write_text(daemon_yaml(args, base, policy, admin, db))
+    config.write_text(daemon_yaml(args, base, policy, admin, db, variant=variant))
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "modelmesh_healthd", "run", "-c", str(config)],
@@ -359,12 +393,19 @@ def run_daemon(
 # --- probe() alone ------------------------------------------------------------------------
 
 
-def run_probe_alone(base: str, n: int, concurrency: int) -> float:
-    cpu = asyncio.run(probe_cost.ours(f"{base}/models", n, concurrency, "aiohttp", len(MODELS)))
-    return cpu / n * 1e6
+def _on_loop(loop: str, coro: Coroutine[Any, Any, float]) -> float:
+    """Run `coro` on the event loop the daemon would use for `daemon.event_loop: loop`."""
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        return runner.run(coro)
 
 
-async def _paced(base: str, rate: float, n: int) -> float:
+def run_probe_alone(base: str, n: int, concurrency: int, variant: tuple[str, str]) -> float:
+    transport, loop = cast(tuple[Transport, str], variant)
+    work = probe_cost.ours(f"{base}/models", n, concurrency, transport, len(MODELS))
+    return _on_loop(loop, work) / n * 1e6
+
+
+async def _paced(base: str, rate: float, n: int, transport: Transport) -> float:
     target = ProbeTarget(
         name="openai",
         kind="openai",
@@ -373,7 +414,7 @@ async def _paced(base: str, rate: float, n: int) -> float:
         models=tuple((f"mesh/{m}", m) for m in MODELS),
         timeout=5.0,
     )
-    async with build_client(ClientOptions(transport="aiohttp")) as client:
+    async with build_client(ClientOptions(transport=transport)) as client:
         for _ in range(50):
             await probe(client, target)
         tasks: list[asyncio.Task[ProbeResult]] = []
@@ -385,13 +426,14 @@ async def _paced(base: str, rate: float, n: int) -> float:
         return time.process_time() - cpu
 
 
-def run_probe_paced(base: str, rate: float, n: int) -> float:
+def run_probe_paced(base: str, rate: float, n: int, variant: tuple[str, str]) -> float:
     """probe() started at the daemon's rate: the loop sleeps between probes, as the daemon's."""
-    return asyncio.run(_paced(base, rate, n)) / n * 1e6
+    transport, loop = cast(tuple[Transport, str], variant)
+    return _on_loop(loop, _paced(base, rate, n, transport)) / n * 1e6
 
 
-def run_floor(base: str, n: int) -> float:
-    return asyncio.run(probe_cost.floor(f"{base}/models", n, 1)) / n * 1e6
+def run_floor(base: str, n: int, loop: str) -> float:
+    return _on_loop(loop, probe_cost.floor(f"{base}/models", n, 1)) / n * 1e6
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -436,6 +478,15 @@ def _short(frame: str) -> str:
     return f"{name} ({file})"
 
 
+def _variant(spec: str, loop: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    transport, _, chosen = spec.partition(":")
+    if transport not in TRANSPORTS:
+        parser.error(f"--compare: unknown transport {transport!r}; choose from {TRANSPORTS}")
+    if chosen and chosen not in LOOPS:
+        parser.error(f"--compare: unknown event loop {chosen!r}; choose from {LOOPS}")
+    return transport, chosen or loop
+
+
 # --- the table ----------------------------------------------------------------------------
 
 
@@ -446,19 +497,32 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window per row")
     parser.add_argument("--repeats", type=int, default=1, help="rounds (medians are shown)")
     parser.add_argument("--n", type=int, default=3000, help="probes per probe() alone row")
+    parser.add_argument("--transport", default=TRANSPORTS[0], choices=TRANSPORTS)
+    parser.add_argument("--event-loop", default="auto", choices=LOOPS)
+    parser.add_argument(
+        "--compare",
+        default="",
+        help="comma-separated TRANSPORT:LOOP (LOOP defaults to --event-loop) for comparison rows",
+    )
     parser.add_argument("--profile", type=Path, help="profile the immediate daemon instead")
     parser.add_argument("--top", type=int, default=25, help="frames shown by --profile")
     args = parser.parse_args()
+    args.variant = (args.transport, args.event_loop)
+    args.compare = [
+        _variant(spec, args.event_loop, parser) for spec in args.compare.split(",") if spec
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         target, base, served_by = start_target(workdir)
         try:
             if args.profile is not None:
                 load = os.getloadavg()
-                r = run_daemon(args, base, "immediate", workdir, profile=args.profile)
+                r = run_daemon(
+                    args, base, "immediate", workdir, variant=args.variant, profile=args.profile
+                )
                 print(
-                    f"py-spy on the daemon (sync_policy immediate), {args.seconds:.0f} s, "
-                    f"load {load[0]:.2f}"
+                    f"py-spy on the daemon (sync_policy immediate, {'/'.join(args.variant)}), "
+                    f"{args.seconds:.0f} s, load {load[0]:.2f}"
                 )
                 print(f"{r.cpu_us:.0f} µs CPU per probe (under the profiler), {r.probes} probes")
                 for thread, us in r.threads.items():
@@ -472,26 +536,41 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) -> None:
     blackbox = blackbox_binary()
+    main = args.variant
     rows: dict[str, list[float]] = collections.defaultdict(list)
     notes: dict[str, str] = {}
+    alone_of: dict[str, str] = {}  # row -> the `probe() alone, conc. 1` row of its transport
     loads: list[float] = []
     cases: list[tuple[str, Callable[[], float]]] = []
     if blackbox is not None:
         cases.append(("blackbox_exporter", lambda: run_blackbox(blackbox, base, args, workdir)))
-    for policy in ("immediate", "periodic"):
 
-        def daemon(policy: str = policy) -> float:
-            r = run_daemon(args, base, policy, workdir)
-            notes[f"daemon, SQLite, {policy}"] = f"{r.probes} probes, {r.not_ok} not ok"
+    def daemon_case(policy: str, variant: tuple[str, str], suffix: str) -> None:
+        name = f"daemon, SQLite, {policy}{suffix}"
+
+        def daemon() -> float:
+            r = run_daemon(args, base, policy, workdir, variant=variant)
+            notes[name] = f"{r.probes} probes, {r.not_ok} not ok"
             return r.cpu_us
 
-        cases.append((f"daemon, SQLite, {policy}", daemon))
-    cases.append(("probe() alone, conc. 1", lambda: run_probe_alone(base, args.n, 1)))
-    cases.append(("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16)))
+        cases.append((name, daemon))
+        alone_of[name] = f"probe() alone, conc. 1{suffix}"
+
+    for policy in ("immediate", "periodic"):
+        daemon_case(policy, main, "")
+    for v in args.compare:
+        daemon_case("immediate", v, f" [{', '.join(v)}]")
+    alone_rows = set()
+    for v in (main, *args.compare):
+        name = "probe() alone, conc. 1" + (f" [{', '.join(v)}]" if v is not main else "")
+        cases.append((name, functools.partial(run_probe_alone, base, args.n, 1, v)))
+        alone_rows.add(name)
+    cases.append(("probe() alone, conc. 16", lambda: run_probe_alone(base, args.n, 16, main)))
     rate = args.providers / args.interval
     paced = f"probe() alone, {rate:.0f}/s"
-    cases.append((paced, lambda: run_probe_paced(base, rate, min(args.n, int(rate * 20)))))
-    cases.append(("asyncio streams floor", lambda: run_floor(base, args.n)))
+    n_paced = min(args.n, int(rate * 20))
+    cases.append((paced, lambda: run_probe_paced(base, rate, n_paced, main)))
+    cases.append(("asyncio streams floor", lambda: run_floor(base, args.n, main[1])))
     started = time.perf_counter()
     for _ in range(args.repeats):
         for name, run in cases:
@@ -501,27 +580,28 @@ def measure(args: argparse.Namespace, base: str, served_by: str, workdir: Path) 
     wall = time.perf_counter() - started
     med = {name: statistics.median(v) for name, v in rows.items()}
     bb = med.get("blackbox_exporter")
-    alone = med["probe() alone, conc. 1"]
     print(
         f"{args.providers} providers x {len(MODELS)} models every {args.interval:g} s "
         f"({args.providers / args.interval:.0f} probes/s), {args.seconds:.0f} s windows, "
-        f"{args.repeats} round(s); target: {served_by} at {base}/models"
+        f"{args.repeats} round(s); target: {served_by} at {base}/models; "
+        f"transport {main[0]}, event loop {main[1]}"
     )
     print(
         f"load average (1 min) over the run: {min(loads):.2f} - {max(loads):.2f}; {wall:.0f} s wall"
     )
     print()
     print(
-        f"{'row':<28} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
+        f"{'row':<46} {'µs CPU/probe':>12} {'range':>13} {'vs blackbox':>11} {'vs probe()':>10}"
         "  note"
     )
     for name, values in rows.items():
         m = med[name]
         spread = f"{min(values):.0f}-{max(values):.0f}" if len(values) > 1 else "-"
         vs_bb = f"{m / bb:.2f}x" if bb and name != "blackbox_exporter" else "-"
-        vs_alone = f"{m / alone:.2f}x" if name != "probe() alone, conc. 1" else "-"
+        alone = med[alone_of.get(name, "probe() alone, conc. 1")]
+        vs_alone = f"{m / alone:.2f}x" if name not in alone_rows else "-"
         print(
-            f"{name:<28} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
+            f"{name:<46} {m:>12.0f} {spread:>13} {vs_bb:>11} {vs_alone:>10}  {notes.get(name, '')}"
         )
     if bb is None:
         print("(blackbox_exporter not installed: apt-get install -y prometheus-blackbox-exporter)")

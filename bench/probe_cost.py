@@ -7,7 +7,8 @@ The provider simulator runs in a separate process, so only the prober's CPU is c
 (`GET /openai/v1/models`, 127.0.0.1 only) the same number of times:
 
 * floor      - raw asyncio streams: hand-written HTTP/1.1 keep-alive GET, Content-Length body
-* bare       - `await client.get(url)` then `response.content`, on a plain client
+* bare       - `await client.get(url)` then `response.content`, on a plain client over each
+               transport (httpx's own, httpx-aiohttp's, ours: `probes/transport.py`)
 * ours       - `await probe(client, target)`: deadline, capped streaming read, classification
 
 The target: ours costs at most 1.3x the bare loop. `vs bare` compares with the bare loop
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import ssl
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from httpx_aiohttp import AiohttpTransport
 from pydantic import SecretStr
 
 from modelmesh_healthd.probes import ClientOptions, ProbeTarget, Transport, build_client, probe
+from modelmesh_healthd.probes.transport import ProbeTransport
 from modelmesh_healthd.simulator import DEFAULT_KEYS
 from modelmesh_healthd.state import Outcome
 
@@ -94,6 +97,15 @@ async def floor(url: str, n: int, concurrency: int) -> float:
 
 def _bare_client(transport: str, concurrency: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    if transport == "httptools":
+        ours = ProbeTransport(
+            ssl_context=ssl.create_default_context(),
+            limit=concurrency,
+            keepalive=concurrency,
+            keepalive_expiry=30.0,
+            backstop_timeout=120.0,
+        )
+        return httpx.AsyncClient(transport=ours, limits=limits)
     if transport == "aiohttp":
         return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), limits=limits)
     return httpx.AsyncClient(limits=limits)
@@ -154,8 +166,10 @@ async def _measure(url: str, n: int, conc: list[int], repeats: int, models: int)
             ("floor (asyncio streams)", "-", partial(floor, url, n, c)),
             ("bare httpx.get", "httpx", partial(bare, url, n, c, "httpx")),
             ("bare httpx.get", "aiohttp", partial(bare, url, n, c, "aiohttp")),
+            ("bare httpx.get", "httptools", partial(bare, url, n, c, "httptools")),
             ("ours: probe()", "httpx", partial(ours, url, n, c, "httpx", models)),
             ("ours: probe()", "aiohttp", partial(ours, url, n, c, "aiohttp", models)),
+            ("ours: probe()", "httptools", partial(ours, url, n, c, "httptools", models)),
         ]
         samples: dict[int, list[float]] = {i: [] for i in range(len(cases))}
         for _ in range(repeats):  # interleaved, so drift in machine load hits every row alike

@@ -73,9 +73,6 @@ SLOW_FIRST = (
 FLEET_300 = (
     "test_three_replicas_probe_each_of_300_providers_once_per_interval",
     "test_a_killed_replicas_providers_resume_within_one_ttl_from_the_stored_state",
-    # Two in-process replicas whose joins, hand-overs and stops wait on lease rounds: one stop
-    # outlasted its 30 s beside three workers once (under investigation, see the issue note).
-    "test_two_replicas_keep_every_transition_in_the_shared_history",
 )
 
 

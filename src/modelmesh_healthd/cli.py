@@ -110,7 +110,27 @@ def _run(args: argparse.Namespace) -> int:
 
     log = config.daemon.log
     configure_logging(args.log_level or log.level, args.log_format or log.format)
-    return asyncio.run(Daemon(config, store_url=args.store).run())
+    with asyncio.Runner(loop_factory=loop_factory(config.daemon.event_loop)) as runner:
+        return runner.run(Daemon(config, store_url=args.store).run())
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop `run` uses for `daemon.event_loop` (None: asyncio's own).
+
+    uvloop is imported only when chosen (or by `auto`, when installed): the daemon spends a
+    good part of its CPU per probe in the loop's own callbacks and transports, which uvloop
+    runs in C (docs/benchmarks.md).
+    """
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":  # validation checked it is installed; it went away since
+            raise
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _with_admin_listen(config: Config, listen: str) -> Config | None:

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from command_support import call_main
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
 
@@ -45,19 +47,27 @@ def normalize(text: str, cwd: Path) -> str:
     return "\n".join(re.sub(r"(?<=\S) {2,}", "  ", line) for line in text.split("\n"))
 
 
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without the caller's config, NO_COLOR or state directory."""
+    drop = ("MODELMESH_HEALTHD_CONFIG", "NO_COLOR", "STATE_DIRECTORY")
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
+    return {**environ, "COLUMNS": "100", **(env or {})}
+
+
+def call_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Ran:
+    """As `run_cli`, through the entry point in this process (see tests/command_support.py)."""
+    done = call_main(args, cwd=cwd, env=_environment(env))
+    return Ran(done.code, normalize(done.stdout, cwd), normalize(done.stderr, cwd))
+
+
 def run_cli(
     args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 90.0
 ) -> Ran:
     """`python -m modelmesh_healthd ARGS` in `cwd`, without the caller's config or NO_COLOR."""
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("MODELMESH_HEALTHD_CONFIG", "NO_COLOR")
-    }
-    environ.pop("STATE_DIRECTORY", None)
-    environ.update({"COLUMNS": "100", **(env or {})})
     proc = subprocess.run(
         [sys.executable, "-m", "modelmesh_healthd", *args],
         cwd=cwd,
-        env=environ,
+        env=_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,4 +1,9 @@
-"""Issue 14's points that need more than one command line, each run as real processes."""
+"""Issue 14's points that need more than one command line.
+
+The demos run as real processes (each sets up the logging of the process it runs in, and the
+terminal tests need a process on a pseudo-terminal); a command that only reads what a demo left,
+or answers one input, runs through the entry point in this process (`call_cli`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_run import CONFIG, ROOT, normalize, run_cli
+from cli_run import CONFIG, ROOT, call_cli, normalize, run_cli
 
 from modelmesh_healthd.cli_args import build_parser
 from modelmesh_healthd.daemon.demo import demo_file, timeline
@@ -63,7 +68,7 @@ def test_a_base_url_that_serves_a_web_page_is_said_not_to_be_the_api(
         f"providers:\n  openai: {{kind: openai, base_url: '{web_server}/v1', api_key: sk-x}}\n"
         "models:\n  openai.gpt-4o: {provider: openai}\n"
     )
-    ran = run_cli(["check", "c.yaml"], tmp_path)
+    ran = call_cli(["check", "c.yaml"], tmp_path)
     assert ran.render() == (
         "exit 1\n--- stdout\n"
         "PROVIDER  KIND  OUTCOME  HTTP  LATENCY  HEALTHY  DETAIL\n"
@@ -138,7 +143,7 @@ def test_no_color_turns_colour_off_on_a_terminal(tmp_path: Path, args: list[str]
 
 def test_status_without_arguments_reads_what_the_demo_saved(tmp_path: Path) -> None:
     assert run_cli(["demo", "--duration", "1", "--log-level", "error"], tmp_path).code == 0
-    ran = run_cli(["status"], tmp_path)
+    ran = call_cli(["status"], tmp_path)
     assert ran.code == 0
     assert ran.stdout.splitlines()[0] == (
         "store sqlite:./state/state.db: written Ns ago by HOST:PID:demo (epoch N)"
@@ -232,7 +237,7 @@ def test_the_demo_will_not_replace_the_state_of_another_instance(tmp_path: Path)
     )
     ran = run_cli(["demo", "prod.yaml", "--duration", "1", "--log-level", "error"], tmp_path)
     assert ran.code == 0
-    refused = run_cli(["demo", "--duration", "1"], tmp_path)
+    refused = call_cli(["demo", "--duration", "1"], tmp_path)
     assert refused.render() == (
         "exit 2\n--- stdout\n--- stderr\n"
         "demo: sqlite:./state/state.db holds the state of 'HOST:PID:prod', not a demo's: the "
@@ -277,7 +282,7 @@ def test_three_slashes_are_relative_and_four_absolute(tmp_path: Path) -> None:
     demo = ["demo", "--duration", "1", "--log-level", "error", "--store", "sqlite:///rel/demo.db"]
     assert run_cli(demo, tmp_path).code == 0
     assert (tmp_path / "rel" / "demo.db").is_file()
-    absolute = run_cli(["status", "--store", f"sqlite:///{tmp_path}/rel/demo.db"], tmp_path)
+    absolute = call_cli(["status", "--store", f"sqlite:///{tmp_path}/rel/demo.db"], tmp_path)
     assert absolute.code == 0
     assert absolute.stdout.splitlines()[0] == (
         "store sqlite:////{tmp}/rel/demo.db: written Ns ago by HOST:PID:demo (epoch N)"
@@ -290,7 +295,7 @@ def test_a_three_slash_url_that_meant_an_absolute_file_is_refused_with_the_fix(
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "state.db").write_bytes(b"")
     old_url = f"sqlite://{tmp_path}/old/state.db"  # three slashes on purpose: the old form
-    ran = run_cli(["status", "--store", old_url], tmp_path)
+    ran = call_cli(["status", "--store", old_url], tmp_path)
     assert ran.render() == (
         "exit 2\n--- stdout\n--- stderr\n"
         "status: sqlite:///{tmp}/old/state.db now means the relative path {tmp}/old/state.db "

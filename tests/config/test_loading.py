@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from command_support import call_main
 from modelmesh_healthd.config import (
     ConfigError,
     load_config,
@@ -276,16 +277,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+# validate through the entry point in this process (its process tests: tests/cli/ and
+# tests/config/test_invalid_configs_as_processes.py); schema, which has no other, as a process.
 def test_validate_exits_0_on_the_example() -> None:
-    result = run_cli("validate", "config/example.yaml", "--show")
-    assert result.returncode == 0, result.stderr
+    result = call_main(["validate", "config/example.yaml", "--show"], cwd=ROOT)
+    assert result.code == 0, result.stderr
     assert "11 providers" in result.stdout
     assert "chat-completion:" in result.stdout
 
 
 def test_validate_exits_2_with_one_line_naming_the_key_path() -> None:
-    result = run_cli("validate", "tests/config/invalid/misspelt_key.yaml")
-    assert result.returncode == 2
+    result = call_main(["validate", "tests/config/invalid/misspelt_key.yaml"], cwd=ROOT)
+    assert result.code == 2
     assert result.stderr.strip().splitlines() == [
         "tests/config/invalid/misspelt_key.yaml:4: providers.openai.base_ur: "
         "unknown key (did you mean 'base_url'?)"
@@ -294,8 +297,8 @@ def test_validate_exits_2_with_one_line_naming_the_key_path() -> None:
 
 
 def test_validate_exits_2_for_a_missing_file() -> None:
-    result = run_cli("validate", "no/such/config.yaml")
-    assert result.returncode == 2
+    result = call_main(["validate", "no/such/config.yaml"], cwd=ROOT)
+    assert result.code == 2
     assert "no/such/config.yaml: (top level): cannot read" in result.stderr
 
 

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from command_support import call_main
 from modelmesh_healthd.config import Config, load_config
 from modelmesh_healthd.config.modelmesh_read import BASE_URL_ENV_PREFIX
 from modelmesh_healthd.daemon.service import Daemon
@@ -105,19 +106,11 @@ async def simulator_for(copy: Path) -> AsyncIterator[tuple[Simulator, dict[str, 
 
 
 async def cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "modelmesh_healthd",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    """`modelmesh-healthd ARGS` through the entry point, with exactly `env`, in `cwd`, on a
+    thread of its own (the simulator answers on this loop). Each file also loads in a real
+    process with the same bare environment: the daemon process test below."""
+    done = await asyncio.to_thread(call_main, args, cwd=cwd, env=env)
+    return done.code, done.stdout, done.stderr
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

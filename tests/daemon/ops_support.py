@@ -21,6 +21,7 @@ from typing import Any
 from daemon_support import KEYS, Running, config_text, fleet
 from structlog.testing import capture_logs
 
+from command_support import call_main
 from modelmesh_healthd.config import load_config
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.simulator import Simulator
@@ -233,10 +234,21 @@ async def daemon_process(
             await proc.wait()
 
 
-async def health(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
-    """Run `modelmesh-healthd health ARGS` (without blocking the loop an in-process daemon
-    answers on); returns its exit code and its output."""
+def _health_environment(env: Mapping[str, str] | None) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if k != "MODELMESH_HEALTHD_CONFIG"}
+    return {**environ, **(env or {})}
+
+
+async def health(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """`modelmesh-healthd health ARGS` through the entry point in this process, on a thread of
+    its own (so the loop an in-process daemon answers on keeps running); returns its exit code
+    and its output (both streams, as `health_process` reads them)."""
+    done = await asyncio.to_thread(call_main, ["health", *args], env=_health_environment(env))
+    return done.code, done.stdout + done.stderr
+
+
+async def health_process(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """Run `modelmesh-healthd health ARGS` as a process; returns its exit code and its output."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -245,7 +257,7 @@ async def health(*args: str, env: Mapping[str, str] | None = None) -> tuple[int,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**environ, **(env or {})},
+        env=_health_environment(env),
     )
     out, _ = await proc.communicate()
     assert proc.returncode is not None

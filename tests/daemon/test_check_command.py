@@ -1,15 +1,22 @@
-"""`modelmesh-healthd check`: one probe round, verdicts as PROVIDERS.md says, exit codes."""
+"""`modelmesh-healthd check`: one probe round, verdicts as PROVIDERS.md says, exit codes.
+
+The healthy fleet runs `check` as a real process; the other cases call the command line's entry
+point in this process (on a thread of its own, while the simulator answers on this loop): what
+they show is the verdict and the exit code for one input, not the process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from command_support import call_main
 from modelmesh_healthd.simulator import DEFAULT_KEYS, Simulator
 
 
@@ -35,6 +42,11 @@ def config_for(sim: Simulator) -> str:
 
 
 async def check(config: Path, *args: str) -> tuple[int, str, str]:
+    done = await asyncio.to_thread(call_main, ["check", "-c", str(config), *args])
+    return done.code, done.stdout, done.stderr
+
+
+async def check_process(config: Path, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -51,8 +63,10 @@ async def check(config: Path, *args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def verdicts(config: Path, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
-    code, out, err = await check(config, "--json", *args)
+async def verdicts(
+    config: Path, *args: str, run: Callable[..., Awaitable[tuple[int, str, str]]] = check
+) -> tuple[int, dict[str, dict[str, Any]]]:
+    code, out, err = await run(config, "--json", *args)
     assert "Traceback" not in err
     return code, {r["provider"]: r for r in json.loads(out)}
 
@@ -61,7 +75,7 @@ async def test_a_healthy_fleet_exits_0_with_every_provider_ok(tmp_path: Path) ->
     async with Simulator() as sim:
         config = tmp_path / "c.yaml"
         config.write_text(config_for(sim))
-        code, results = await verdicts(config)
+        code, results = await verdicts(config, run=check_process)
         every_kind_but_http = [n for n, p in sim.providers.items() if p.kind != "http"]
     assert code == 0
     assert {name: r["outcome"] for name, r in results.items()} == dict.fromkeys(

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from daemon_support import running_daemon
 
+from command_support import call_main
 from modelmesh_healthd import read_state  # the public read API for routers
 from service_support import RedisServerFactory
 
 
 async def status(*args: str) -> tuple[int, str]:
+    """`status ARGS` as another process, reading what the daemon in this one wrote."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -27,6 +29,13 @@ async def status(*args: str) -> tuple[int, str]:
     assert b"Traceback" not in err
     assert proc.returncode is not None
     return proc.returncode, out.decode()
+
+
+def status_here(*args: str) -> tuple[int, str]:
+    """`status ARGS` through the entry point in this process: its exit code and stderr."""
+    done = call_main(["status", *args])
+    assert "Traceback" not in done.stderr
+    return done.code, done.stderr
 
 
 async def test_status_reads_the_state_while_the_daemon_runs(tmp_path: Path) -> None:
@@ -55,8 +64,8 @@ async def test_status_reads_the_state_while_the_daemon_runs(tmp_path: Path) -> N
         assert not run.task.done()  # reading took no lock the daemon needs
 
 
-async def test_status_of_an_empty_store_exits_1(tmp_path: Path) -> None:
-    code, _ = await status("--store", f"sqlite:///{tmp_path}/none.db")
+def test_status_of_an_empty_store_exits_1(tmp_path: Path) -> None:
+    code, _ = status_here("--store", f"sqlite:///{tmp_path}/none.db")
     assert code == 1
 
 
@@ -115,33 +124,25 @@ async def test_a_daemon_whose_store_is_taken_over_stops_with_exit_1(
         assert run.events("daemon.lock_lost")
 
 
-async def test_a_bad_store_url_is_a_configuration_error_without_a_traceback(
+def test_a_bad_store_url_is_a_configuration_error_without_a_traceback(
     tmp_path: Path,
 ) -> None:
-    code, _ = await status("--store", "bogus://x")
+    code, _ = status_here("--store", "bogus://x")
     assert code == 2
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "modelmesh_healthd",
-        "run",
-        "-c",
-        "config/demo.yaml",
-        "--store",
-        "bogus://x",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    run = call_main(
+        ["run", "-c", "config/demo.yaml", "--store", "bogus://x"],
         cwd=Path(__file__).resolve().parents[2],
     )
-    _, err = await proc.communicate()
-    assert proc.returncode == 2
+    assert run.code == 2
     # The URL came from --store, so --store is named, not the configuration file.
-    assert err.decode().strip() == (
+    assert run.stderr.strip() == (
         "--store: unknown state store URL scheme 'bogus' in 'bogus://x'; "
         "known: file, memory, postgres, postgresql, redis, rediss, sqlite"
     )
 
 
-async def test_an_unreachable_store_names_it_without_its_password() -> None:
-    code, _ = await status("--store", "redis://:hunter2-secret@127.0.0.1:1/0")
+def test_an_unreachable_store_names_it_without_its_password() -> None:
+    code, err = status_here("--store", "redis://:hunter2-secret@127.0.0.1:1/0")
     assert code == 1
+    assert "redis://:***@127.0.0.1:1/0" in err
+    assert "hunter2-secret" not in err

@@ -1,4 +1,9 @@
-"""`modelmesh-healthd health` against a live, a stalled, a hung and a missing daemon."""
+"""`modelmesh-healthd health` against a live, a stalled, a hung and a missing daemon.
+
+`health` runs as a real process against a live daemon and on a FIFO (where a hang would be the
+failure); elsewhere it runs through the command line's entry point in this process, on a thread
+of its own: what those tests show is the answer and the exit code, not the process.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 from daemon_support import fleet
-from ops_support import admin_config, admin_daemon, admin_url, daemon_process, health
+from ops_support import (
+    admin_config,
+    admin_daemon,
+    admin_url,
+    daemon_process,
+    health,
+    health_process,
+)
 
 from modelmesh_healthd.simulator import Simulator
 from service_support import free_port
@@ -23,7 +35,7 @@ def _listen() -> str:
 async def test_a_live_daemon_is_healthy(tmp_path: Path) -> None:
     async with admin_daemon(tmp_path, listen=_listen()) as run:
         await run.wait_for("daemon.started")
-        code, out = await health("-c", str(tmp_path / "healthd.yaml"))
+        code, out = await health_process("-c", str(tmp_path / "healthd.yaml"))
     assert (code, out) == (0, "healthy: probes on schedule\n")
 
 
@@ -113,7 +125,7 @@ async def test_a_missing_config_file_is_unhealthy(tmp_path: Path) -> None:
 async def test_a_fifo_named_as_the_config_is_unhealthy_at_once_not_a_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "healthd.yaml"
     os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
-    code, out = await asyncio.wait_for(health("-c", str(fifo)), timeout=30)
+    code, out = await asyncio.wait_for(health_process("-c", str(fifo)), timeout=30)
     assert code == 1
     assert "cannot read: is a FIFO, not a regular file" in out
 

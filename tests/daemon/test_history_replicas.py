@@ -5,15 +5,24 @@ Two recorders share one in-process store; `Owners` plays the leases and a Clock 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import pytest
+
+from modelmesh_healthd.daemon import history
 from modelmesh_healthd.daemon.history import HistoryRecorder, model_subject, provider_subject
 from modelmesh_healthd.state import DEFAULT_POLICY, Mesh, SystemState, initial_state
-from modelmesh_healthd.state.history import MAINTENANCE, UNKNOWN, UP
-from modelmesh_healthd.storage.history_store import read_histories
+from modelmesh_healthd.state.history import MAINTENANCE, UNKNOWN, UP, History
+from modelmesh_healthd.storage.history_store import (
+    HistoryLoad,
+    HistoryStore,
+    open_history_store,
+    read_histories,
+)
 
 MESH = Mesh.build(["p", "q"], {"p.m": "p", "q.m": "q"}, {"pool": ["p.m", "q.m"]})
 T0 = 1_000_000.0
@@ -171,3 +180,61 @@ async def test_a_replica_shows_the_other_replicas_subjects_as_stored() -> None:
         await a.recorder.sync(others=True)
         assert a.recorder.histories[provider_subject("q")].current == MAINTENANCE
         assert a.recorder.histories[model_subject("q.m")].current == MAINTENANCE
+
+
+class SwallowingLoad:
+    """A history store whose next load, once armed, waits until cancelled and then returns all
+    the same: what a Redis call does when asyncio.wait_for (Python 3.11) swallows the
+    cancellation that arrived as the command finished."""
+
+    def __init__(self, inner: HistoryStore) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.armed = False
+        self.in_load = asyncio.Event()
+        self.swallowed = 0
+
+    async def __aenter__(self) -> SwallowingLoad:
+        await self.inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.inner.__aexit__(*exc)
+
+    async def load(self) -> HistoryLoad:
+        if self.armed:
+            self.armed = False
+            self.in_load.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.swallowed += 1
+        return await self.inner.load()
+
+    async def save(self, histories: Mapping[str, History]) -> None:
+        await self.inner.save(histories)
+
+
+async def test_a_stop_ends_a_saving_loop_that_carried_on_after_its_cancellation_and_saves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stores: list[SwallowingLoad] = []
+
+    def opened(url: str) -> SwallowingLoad:
+        stores.append(SwallowingLoad(open_history_store(url)))
+        return stores[-1]
+
+    monkeypatch.setattr(history, "open_history_store", opened)
+    owners = {"p": "A"}
+    async with two_replicas(owners) as (a, _, clock, url):
+        store = stores[0]
+        store.armed = True
+        owners["q"] = "A"
+        a.recorder.refresh(["q"])  # gained: A's saving loop reads its stored history first
+        await asyncio.wait_for(store.in_load.wait(), 30.0)
+        clock.now = T0 + 10
+        stop = asyncio.create_task(a.recorder.stop())
+        done, _ = await asyncio.wait({stop}, timeout=30.0)  # for ever before the fix
+        assert stop in done, "the stop waited for a saving loop that never ended"
+        assert store.swallowed == 1
+        assert await stored(url, provider_subject("p")) == [(T0, UP), (T0 + 10, UNKNOWN)]

@@ -48,9 +48,10 @@ def running(cfg: Config) -> dict[str, Any]:
         ({"storage__url": "sqlite:////tmp/other.db"}, ["storage"]),
         ({"daemon__instance": "other"}, ["daemon.instance"]),
         ({"admin__listen": "127.0.0.1:9999"}, ["admin"]),
+        ({"daemon__event_loop": "asyncio"}, ["daemon.event_loop"]),
         ({"schedule__interval": "10s"}, []),
     ],
-    ids=["nothing", "store", "instance", "admin", "schedule (applied live)"],
+    ids=["nothing", "store", "instance", "admin", "event loop", "schedule (applied live)"],
 )
 def test_settings_that_need_a_restart_are_named(changes: dict[str, Any], keys: list[str]) -> None:
     assert restart_required(config(), config(**changes)) == keys

@@ -49,21 +49,22 @@ async def provider(http: httpx.AsyncClient, name: str = ALPHA) -> dict[str, Any]
     return state
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [{}, {"authorization": "Bearer wrong"}, {"authorization": f"Basic {TOKEN}"}],
-    ids=["no token", "wrong token", "not a bearer token"],
-)
-async def test_without_the_token_reports_are_refused_and_change_nothing(
-    tmp_path: Path, headers: dict[str, str]
-) -> None:
-    async with running(tmp_path) as (_, _, http):
-        batch = {"reports": [report("ok", tokens=10, cost=1.0)]}
-        answer = await http.post("/v1/reports", json=batch, headers=headers)
-        assert answer.status_code == 401
-        assert TOKEN not in answer.text
-        state = (await provider(http))["state"]
-        assert (state["total_quota_used"], state["total_cost"]) == (0, 0.0)
+BAD_CREDENTIALS = {
+    "no token": {},
+    "wrong token": {"authorization": "Bearer wrong"},
+    "not a bearer token": {"authorization": f"Basic {TOKEN}"},
+}
+
+
+async def test_without_the_token_reports_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    async with running(tmp_path) as (_, _, http):  # one daemon, asked with each credential
+        for name, headers in BAD_CREDENTIALS.items():
+            batch = {"reports": [report("ok", tokens=10, cost=1.0)]}
+            answer = await http.post("/v1/reports", json=batch, headers=headers)
+            assert answer.status_code == 401, name
+            assert TOKEN not in answer.text, name
+            state = (await provider(http))["state"]
+            assert (state["total_quota_used"], state["total_cost"]) == (0, 0.0), name
 
 
 async def test_reported_usage_fills_the_providers_quota_and_cost(tmp_path: Path) -> None:

@@ -92,9 +92,7 @@ def make_mock_target(inproc: InProcessSimulator) -> MakeTarget:
 
 
 @pytest.fixture
-async def aiohttp_client() -> AsyncIterator[httpx.AsyncClient]:
-    """The default transport's client alone (for socket tests that need not run twice)."""
-    async with build_client(
-        ClientOptions(transport="aiohttp", concurrency=8, trust_env=False)
-    ) as c:
+async def default_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The default transport's client alone (for socket tests that need not run on each)."""
+    async with build_client(ClientOptions(concurrency=8, trust_env=False)) as c:
         yield c

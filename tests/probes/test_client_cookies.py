@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from modelmesh_healthd.probes import ClientOptions, Transport, build_client
+from modelmesh_healthd.probes import TRANSPORTS, ClientOptions, Transport, build_client
 from service_support import serve_app
 
 
@@ -28,7 +28,7 @@ async def cookie_server() -> AsyncIterator[tuple[str, list[str | None]]]:
         yield f"{base}/v1/models", seen
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_cookie_one_answer_sets_is_not_sent_with_the_next_request(
     cookie_server: tuple[str, list[str | None]], transport: Transport
 ) -> None:
@@ -42,7 +42,7 @@ async def test_a_cookie_one_answer_sets_is_not_sent_with_the_next_request(
     assert seen == [None, None]
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_setting_the_client_cookies_keeps_none(transport: Transport) -> None:
     async with build_client(ClientOptions(transport=transport, trust_env=False)) as client:
         client.cookies = {"session": "x"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from modelmesh_healthd.probes import ClientOptions, build_client
+from modelmesh_healthd.probes import TRANSPORTS, ClientOptions, build_client
 from modelmesh_healthd.probes.client import probe_request
 
 CASES = [
@@ -18,7 +18,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize(("method", "url", "headers", "content"), CASES)
 async def test_same_request_as_build_request(
     transport: str, method: str, url: str, headers: dict[str, str], content: bytes | None

@@ -109,7 +109,7 @@ async def test_every_answer_of_every_kind_gets_its_outcome(
 @pytest.mark.parametrize("kind", KINDS)
 async def test_every_connection_failure_of_every_kind_gets_its_outcome(
     sim: Simulator,
-    aiohttp_client: httpx.AsyncClient,
+    default_client: httpx.AsyncClient,
     make_target: MakeTarget,
     kind: str,
     behaviour: Behaviour,
@@ -117,7 +117,7 @@ async def test_every_connection_failure_of_every_kind_gets_its_outcome(
     sim.set_behaviour(kind, behaviour, drip_interval=0.05)
     target = matrix_target(make_target, kind, behaviour)
     async with asyncio.timeout(5):  # the probe's own deadline must end it long before this
-        result = await probe(aiohttp_client, target)
+        result = await probe(default_client, target)
     assert result.outcome is expected_outcome(kind, behaviour), result.detail
     assert sim.requests(kind) >= 1
     check_outcome(result.outcome, result.detail, result.latency)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from modelmesh_healthd.probes import ClientOptions, Transport, build_client
+from modelmesh_healthd.probes import TRANSPORTS, ClientOptions, Transport, build_client
 from service_support import serve_app
 
 Seen = list[tuple[str, list[tuple[str, str]], bytes]]
@@ -40,7 +40,7 @@ def _sent(seen: Seen, name: str) -> list[str]:
     return [v for k, v in seen[-1][1] if k.lower() == name]
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_request_and_answer_travel_unchanged(
     echo_server: tuple[str, Seen], transport: Transport
 ) -> None:
@@ -63,7 +63,7 @@ async def test_request_and_answer_travel_unchanged(
         assert _sent(seen, "content-length") == ["8"]
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_streamed_body_arrives_whole(
     echo_server: tuple[str, Seen], transport: Transport
 ) -> None:
@@ -80,7 +80,7 @@ async def test_a_streamed_body_arrives_whole(
         assert len(_sent(seen, "transfer-encoding")) <= 1
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_the_backstop_timeout_ends_a_request_that_hangs(
     echo_server: tuple[str, Seen], transport: Transport
 ) -> None:

@@ -22,14 +22,18 @@ from modelmesh_healthd.config import load_config
 from modelmesh_healthd.daemon.history import model_subject, provider_subject
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.simulator import Simulator
-from modelmesh_healthd.state.history import DOWN, UNKNOWN, UP
+from modelmesh_healthd.state.history import DEGRADED, DOWN, UNKNOWN, UP
 from modelmesh_healthd.storage.coordination import provider_shard
 from modelmesh_healthd.storage.history_store import read_histories
 from modelmesh_healthd.storage.rendezvous import owner_of
 
-TTL = 1.5
+# Long enough that no lease expires beside the parallel suite on two busy cores (rounds of a
+# loaded PostgreSQL took over a second at 1.5): an expired lease drops its unsaved history by
+# design (see daemon/history.py), which is not what this test is about.
+TTL = 6.0
 COUNT = 6
 NAMES = [f"p{i:03d}" for i in range(COUNT)]
+AVAILABLE = (UP, DEGRADED)  # a probe slowed by a busy host may make a provider degraded
 
 
 def subjects(name: str) -> list[str]:
@@ -83,11 +87,11 @@ def owner(replicas: list[Replica], name: str) -> Replica | None:
     return next((r for r in replicas if r.owns(name)), None)
 
 
-def recorded_by_owner(replicas: list[Replica], state: str) -> bool:
-    """Every provider and model is in `state` in its owner's history."""
+def recorded_by_owner(replicas: list[Replica], states: tuple[str, ...]) -> bool:
+    """Every provider and model is in one of `states` in its owner's history."""
     for name in NAMES:
         r = owner(replicas, name)
-        if r is None or any(r.current(s) != state for s in subjects(name)):
+        if r is None or any(r.current(s) not in states for s in subjects(name)):
             return False
     return True
 
@@ -96,10 +100,10 @@ async def outage(sim: Simulator, replicas: list[Replica]) -> None:
     """Every provider goes down and comes back; each owner records both."""
     for name in NAMES:
         sim.set_behaviour(name, "key_revoked")
-    await until(lambda: recorded_by_owner(replicas, DOWN), "the outage recorded")
+    await until(lambda: recorded_by_owner(replicas, (DOWN,)), "the outage recorded")
     for name in NAMES:
         sim.set_behaviour(name, "healthy")
-    await until(lambda: recorded_by_owner(replicas, UP), "the recovery recorded")
+    await until(lambda: recorded_by_owner(replicas, AVAILABLE), "the recovery recorded")
 
 
 async def test_two_replicas_keep_every_transition_in_the_shared_history(
@@ -113,7 +117,7 @@ async def test_two_replicas_keep_every_transition_in_the_shared_history(
         with capture_logs():
             try:
                 a = Replica(config, started)
-                await until(lambda: recorded_by_owner([a], UP), "A recording every provider")
+                await until(lambda: recorded_by_owner([a], AVAILABLE), "A recording every provider")
                 await outage(sim, [a])
                 alone = {s: a.entries(s) for name in NAMES for s in subjects(name)}
 
@@ -124,7 +128,7 @@ async def test_two_replicas_keep_every_transition_in_the_shared_history(
                         break
                     assert await b.stop() == 0
                 both = [a, b]
-                await until(lambda: recorded_by_owner(both, UP), "B recording what it took")
+                await until(lambda: recorded_by_owner(both, AVAILABLE), "B recording what it took")
                 b_names = [n for n in NAMES if b.owns(n)]
                 await outage(sim, both)
                 assert await b.stop() == 0
@@ -132,7 +136,7 @@ async def test_two_replicas_keep_every_transition_in_the_shared_history(
 
                 await until(
                     lambda: all(
-                        a.owns(n) and by_b[s][-1] in a.entries(s) and a.current(s) == UP
+                        a.owns(n) and by_b[s][-1] in a.entries(s) and a.current(s) in AVAILABLE
                         for n in b_names
                         for s in subjects(n)
                     ),
@@ -154,6 +158,6 @@ async def test_two_replicas_keep_every_transition_in_the_shared_history(
         assert set(entries) <= set(stored[subject]), subject
     for subject, entries in stored.items():
         states = [state for _, state in entries]
-        outages = sum(1 for x, y in itertools.pairwise(states) if (x, y) == (UP, DOWN))
+        outages = sum(1 for x, y in itertools.pairwise(states) if x in AVAILABLE and y == DOWN)
         assert outages == 2, (subject, states)
         assert states[-1] == UNKNOWN

@@ -28,7 +28,7 @@ SITES = ("east", "west")
 
 def site_config(base_url: str, url: str, site: str, admin_port: int | None = None) -> str:
     """The fleet's configuration as one site runs it: its own simulator, quorum 2, one pool."""
-    text = fleet_config(base_url, url, COUNT, interval=0.5, pool_size=COUNT, admin_port=admin_port)
+    text = fleet_config(base_url, url, COUNT, interval=1.5, pool_size=COUNT, admin_port=admin_port)
     text = text.replace("daemon:\n", f"daemon:\n  vantage: {site}\n", 1)
     return text.replace("schedule:\n", "health: {quorum: 2}\nschedule:\n", 1)
 

@@ -15,7 +15,7 @@ from modelmesh_healthd.storage import StoreError, read_state
 from service_support import PostgresServer, RedisServerFactory
 
 TTL = 5.0
-COUNT = 60
+COUNT = 30  # about 10 per replica; the test counts no probes per interval
 
 
 async def _restart_under_replicas(url: str, tmp_path: Path, kill: object, start: object) -> None:

@@ -34,29 +34,32 @@ def meshes(draw: st.DrawFn) -> Mesh:
         for j in range(draw(st.integers(0, 3))):
             models[f"{p}.m{j}"] = p
     names = sorted(models)
-    pools = {
-        f"pool{k}": draw(st.lists(st.sampled_from(names), unique=True)) if names else []
-        for k in range(draw(st.integers(0, 3)))
-    }
+    members = st.lists(st.sampled_from(names), unique=True) if names else st.just([])
+    pools = {f"pool{k}": draw(members) for k in range(draw(st.integers(0, 3)))}
     disabled = draw(st.lists(st.sampled_from(names), unique=True, max_size=2)) if names else []
     return Mesh.build(providers, models, pools, disabled)
+
+
+# Strategies built once, not per step: building and validating a strategy costs far more than
+# drawing from it, and a scenario draws up to 40 steps.
+OUTCOMES = st.sampled_from(list(Outcome))
+RETRY_AFTER = st.none() | st.floats(0, 3600)
+MODEL_OUTCOMES = st.sampled_from([Outcome.OK, Outcome.MODEL_NOT_FOUND])
 
 
 @st.composite
 def steps(draw: st.DrawFn, mesh: Mesh) -> list[tuple[str, Observation]]:
     out = []
+    providers = st.sampled_from(mesh.providers)
+    checks_of = {
+        provider: st.dictionaries(st.sampled_from(own), MODEL_OUTCOMES) if own else st.just({})
+        for provider, own in mesh.provider_models.items()
+    }
     for _ in range(draw(st.integers(0, 40))):
-        provider = draw(st.sampled_from(mesh.providers))
-        own = mesh.provider_models[provider]
-        checks = draw(
-            st.dictionaries(
-                st.sampled_from(own), st.sampled_from([Outcome.OK, Outcome.MODEL_NOT_FOUND])
-            )
-            if own
-            else st.just({})
-        )
-        outcome = draw(st.sampled_from(list(Outcome)))
-        retry = draw(st.none() | st.floats(0, 3600))
+        provider = draw(providers)
+        checks = draw(checks_of[provider])
+        outcome = draw(OUTCOMES)
+        retry = draw(RETRY_AFTER)
         out.append(
             (provider, Observation(outcome, latency=0.1, retry_after=retry, model_outcomes=checks))
         )

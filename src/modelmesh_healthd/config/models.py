@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import typing
 from collections.abc import Mapping
@@ -205,8 +206,9 @@ class HealthConfig(_Section):
 class HttpConfig(_Section):
     """The one shared HTTP client."""
 
-    transport: Literal["aiohttp", "httpx"] = "aiohttp"
-    """`aiohttp` (httpx over the httpx-aiohttp transport, the cheap default) or httpx's own."""
+    transport: Literal["httptools", "aiohttp", "httpx"] = "httptools"
+    """Under httpx's client: `httptools` (the probes' own keep-alive HTTP/1.1, the cheapest; the
+    default), `aiohttp` (the httpx-aiohttp transport) or `httpx` (httpx's own, httpcore)."""
     verify: bool = True
     """Verify TLS certificates."""
     ca_bundle: str | None = None
@@ -343,6 +345,16 @@ class DaemonConfig(_Section):
     vantage: SiteName | None = None
     """This daemon's site (e.g. `eu-west`), for a quorum across sites (`health.quorum`): every
     site probes every provider from its own network, its replicas share that work."""
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """The event loop `run` uses: `uvloop` (libuv; less CPU per probe), asyncio's own, or `auto`
+    (uvloop when installed, as it is by default on Linux and macOS)."""
+
+    @field_validator("event_loop")
+    @classmethod
+    def _event_loop_installed(cls, value: str) -> str:
+        if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+            raise ValueError("uvloop is not installed (pip install uvloop), or use auto")
+        return value
 
 
 Comparison = Literal["exists", "absent", "==", "!=", "<", "<=", ">", ">=", "contains", "matches"]

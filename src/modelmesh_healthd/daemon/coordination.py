@@ -264,6 +264,7 @@ class Coordinator:
         """Provider -> when this replica last sent it a probe: a probe whose result was not
         recorded (its lease lapsed while it ran) still sets when the next one is due."""
         self._wake = asyncio.Event()
+        self._left = False
         self.on_hand_over: list[Callable[[list[str]], Awaitable[None]]] = []
         """Awaited with the providers a rebalance gives away, before their leases are released
         (the history saves what it recorded for them, so their new owner reads it)."""
@@ -331,8 +332,8 @@ class Coordinator:
         )
 
     async def run(self) -> None:
-        """Rounds until cancelled; a store fault only delays the next round."""
-        while True:
+        """Rounds until cancelled or left; a store fault only delays the next round."""
+        while not self._left:  # a loop that outlived the stop must not join again
             try:
                 delay = await self.round()
             except StoreError as exc:
@@ -359,6 +360,7 @@ class Coordinator:
 
     async def stop(self) -> None:
         """Leave: the leases go at once, so the others take over without waiting a TTL."""
+        self._left = True
         held = self.leases.tokens()
         self._drop(set(held), None)
         try:

@@ -74,6 +74,13 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
         "Shutdown finished: probes drained, final state saved, lock released.",
     ),
     LogEventSpec(
+        "daemon.tasks_left_running",
+        "warning",
+        ("tasks",),
+        "At stop, background tasks still ran after being cancelled again and again until the "
+        "stop's deadline; the stop went on without them.",
+    ),
+    LogEventSpec(
         "daemon.save_timeout",
         "error",
         ("store", "timeout_s"),

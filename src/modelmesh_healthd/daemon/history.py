@@ -30,6 +30,7 @@ from typing import TypeVar
 
 import structlog
 
+from modelmesh_healthd.daemon.cancelling import cancel_and_wait
 from modelmesh_healthd.state import Event, HealthPolicy, Mesh, SystemState
 from modelmesh_healthd.state.events import LogEventSpec
 from modelmesh_healthd.state.history import (
@@ -94,6 +95,8 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
 _T = TypeVar("_T")
 
 HOUR_S = 3600.0
+_LOOP_STOP_S = 2.0
+"""Seconds a stop waits at most for the saving loop to end before its own final save."""
 
 
 def _windows_of(history: History, now: float) -> Mapping[str, Availability]:
@@ -424,7 +427,7 @@ class HistoryRecorder:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         refreshed = loop.time()
-        while True:
+        while self._store is not None:  # a loop that outlived `stop` ends at its next turn
             wake = asyncio.ensure_future(self._wake.wait())
             try:
                 await asyncio.wait((wake,), timeout=self._flush_every)
@@ -448,9 +451,10 @@ class HistoryRecorder:
         if self._store is None:
             return
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Cancelled again while it carries on (a store call that swallowed the
+            # cancellation, see `cancelling`), and not waited for past a bound: the final save
+            # below is what matters, and saves take turns (`_saving`) with one still running.
+            await cancel_and_wait([self._task], _LOOP_STOP_S)
             self._task = None
         if save:
             now = self._clock()

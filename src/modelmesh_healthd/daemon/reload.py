@@ -27,6 +27,7 @@ def restart_required(running: Config, new: Config) -> list[str]:
             ("storage", running.storage, new.storage),
             ("daemon.instance", running.daemon.instance, new.daemon.instance),
             ("daemon.vantage", running.daemon.vantage, new.daemon.vantage),
+            ("daemon.event_loop", running.daemon.event_loop, new.daemon.event_loop),
             ("admin", running.admin, new.admin),
         )
         if before != after

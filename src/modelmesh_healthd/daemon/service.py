@@ -32,6 +32,7 @@ import structlog
 from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
 from modelmesh_healthd.daemon.canary_hooks import canary_loop, keep_spend
+from modelmesh_healthd.daemon.cancelling import cancel_and_wait
 from modelmesh_healthd.daemon.coordination import STANDBY_POLL, Coordinator, log_standby
 from modelmesh_healthd.daemon.coordination_hooks import store_to_write
 from modelmesh_healthd.daemon.history_hooks import history_recorder, start_history, stop_history
@@ -420,11 +421,13 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.stop()
             cancelled = await self._drain(self.scheduler, grace)
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         saved = False
         budget = 2.0 if self._force else max(grace, 5.0)
+        # Bounded and cancelled again: a round whose store call swallowed the cancellation
+        # (asyncio.wait_for on Python 3.11, see `cancelling`) would keep it waiting for ever.
+        left = await cancel_and_wait(list(self._background), budget)
+        if left:
+            _log.warning("daemon.tasks_left_running", tasks=sorted(t.get_name() for t in left))
         await stop_history(self, budget)
         if self.manager is not None:
             try:

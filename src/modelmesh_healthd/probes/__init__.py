@@ -2,7 +2,7 @@
 
 Typical use by the daemon::
 
-    async with build_client(ClientOptions(transport="aiohttp", concurrency=64)) as client:
+    async with build_client(ClientOptions(transport="httptools", concurrency=64)) as client:
         result = await probe(client, target)      # ProbeResult, a state.ProbeReport
 
 `probe` picks the kind's probe from `PROBES` by `target.kind` (one module per kind under

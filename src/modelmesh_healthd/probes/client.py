@@ -1,13 +1,14 @@
-"""The one factory for the shared probe client, and the phase-timing hooks of both transports.
+"""The one factory for the shared probe client, and the phase-timing hooks of its transports.
 
 `build_client` makes the single `httpx.AsyncClient` every probe shares (connection reuse, limits
 sized by the concurrency setting, TLS verified by default, bounded redirects). The transport under
-it is a choice: `aiohttp` (the default, via httpx-aiohttp: the only one cheap enough for a fleet
-probed at 1,000/s) or `httpx` (httpx's own, httpcore).
+it is a choice: `httptools` (the default: our keep-alive HTTP/1.1 in `probes/transport.py`, the
+cheapest per probe), `aiohttp` (via httpx-aiohttp) or `httpx` (httpx's own, httpcore); a fleet
+probed at 1,000/s needs one of the first two (docs/benchmarks.md).
 
-Phase timings reach the running probe through a context variable: both our aiohttp connector and
-httpcore's `trace` extension run inside the task that sent the request, so they find that
-probe's `PhaseClock` without any per-request plumbing through the transport.
+Phase timings reach the running probe through a context variable: our transport's connect hook,
+our aiohttp connector and httpcore's `trace` extension all run inside the task that sent the
+request, so they find that probe's `PhaseClock` without any per-request plumbing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 
 import modelmesh_healthd
+from modelmesh_healthd.probes.transport import ProbeTransport
 
 __all__ = [
     "TRANSPORTS",
@@ -40,8 +42,8 @@ __all__ = [
     "probe_request",
 ]
 
-Transport = Literal["aiohttp", "httpx"]
-TRANSPORTS: tuple[Transport, ...] = ("aiohttp", "httpx")
+Transport = Literal["httptools", "aiohttp", "httpx"]
+TRANSPORTS: tuple[Transport, ...] = ("httptools", "aiohttp", "httpx")
 
 USER_AGENT = f"modelmesh-healthd/{modelmesh_healthd.__version__}"
 
@@ -120,7 +122,7 @@ class ClientOptions:
     """Everything `build_client` can be told (the config layer's `http` section).
 
     Attributes:
-        transport: `aiohttp` (default) or `httpx`.
+        transport: `httptools` (default), `aiohttp` or `httpx`.
         concurrency: Probes in flight at once; sizes the connection pool.
         verify: Verify TLS certificates (default). False is for lab setups only.
         ca_bundle: Path of a PEM CA bundle to trust instead of the default store.
@@ -128,15 +130,16 @@ class ClientOptions:
         max_redirects: The most redirects one request may follow (probes that follow any).
         keepalive_expiry: Seconds an idle pooled connection is kept.
         backstop_timeout: The transport's safety net, never the probe's deadline: every probe
-            runs under its own whole-probe deadline, which is shorter. On the aiohttp transport
-            it bounds the whole request; on httpx's own, each connect, read and pool wait.
+            runs under its own whole-probe deadline, which is shorter. On the httptools and
+            aiohttp transports it bounds the whole request; on httpx's own, each connect, read
+            and pool wait.
         user_agent: The User-Agent header.
         phase_timings: Time connection set-up (connect, TLS). Off drops httpcore's per-request
-            trace callbacks (httpx transport) and the connector's timing (aiohttp); `ttfb` and
-            `transfer` are measured either way.
+            trace callbacks (httpx transport) and the connect timing (httptools, aiohttp);
+            `ttfb` and `transfer` are measured either way.
     """
 
-    transport: Transport = "aiohttp"
+    transport: Transport = "httptools"
     concurrency: int = 64
     verify: bool = True
     ca_bundle: str | None = None
@@ -290,6 +293,27 @@ class _ProbeTransport(AiohttpTransport):
 _NO_TIMEOUT: dict[str, float | None] = {}
 
 
+def _aiohttp_transport(
+    ctx: ssl.SSLContext, limits: httpx.Limits, traced: bool, proxy: httpx.Proxy | None
+) -> AiohttpTransport:
+    def session() -> aiohttp.ClientSession:
+        # Called by the transport on first use, so the session is born inside the running
+        # event loop (aiohttp requires that), not when the daemon builds its client.
+        connector = (_TimedConnector if traced else aiohttp.TCPConnector)(
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=ctx,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            # Probes share one session across all providers: keep no cookies between them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,  # httpx decodes; aiohttp must hand over raw bytes
+        )
+
+    return _ProbeTransport(verify=ctx, limits=limits, proxy=proxy, client=session)
+
+
 class _AiohttpProbeClient(_CookielessClient, HttpxAiohttpClient):
     """httpx-aiohttp's client (which keeps httpx's env-proxy handling), with our session."""
 
@@ -301,32 +325,53 @@ class _AiohttpProbeClient(_CookielessClient, HttpxAiohttpClient):
         super().__init__(**kwargs)
 
     def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
-        return self._aiohttp_transport(None)
+        return _aiohttp_transport(self._probe_ssl, self._probe_limits, self._probe_traced, None)
 
     def _init_proxy_transport(
         self, proxy: httpx.Proxy, *args: Any, **kwargs: Any
     ) -> httpx.AsyncBaseTransport:
-        return self._aiohttp_transport(proxy)
+        return _aiohttp_transport(self._probe_ssl, self._probe_limits, self._probe_traced, proxy)
 
-    def _aiohttp_transport(self, proxy: httpx.Proxy | None) -> AiohttpTransport:
-        ctx, limits, traced = self._probe_ssl, self._probe_limits, self._probe_traced
 
-        def session() -> aiohttp.ClientSession:
-            # Called by the transport on first use, so the session is born inside the running
-            # event loop (aiohttp requires that), not when the daemon builds its client.
-            connector = (_TimedConnector if traced else aiohttp.TCPConnector)(
-                limit=limits.max_connections or 0,
-                keepalive_timeout=limits.keepalive_expiry,
-                ssl=ctx,
-            )
-            return aiohttp.ClientSession(
-                connector=connector,
-                # Probes share one session across all providers: keep no cookies between them.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,  # httpx decodes; aiohttp must hand over raw bytes
-            )
+def _clock_connect(connect: float, tls: float | None) -> None:
+    clock = CURRENT_CLOCK.get()
+    if clock is not None:
+        clock.connect = connect
+        clock.tls = tls
 
-        return _ProbeTransport(verify=ctx, limits=limits, proxy=proxy, client=session)
+
+class _HttptoolsProbeClient(_CookielessClient):
+    """Our keep-alive transport (`probes/transport.py`) under httpx's client.
+
+    A proxy (from the environment, with `trust_env`) goes through the aiohttp transport, which
+    speaks to proxies; probes are direct otherwise.
+    """
+
+    def __init__(
+        self, *, probe_ssl: ssl.SSLContext, traced: bool, backstop: float, **kwargs: Any
+    ) -> None:
+        # httpx calls _init_transport from its __init__, so these must be set first.
+        self._probe_ssl = probe_ssl
+        self._probe_traced = traced
+        self._probe_backstop = backstop
+        self._probe_limits: httpx.Limits = kwargs["limits"]
+        super().__init__(**kwargs)
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+        limits = self._probe_limits
+        return ProbeTransport(
+            ssl_context=self._probe_ssl,
+            limit=limits.max_connections or 1,
+            keepalive=limits.max_keepalive_connections or 0,
+            keepalive_expiry=limits.keepalive_expiry or 0.0,
+            backstop_timeout=self._probe_backstop,
+            on_connect=_clock_connect if self._probe_traced else None,
+        )
+
+    def _init_proxy_transport(
+        self, proxy: httpx.Proxy, *args: Any, **kwargs: Any
+    ) -> httpx.AsyncBaseTransport:
+        return _aiohttp_transport(self._probe_ssl, self._probe_limits, self._probe_traced, proxy)
 
 
 def probe_request(
@@ -376,6 +421,10 @@ def build_client(options: ClientOptions | None = None) -> httpx.AsyncClient:
         "verify": ctx,
         "limits": limits,
     }
+    if o.transport == "httptools":
+        return _HttptoolsProbeClient(
+            probe_ssl=ctx, traced=o.phase_timings, backstop=o.backstop_timeout, **common
+        )
     if o.transport == "aiohttp":
         return _AiohttpProbeClient(probe_ssl=ctx, traced=o.phase_timings, **common)
     if o.transport == "httpx":

@@ -26,7 +26,8 @@ class PhaseTimings:
         connect: Opening a new connection (name resolution and TCP; under the aiohttp transport
             this includes the TLS handshake, which aiohttp does not time apart). None when a
             pooled connection was reused.
-        tls: The TLS handshake alone (httpx transport only). None for plain HTTP, reuse, or aiohttp.
+        tls: The TLS handshake alone (httptools and httpx transports). None for plain HTTP,
+            reuse, or aiohttp.
         ttfb: From the start of the probe to the last response's headers (includes connect).
         transfer: Reading the response bodies.
     """

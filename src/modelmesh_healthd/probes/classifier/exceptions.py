@@ -1,8 +1,9 @@
 """Classifying a network failure: what the request raised, read as an outcome (pure).
 
-The httpx-aiohttp transport maps aiohttp's errors onto httpx's loosely (a server closing the
-connection arrives as `httpx.ConnectTimeout`), so the whole cause chain is read, most specific
-facts first.
+Each transport's parser has its own error for an answer that is not HTTP (aiohttp's, h11's under
+httpcore, httptools' under ours). The httpx-aiohttp transport maps aiohttp's errors onto httpx's
+loosely (a server closing the connection arrives as `httpx.ConnectTimeout`), so the whole cause
+chain is read, most specific facts first.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import ssl
 
 import aiohttp
 import h11
+import httptools
 import httpx
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -59,7 +61,7 @@ def classify_exception(  # noqa: PLR0912 - a precedence list of failure facts, r
         if isinstance(e, aiohttp.ClientConnectorError | httpx.ConnectError):
             return Outcome.CONNECT_ERROR, f"cannot connect: {what}"
     for e in chain:
-        if isinstance(e, HttpProcessingError | h11.RemoteProtocolError):
+        if isinstance(e, HttpProcessingError | h11.RemoteProtocolError | httptools.HttpParserError):
             return Outcome.PROTOCOL_ERROR, f"not HTTP: {what}"
     for e in chain:
         if isinstance(e, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
