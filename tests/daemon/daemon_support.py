@@ -71,6 +71,12 @@ pools:
 """
 
 
+def _matching(
+    logs: list[dict[str, Any]], name: str, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == name and all(e.get(k) == v for k, v in fields.items())]
+
+
 class Running:
     """A daemon running in a task, with its captured log events."""
 
@@ -80,11 +86,19 @@ class Running:
 
     def events(self, name: str, **fields: Any) -> list[dict[str, Any]]:
         """Captured events called `name` whose fields include `fields`."""
-        return [
-            e
-            for e in self.logs
-            if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
-        ]
+        return _matching(self.logs, name, fields)
+
+    def events_before(
+        self, event: dict[str, Any], name: str, **fields: Any
+    ) -> list[dict[str, Any]]:
+        """Like `events`, only those logged before `event`.
+
+        Probes go on after a transition, so "how many failures took it down" is counted up to
+        the transition's event (a probe's completion is logged before what it causes), never
+        by what the log holds by the time the test looks.
+        """
+        logs = list(self.logs)
+        return _matching(logs[: logs.index(event)], name, fields)
 
     async def wait_for(self, name: str, within: float = 15.0, **fields: Any) -> dict[str, Any]:
         """The first event `name` with `fields`, waiting for it up to `within` seconds."""
