@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from daemon_support import KEYS, fleet, running_daemon
 
 from modelmesh_healthd.simulator import Simulator
@@ -200,3 +201,30 @@ async def test_probe_now_makes_a_probed_provider_due_at_once_and_refuses_others(
         assert run.daemon.probe_now("a")
         due = scheduler.due_of("a")  # None: running now, and runs again when it ends
         assert due is None or due <= scheduler.now()
+
+
+async def test_a_cancelled_daemon_still_saves_and_releases_the_store(tmp_path: Path) -> None:
+    # Embedded use: whoever runs the daemon in a task may cancel it rather than ask it to stop.
+    store = f"sqlite:///{tmp_path}/state.db"
+    sim = Simulator(fleet())
+    await sim.start()
+    try:
+        async with running_daemon(tmp_path, store_url=store, sim=sim) as run:
+            await run.probes_of("b", 1)
+            sim.set_behaviour("b", "key_revoked")
+            await run.wait_for("provider.down", provider="b")
+            run.task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(run.task, 15.0)
+            stopped = run.events("daemon.stopped")
+            assert [(e["reason"], e["saved"]) for e in stopped] == [("cancelled", True)]
+        saved = await read_state(store)
+        assert saved is not None
+        assert saved.models["b.claude"].deactivation_reason == "auth_failure"
+
+        # The store's lock went with it: the next daemon on the same store starts at once.
+        async with running_daemon(tmp_path, store_url=store, sim=sim) as again:
+            loaded = await again.wait_for("snapshot.loaded")
+            assert loaded["providers"] == 4
+    finally:
+        await sim.stop()

@@ -247,7 +247,15 @@ class Daemon:
             if not await self._startup():
                 await self.supervision.close()
                 return 1
-            await self._main_loop()
+            try:
+                await self._main_loop()
+            except asyncio.CancelledError:
+                # Cancelled by what embeds it: stop as a forced stop would (no drain), so the
+                # last state is still written and the store's lock and connections released,
+                # then let the cancellation go on.
+                self.request_stop("cancelled", force=True)
+                await self._shutdown()
+                raise
             await self._shutdown()
             return self.exit_code
         finally:
