@@ -113,7 +113,10 @@ async def test_without_the_guard_a_dead_network_takes_every_provider_down(
             await run.wait_for("provider.down", provider=name)
 
 
-async def test_the_state_survives_a_restart(tmp_path: Path) -> None:
+# "cancelled": embedded use, where whoever runs the daemon in a task cancels it rather than
+# asking it to stop; it must still write its last state and release the store's lock.
+@pytest.mark.parametrize("ended", ["stopped", "cancelled"])
+async def test_the_state_survives_a_restart(tmp_path: Path, ended: str) -> None:
     store = f"sqlite:///{tmp_path}/state.db"
     sim = Simulator(fleet())
     await sim.start()
@@ -122,9 +125,15 @@ async def test_the_state_survives_a_restart(tmp_path: Path) -> None:
             await run.probes_of("b", 1)
             sim.set_behaviour("b", "key_revoked")
             await run.wait_for("provider.down", provider="b")
-            assert await run.stop() == 0
-            stopped = run.events("daemon.stopped")[0]
-            assert stopped["saved"] is True
+            if ended == "stopped":
+                assert await run.stop() == 0
+            else:
+                run.task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await asyncio.wait_for(run.task, 15.0)
+            stopped = run.events("daemon.stopped")
+            reason = "test" if ended == "stopped" else "cancelled"
+            assert [(e["reason"], e["saved"]) for e in stopped] == [(reason, True)]
         saved = await read_state(store)
         assert saved is not None
         assert saved.models["b.claude"].deactivation_reason == "auth_failure"
@@ -201,30 +210,3 @@ async def test_probe_now_makes_a_probed_provider_due_at_once_and_refuses_others(
         assert run.daemon.probe_now("a")
         due = scheduler.due_of("a")  # None: running now, and runs again when it ends
         assert due is None or due <= scheduler.now()
-
-
-async def test_a_cancelled_daemon_still_saves_and_releases_the_store(tmp_path: Path) -> None:
-    # Embedded use: whoever runs the daemon in a task may cancel it rather than ask it to stop.
-    store = f"sqlite:///{tmp_path}/state.db"
-    sim = Simulator(fleet())
-    await sim.start()
-    try:
-        async with running_daemon(tmp_path, store_url=store, sim=sim) as run:
-            await run.probes_of("b", 1)
-            sim.set_behaviour("b", "key_revoked")
-            await run.wait_for("provider.down", provider="b")
-            run.task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await asyncio.wait_for(run.task, 15.0)
-            stopped = run.events("daemon.stopped")
-            assert [(e["reason"], e["saved"]) for e in stopped] == [("cancelled", True)]
-        saved = await read_state(store)
-        assert saved is not None
-        assert saved.models["b.claude"].deactivation_reason == "auth_failure"
-
-        # The store's lock went with it: the next daemon on the same store starts at once.
-        async with running_daemon(tmp_path, store_url=store, sim=sim) as again:
-            loaded = await again.wait_for("snapshot.loaded")
-            assert loaded["providers"] == 4
-    finally:
-        await sim.stop()
