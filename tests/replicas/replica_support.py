@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from modelmesh_healthd.simulator import SimProvider, Simulator
+from modelmesh_healthd.storage import open_store
+from modelmesh_healthd.storage.coordination import PROVIDER_SHARD, Coordination
+from modelmesh_healthd.storage.coordination_backends import coordination_for
 
 KEY = "sk-test-replicas-0001"
 
@@ -204,16 +207,20 @@ class ProbeRecorder:
         return next((t for t in self.sim_times(name) if t >= moment), None)
 
 
-async def lease_owners(url: str) -> dict[str, str]:
-    """Provider -> member holding its lease now, read from the store's lease table."""
-    from modelmesh_healthd.storage import open_store
-    from modelmesh_healthd.storage.coordination import PROVIDER_SHARD
-    from modelmesh_healthd.storage.coordination_backends import coordination_for
-
-    store = open_store(url)
-    async with store:
+@asynccontextmanager
+async def coordination_of(url: str) -> AsyncIterator[Coordination]:
+    """The leases and votes of the store at `url`, opened for the block and prepared as a
+    replica prepares them (idempotent: a reader may prepare too)."""
+    async with open_store(url) as store:
         coordination = coordination_for(store)
         assert coordination is not None
+        await coordination.prepare(0)
+        yield coordination
+
+
+async def lease_owners(url: str) -> dict[str, str]:
+    """Provider -> member holding its lease now, read from the store's lease table."""
+    async with coordination_of(url) as coordination:
         owners = await coordination.owners()
     return {s[len(PROVIDER_SHARD) :]: m for s, m in owners.items() if s.startswith(PROVIDER_SHARD)}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
+from replica_support import coordination_of
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.state import SystemState
@@ -14,13 +13,11 @@ from modelmesh_healthd.state.provider import ProviderState
 from modelmesh_healthd.storage import Envelope, open_store, read_state
 from modelmesh_healthd.storage.base import Row
 from modelmesh_healthd.storage.coordination import (
-    Coordination,
     ShardRows,
     VoteWrite,
     provider_shard,
     vote_shard,
 )
-from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.row_encode import make_batch, row_for
 
@@ -29,16 +26,6 @@ TTL = 0.5
 HELD = 30.0
 """For leases a test needs still held a moment later, however busy the host."""
 SHARD = provider_shard("p1")
-
-
-@asynccontextmanager
-async def coordinated(url: str) -> AsyncIterator[Coordination]:
-    store = open_store(url)
-    async with store:
-        coordination = coordination_for(store)
-        assert coordination is not None
-        await coordination.prepare(0)
-        yield coordination
 
 
 def provider_row(score: float) -> Row:
@@ -62,7 +49,7 @@ async def stored_score(url: str) -> float | None:
 async def test_a_free_shard_is_granted_and_a_held_one_makes_the_other_member_wait(
     shared_url: str,
 ) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         first = await a.claim("a", [SHARD], HELD)
         second = await b.claim("b", [SHARD], HELD)
     assert SHARD in first.granted
@@ -71,14 +58,14 @@ async def test_a_free_shard_is_granted_and_a_held_one_makes_the_other_member_wai
 
 
 async def test_claiming_a_held_shard_again_keeps_its_token(shared_url: str) -> None:
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         first = await a.claim("a", [SHARD], HELD)
         again = await a.claim("a", [SHARD], HELD)
     assert again.granted[SHARD] == first.granted[SHARD]
 
 
 async def test_a_takeover_after_expiry_gets_a_larger_token(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         first = await a.claim("a", [SHARD], TTL)
         await asyncio.sleep(TTL + 0.2)
         second = await b.claim("b", [SHARD], TTL)
@@ -86,7 +73,7 @@ async def test_a_takeover_after_expiry_gets_a_larger_token(shared_url: str) -> N
 
 
 async def test_the_store_refuses_a_write_under_a_stale_token(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         old = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
         assert not await a.fenced_write("a", [ShardRows(SHARD, old, [provider_row(0.1)])], meta(1))
         await asyncio.sleep(TTL + 0.2)  # a is paused past its lease
@@ -100,7 +87,7 @@ async def test_the_store_refuses_a_write_under_a_stale_token(shared_url: str) ->
 async def test_a_write_under_the_current_token_of_another_member_is_refused(
     shared_url: str,
 ) -> None:
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         token = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
         refused = await a.fenced_write("b", [ShardRows(SHARD, token, [provider_row(0.9)])], None)
     assert refused == {SHARD}
@@ -108,7 +95,7 @@ async def test_a_write_under_the_current_token_of_another_member_is_refused(
 
 
 async def test_renewing_under_a_stale_token_fails(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         old = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
         await asyncio.sleep(TTL + 0.2)
         await b.claim("b", [SHARD], TTL)
@@ -117,7 +104,7 @@ async def test_renewing_under_a_stale_token_fails(shared_url: str) -> None:
 
 
 async def test_renewing_a_held_lease_keeps_it_past_its_first_ttl(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         ttl = 3.0  # renewed every second: two seconds to spare on a busy host
         token = (await a.claim("a", [SHARD], ttl)).granted[SHARD]
         for _ in range(4):
@@ -128,7 +115,7 @@ async def test_renewing_a_held_lease_keeps_it_past_its_first_ttl(shared_url: str
 
 
 async def test_heartbeats_list_the_live_members_and_drop_expired_ones(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         await a.heartbeat("a", 2.0)
         both = await b.heartbeat("b", HELD)
         await asyncio.sleep(2.2)
@@ -138,7 +125,7 @@ async def test_heartbeats_list_the_live_members_and_drop_expired_ones(shared_url
 
 
 async def test_leaving_hands_the_leases_over_at_once(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         await a.heartbeat("a", 30.0)
         await a.claim("a", [SHARD], 30.0)
         await a.leave("a")
@@ -149,7 +136,7 @@ async def test_leaving_hands_the_leases_over_at_once(shared_url: str) -> None:
 
 
 async def test_owners_name_the_holder_of_each_unexpired_lease(shared_url: str) -> None:
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         await a.claim("a", [SHARD, provider_shard("p2")], 30.0)
         owners = await a.owners()
     assert owners == {SHARD: "a", provider_shard("p2"): "a"}
@@ -158,7 +145,7 @@ async def test_owners_name_the_holder_of_each_unexpired_lease(shared_url: str) -
 async def test_the_meta_row_keeps_the_newest_epoch_when_writes_arrive_out_of_order(
     shared_url: str,
 ) -> None:
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         token = (await a.claim("a", [SHARD], TTL)).granted[SHARD]
         await a.fenced_write("a", [ShardRows(SHARD, token, [provider_row(0.1)])], meta(7))
         await a.fenced_write("a", [ShardRows(SHARD, token, [provider_row(0.2)])], meta(5))
@@ -173,7 +160,7 @@ async def test_a_fenced_store_logs_and_counts_a_refused_shard_and_drops_its_leas
     shared_url: str,
 ) -> None:
     refused: list[set[str]] = []
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         inner = open_store(shared_url)
         fenced = FencedStore(inner, a, "a", on_fenced=refused.append)
         async with fenced:
@@ -197,7 +184,7 @@ VOTE = vote_shard("p1", "east")
 async def test_a_vote_under_the_held_token_is_stored_with_its_age_by_the_stores_clock(
     shared_url: str,
 ) -> None:
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         token = (await a.claim("a", [VOTE], 30.0)).granted[VOTE]
         refused = await a.write_votes("a", [VoteWrite(token, "p1", "east", '{"down": true}')])
         await asyncio.sleep(0.3)
@@ -208,7 +195,7 @@ async def test_a_vote_under_the_held_token_is_stored_with_its_age_by_the_stores_
 
 
 async def test_the_store_refuses_a_vote_under_a_stale_token(shared_url: str) -> None:
-    async with coordinated(shared_url) as a, coordinated(shared_url) as b:
+    async with coordination_of(shared_url) as a, coordination_of(shared_url) as b:
         old = (await a.claim("a", [VOTE], TTL)).granted[VOTE]
         await asyncio.sleep(TTL + 0.2)  # a is paused past its lease
         new = (await b.claim("b", [VOTE], TTL)).granted[VOTE]
@@ -221,7 +208,7 @@ async def test_the_store_refuses_a_vote_under_a_stale_token(shared_url: str) -> 
 
 async def test_votes_of_two_sites_on_one_provider_are_kept_apart(shared_url: str) -> None:
     west = vote_shard("p1", "west")
-    async with coordinated(shared_url) as a:
+    async with coordination_of(shared_url) as a:
         tokens = (await a.claim("a", [VOTE, west], 30.0)).granted
         await a.write_votes(
             "a",

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from replica_support import Replica, fleet_config, providers, replicas, until
+from replica_support import Replica, coordination_of, fleet_config, providers, replicas, until
 
 from modelmesh_healthd.simulator import Simulator
 from modelmesh_healthd.state import SystemState
-from modelmesh_healthd.storage import open_store, read_state
+from modelmesh_healthd.storage import read_state
 from modelmesh_healthd.storage.coordination import PROVIDER_SHARD, StoredVote, provider_shard
-from modelmesh_healthd.storage.coordination_backends import coordination_for
 from modelmesh_healthd.storage.rendezvous import owner_of
 from service_support import free_port
 
@@ -34,9 +33,7 @@ def site_config(base_url: str, url: str, site: str, admin_port: int | None = Non
 
 
 async def stored_votes(url: str) -> list[StoredVote]:
-    async with open_store(url) as store:
-        coordination = coordination_for(store)
-        assert coordination is not None
+    async with coordination_of(url) as coordination:
         return await coordination.votes()
 
 
@@ -229,9 +226,7 @@ async def _settled_sites(url: str, members: int) -> dict[str, str] | None:
     """Provider -> writer, once each of `members` replicas holds its leases (its vote leases
     at least: with few providers, one may write none) and every writer is its rendezvous
     owner."""
-    async with open_store(url) as store:
-        coordination = coordination_for(store)
-        assert coordination is not None
+    async with coordination_of(url) as coordination:
         held = await coordination.owners()
     live = set(held.values())
     writers = {s[len(PROVIDER_SHARD) :]: m for s, m in held.items() if s.startswith(PROVIDER_SHARD)}

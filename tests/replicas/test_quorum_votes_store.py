@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from replica_support import until
+from replica_support import coordination_of, until
 
 from modelmesh_healthd.cli import main
 from modelmesh_healthd.config import load_config_text
@@ -23,7 +23,6 @@ from modelmesh_healthd.storage.coordination import (
     VoteWrite,
     vote_shard,
 )
-from modelmesh_healthd.storage.coordination_backends import coordination_for
 
 CONFIG = """
 daemon: {vantage: east}
@@ -33,16 +32,6 @@ admin: {enabled: false}
 providers:
   p: {kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-test-votes}
 """
-
-
-@asynccontextmanager
-async def coordination_of(url: str) -> AsyncIterator[Coordination]:
-    store = open_store(url)
-    async with store:
-        coordination = coordination_for(store)
-        assert coordination is not None
-        await coordination.prepare(0)
-        yield coordination
 
 
 async def vote_as(
