@@ -45,6 +45,17 @@ COORDINATION_TABLES: tuple[str, ...] = (
 )
 _MIGRATE_LOCK = 0x6D6D686D  # "mmhm": serializes replicas creating the tables at once
 
+_HELD = (
+    "held AS (SELECT l.shard FROM {s}.leases AS l "
+    "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+    "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
+    "{unexpired}ORDER BY l.shard FOR UPDATE OF l)"
+)
+"""The fence of every write, renewal and release, as `{held}` (or `{held_unexpired}`) in a
+statement: the leases the member still holds under the given tokens, locked in shard order
+(so two replicas' statements never wait on each other in a cycle). Its parameters: shards
+(text[]), tokens (bigint[]), member."""
+
 
 class PostgresCoordination:
     """`Coordination` over an open PostgresStore's connection pool and schema."""
@@ -56,7 +67,17 @@ class PostgresCoordination:
         self._store = store
 
     def _q(self, statement: str) -> Any:
-        return self._store._q(statement)
+        from psycopg import sql
+
+        schema = sql.Identifier(self._store.schema)
+        held = sql.SQL(_HELD)
+        return sql.SQL(statement).format(
+            s=schema,
+            held=held.format(s=schema, unexpired=sql.SQL("")),
+            held_unexpired=held.format(
+                s=schema, unexpired=sql.SQL("AND l.expires_at > clock_timestamp() ")
+            ),
+        )
 
     async def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run one statement on a pooled connection (autocommit: one statement, one
@@ -161,12 +182,9 @@ class PostgresCoordination:
         if not tokens:
             return set()
         rows = await self._fetch(
-            "WITH mine AS (SELECT l.shard FROM {s}.leases AS l "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
-            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
-            "AND l.expires_at > clock_timestamp() ORDER BY l.shard FOR UPDATE OF l) "
+            "WITH {held_unexpired} "
             "UPDATE {s}.leases AS l SET expires_at = clock_timestamp() + "
-            "make_interval(secs => %s) FROM mine WHERE l.shard = mine.shard RETURNING l.shard",
+            "make_interval(secs => %s) FROM held WHERE l.shard = held.shard RETURNING l.shard",
             (list(tokens), list(tokens.values()), member, ttl),
         )
         return {str(r[0]) for r in rows}
@@ -176,11 +194,7 @@ class PostgresCoordination:
         if not tokens:
             return
         await self._fetch(
-            "WITH mine AS (SELECT l.shard FROM {s}.leases AS l "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
-            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
-            "ORDER BY l.shard FOR UPDATE OF l) "
-            "DELETE FROM {s}.leases AS l USING mine WHERE l.shard = mine.shard",
+            "WITH {held} DELETE FROM {s}.leases AS l USING held WHERE l.shard = held.shard",
             (list(tokens), list(tokens.values()), member),
         )
 
@@ -219,19 +233,16 @@ class PostgresCoordination:
                 datas.append(row.data)
                 sums.append(row.checksum)
         rows = await self._fetch(
-            "WITH ok AS (SELECT l.shard FROM {s}.leases AS l "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
-            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
-            "ORDER BY l.shard FOR UPDATE OF l), "
+            "WITH {held}, "
             "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-            "%s::text[]) AS b(shard, kind, key, data, checksum) JOIN ok USING (shard)), "
+            "%s::text[]) AS b(shard, kind, key, data, checksum) JOIN held USING (shard)), "
             "up AS (INSERT INTO {s}.rows (kind, key, data, checksum) "
             "SELECT kind, key, data, checksum FROM batch WHERE data IS NOT NULL "
             "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
             "checksum = excluded.checksum), "
             "del AS (DELETE FROM {s}.rows AS r USING batch WHERE batch.data IS NULL "
             "AND r.kind = batch.kind AND r.key = batch.key) "
-            "SELECT shard FROM ok",
+            "SELECT shard FROM held",
             (
                 [p.shard for p in shards],
                 [p.token for p in shards],
@@ -259,17 +270,14 @@ class PostgresCoordination:
         if not votes:
             return set()
         rows = await self._fetch(
-            "WITH ok AS (SELECT l.shard FROM {s}.leases AS l "
-            "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
-            "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
-            "ORDER BY l.shard FOR UPDATE OF l), "
+            "WITH {held}, "
             "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
-            "AS b(shard, vantage, provider, data) JOIN ok USING (shard)), "
+            "AS b(shard, vantage, provider, data) JOIN held USING (shard)), "
             "up AS (INSERT INTO {s}.votes (vantage, provider, data, written_at) "
             "SELECT vantage, provider, data, clock_timestamp() FROM batch "
             "ON CONFLICT (vantage, provider) DO UPDATE SET data = excluded.data, "
             "written_at = excluded.written_at) "
-            "SELECT shard FROM ok",
+            "SELECT shard FROM held",
             (
                 [v.shard for v in votes],
                 [v.token for v in votes],
