@@ -37,7 +37,11 @@ from modelmesh_healthd.daemon.coordination import STANDBY_POLL, Coordinator, log
 from modelmesh_healthd.daemon.coordination_hooks import store_to_write
 from modelmesh_healthd.daemon.history_hooks import history_recorder, start_history, stop_history
 from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
-from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
+from modelmesh_healthd.daemon.memory import (
+    release_after_first_save,
+    release_memory,
+    trim_periodically,
+)
 from modelmesh_healthd.daemon.overrides_hooks import (
     end_override,
     expire_overrides,
@@ -329,7 +333,7 @@ class Daemon:
         self._spawn(self.scheduler.run(), "scheduler")
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
-        self._spawn(_release_after_first_save(manager), "memory-after-first-save")
+        self._spawn(release_after_first_save(manager), "memory-after-first-save")
         first_round = max((p.timing.interval for p in self.providers.values()), default=60.0)
         self._spawn(trim_periodically(first=min(first_round, 60.0)), "memory-trim")
         self._spawn(expire_periodically(self), "override-expiry")
@@ -726,17 +730,6 @@ class Daemon:
 async def _close_later(client: httpx.AsyncClient, delay: float) -> None:
     await asyncio.sleep(delay)
     await client.aclose()
-
-
-async def _release_after_first_save(manager: StateManager) -> None:
-    """`release_memory()` once the start-up's full save is written.
-
-    That save's rows and page cache are freed after the daemon is ready, under a slow writer
-    well after: left to the periodic trim, about 1 KiB per provider stayed resident for up
-    to a minute at 10,000 providers (docs/benchmarks.md).
-    """
-    await manager.sync()
-    release_memory()
 
 
 async def _quietly(awaitable: Any) -> None:
