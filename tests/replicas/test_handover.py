@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from clock_support import ManualClock
 from modelmesh_healthd.config import load_config_text
 from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
 from modelmesh_healthd.daemon.scheduler import Scheduler
@@ -27,8 +28,11 @@ providers:
 
 
 @asynccontextmanager
-async def replica(url: str, job: object = None) -> AsyncIterator[tuple[Daemon, Coordinator]]:
-    """A daemon (not started) with its coordinator, scheduler and provider `p` in place."""
+async def replica(
+    url: str, job: object = None, clock: ManualClock | None = None
+) -> AsyncIterator[tuple[Daemon, Coordinator]]:
+    """A daemon (not started) with its coordinator, scheduler (on `clock`, else the loop's)
+    and provider `p` in place."""
     bare, ttl = replica_options(f"{url}&replicas=on&lease_ttl=5")
     assert ttl is not None
     daemon = Daemon(load_config_text(CONFIG, environ={}), store_url=bare, wall_clock=lambda: WALL)
@@ -39,13 +43,14 @@ async def replica(url: str, job: object = None) -> AsyncIterator[tuple[Daemon, C
     async def idle(name: str, due: float) -> float | None:
         return None
 
-    daemon.scheduler = Scheduler(job or idle, concurrency=4)  # type: ignore[arg-type]
+    daemon.scheduler = Scheduler(job or idle, concurrency=4, clock=clock)  # type: ignore[arg-type]
     daemon._apply_config()  # a replica's coordinator schedules only what it owns
     yield daemon, coordinator
 
 
 async def test_a_lease_claimed_back_schedules_from_the_probe_last_sent(shared_url: str) -> None:
-    async with replica(shared_url) as (daemon, coordinator):
+    # A clock that stands still: the due time is read exactly, whatever the host's load.
+    async with replica(shared_url, clock=ManualClock()) as (daemon, coordinator):
         daemon.state.providers["p"].last_probe = WALL - 100.0  # the last probe recorded
         coordinator.probing("p", WALL - 0.5)  # a later one whose result was discarded
         coordinator.leases.grant(provider_shard("p"), 1, float("inf"))
@@ -54,7 +59,7 @@ async def test_a_lease_claimed_back_schedules_from_the_probe_last_sent(shared_ur
         due = daemon.scheduler.due_of("p")
         now = daemon.scheduler.now()
     assert due is not None
-    assert abs((due - now) - (INTERVAL - 0.5)) < 0.05  # not at once: one interval after it
+    assert due - now == INTERVAL - 0.5  # not at once: one interval after the probe sent
 
 
 async def test_a_lease_with_a_probe_in_flight_is_kept_until_the_probe_is_done(
