@@ -312,15 +312,13 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         on_connect: Callable[[float, float | None], None] | None = None,
     ) -> None:
         self._ssl = ssl_context
-        self._limit = limit
+        self._slots = asyncio.Semaphore(limit)
         self._keepalive = keepalive
         self._expiry = keepalive_expiry
         self._backstop = backstop_timeout
         self._on_connect = on_connect
         self._idle: dict[_Origin, list[_Connection]] = {}
         self._idle_count = 0
-        self._in_use = 0
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._sweep: asyncio.TimerHandle | None = None
         self._deadlines: dict[_Connection, float] = {}  # requests in flight -> backstop
         self._watch: asyncio.TimerHandle | None = None
@@ -339,9 +337,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
         sni = request.extensions.get("sni_hostname")
-        if self._in_use >= self._limit:
-            await self._slot()
-        self._in_use += 1
+        await self._slots.acquire()
         conn = self._reuse(origin)
         if conn is not None:
             try:
@@ -351,12 +347,11 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                     raise
                 # The server closed a kept connection as we reused it: once more on a new one,
                 # as every client does (nothing of the request was answered).
-                self._in_use += 1  # _send gave the slot back
+                await self._slots.acquire()  # _send gave the slot back
         try:
             conn = await self._open(origin, request, sni)
         except BaseException:
-            self._in_use -= 1
-            self._next()
+            self._slots.release()
             raise
         return await self._send(conn, request)
 
@@ -443,7 +438,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
 
     def _release(self, conn: _Connection, reusable: bool) -> None:
         self._deadlines.pop(conn, None)
-        self._in_use -= 1
+        self._slots.release()
         if reusable and not self._closed and self._idle_count < self._keepalive:
             conn.idle_since = self.loop.time()
             self._idle.setdefault(conn.origin, []).append(conn)
@@ -452,7 +447,6 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                 self._sweep = self.loop.call_later(self._expiry, self._sweep_idle)
         else:
             conn.close()
-        self._next()
 
     def _forget(self, conn: _Connection) -> None:
         """An idle connection closed by the peer leaves the pool."""
@@ -465,9 +459,11 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         self._sweep = None
         deadline = self.loop.time() - self._expiry
         for origin, idle in list(self._idle.items()):
-            keep = [c for c in idle if c.idle_since > deadline and not c.closed]
+            keep = []
             for c in idle:
-                if c not in keep:
+                if c.idle_since > deadline and not c.closed:
+                    keep.append(c)
+                else:
                     c.close()
             self._idle_count -= len(idle) - len(keep)
             if keep:
@@ -476,24 +472,6 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                 del self._idle[origin]
         if self._idle_count:
             self._sweep = self.loop.call_later(self._expiry, self._sweep_idle)
-
-    async def _slot(self) -> None:
-        while self._in_use >= self._limit:
-            waiter = self.loop.create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._next()  # pass on the wake-up this task will not use
-                raise
-
-    def _next(self) -> None:
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
 
     async def aclose(self) -> None:
         self._closed = True
