@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from clock_support import ManualClock
 
+from clock_support import ManualClock
 from modelmesh_healthd.daemon.scheduler import Scheduler
 
 
