@@ -8,10 +8,7 @@ a limit of `config/limits.py`.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,6 +90,11 @@ async def load_config_in_thread(
     Raises:
         ConfigError: As `load_config`, or when loading did not end in time.
     """
+    # Only a reload needs these: `validate` and the other commands load without asyncio.
+    import asyncio
+    import concurrent.futures
+    import threading
+
     done: concurrent.futures.Future[Config] = concurrent.futures.Future()
 
     def work() -> None:
