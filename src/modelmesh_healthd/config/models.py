@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -23,6 +22,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from modelmesh_healthd.config.canary import CanaryConfig, PriceConfig
+from modelmesh_healthd.config.documented import Documented
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
 from modelmesh_healthd.kinds import KINDS as KIND_SPECS
 from modelmesh_healthd.kinds import UNSUPPORTED, kind_names
@@ -67,12 +67,13 @@ SiteName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_len
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
-# Attribute docstrings become descriptions in `schema` (editors) and the docs reference.
+# Attribute docstrings become descriptions in `schema` (editors) and the docs reference, read
+# only when a schema is asked for (config/documented.py).
 # Strings arrive stripped and shared (`loader.tidy_strings`): pydantic keeps them as they are.
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Section(BaseModel):
+class _Section(Documented):
     model_config = _STRICT
 
 
@@ -82,7 +83,7 @@ class _Section(BaseModel):
 _entity = pydantic_dataclass(
     frozen=True,
     slots=True,
-    config=ConfigDict(extra="forbid", use_attribute_docstrings=True),
+    config=ConfigDict(extra="forbid"),
 )
 
 
