@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli_run import CONFIG
@@ -98,5 +99,24 @@ def test_validate_imports_the_configuration_but_no_store_probe_or_event_loop() -
         "modelmesh_healthd.daemon.service",
         "modelmesh_healthd.daemon.check_command",
         "modelmesh_healthd.simulator",
+    )
+    assert loaded(modules, unneeded) == []
+
+
+def test_health_reads_the_admin_section_without_the_other_sections_or_the_loader(
+    tmp_path: Path,
+) -> None:
+    # A container's HEALTHCHECK runs it every few seconds for as long as the daemon runs.
+    exited, modules = modules_after(["health", "--heartbeat", str(tmp_path / "missing")])
+    assert exited == 1
+    assert loaded(modules, ("modelmesh_healthd.config.admin",)) == [
+        "modelmesh_healthd.config.admin"
+    ]
+    unneeded = (
+        "modelmesh_healthd.config.models",
+        "modelmesh_healthd.config.loader",
+        "modelmesh_healthd.config.root",
+        "asyncio",
+        "modelmesh_healthd.storage.base",
     )
     assert loaded(modules, unneeded) == []

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from modelmesh_healthd.config.models import _Section
+from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.config.types import PositiveDuration
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from modelmesh_healthd.config.models import (
     ProviderConfig,
     ScheduleConfig,
     StorageConfig,
-    _Section,
 )
+from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.state import HealthPolicy, Mesh
 
 if TYPE_CHECKING:
