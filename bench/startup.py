@@ -1,8 +1,10 @@
 """What a `modelmesh-healthd` command costs before it does its work: CPU per process.
 
-Each row runs one command as a fresh process N times and reports the median user+system CPU
-of the child (the kernel's account, from getrusage(RUSAGE_CHILDREN)), the fastest run, and the
-median wall time. The first row is the interpreter alone, the floor every command pays.
+Each row runs one command as a fresh process N times (after one run not counted) and reports
+the median user+system CPU of the child (the kernel's account, from getrusage(RUSAGE_CHILDREN)),
+the fastest run, and the median wall time. The first row is the interpreter alone, the floor
+every command pays. On a machine shared with other work CPU time varies by 10-20 %; the
+instructions a command executes do not (`valgrind --tool=callgrind`, see docs/benchmarks.md).
 
 `status` reads a SQLite store that a one-second `demo` writes in a temporary directory first;
 `check --demo` probes the built-in simulator on 127.0.0.1, so its row includes one probe round.
@@ -47,7 +49,9 @@ ROWS: list[tuple[str, list[str]]] = [
 
 def environment() -> dict[str, str]:
     """This environment, importing the measured checkout, without a configuration or colour."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MODELMESH_HEALTHD_CONFIG",)}
+    # Bytecode is written on the first run and read after, as an installed package's is.
+    drop = ("MODELMESH_HEALTHD_CONFIG", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
     env["NO_COLOR"] = "1"
     return env
@@ -85,6 +89,7 @@ def main() -> None:
             f"{'wall ms':>8}"
         )
         for name, args in rows:
+            run_once(args, cwd, env)  # not counted: writes the bytecode of a changed module
             runs = [run_once(args, cwd, env) for _ in range(opts.runs)]
             cpu = [c for c, _, _ in runs]
             print(
