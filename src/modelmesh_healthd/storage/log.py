@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import structlog
+from typing import Any
 
 from modelmesh_healthd.state.events import LogEventSpec
 from modelmesh_healthd.storage.base import LoadResult, LockOwner
@@ -11,7 +11,14 @@ __all__ = ["LOGGER_NAME", "LOG_EVENTS", "log_load", "log_locked"]
 
 LOGGER_NAME = "modelmesh_healthd.storage"
 
-_log = structlog.get_logger(LOGGER_NAME)
+
+def _log() -> Any:
+    # structlog only when there is something to say: `status` reads a store and, unless it
+    # finds corrupt data, logs nothing.
+    import structlog
+
+    return structlog.get_logger(LOGGER_NAME)
+
 
 LOG_EVENTS: tuple[LogEventSpec, ...] = (
     LogEventSpec(
@@ -182,7 +189,7 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
     """Report what a load found: `snapshot.corrupt` per piece set aside (or skipped, for a
     reader), then, for a writer, `snapshot.loaded` or `snapshot.empty`."""
     for piece in result.set_aside:
-        _log.error(
+        _log().error(
             "snapshot.corrupt",
             store=store,
             what=piece.what,
@@ -193,9 +200,9 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
         return
     snap = result.snapshot
     if snap is None:
-        _log.info("snapshot.empty", store=store)
+        _log().info("snapshot.empty", store=store)
         return
-    _log.info(
+    _log().info(
         "snapshot.loaded",
         store=store,
         epoch=snap.epoch,
@@ -210,7 +217,7 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
 
 def log_locked(store: str, owner: LockOwner | None) -> None:
     """Report a refused lock (`store.locked`), naming the holder when known."""
-    _log.error(
+    _log().error(
         "store.locked",
         store=store,
         owner_writer_id=owner.writer_id if owner else None,
