@@ -12,7 +12,7 @@ __all__ = ["LOGGER_NAME", "LOG_EVENTS", "log_load", "log_locked"]
 LOGGER_NAME = "modelmesh_healthd.storage"
 
 
-def _log() -> Any:
+def _logger() -> Any:
     # structlog only when there is something to say: `status` reads a store and, unless it
     # finds corrupt data, logs nothing.
     import structlog
@@ -188,8 +188,11 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
 def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
     """Report what a load found: `snapshot.corrupt` per piece set aside (or skipped, for a
     reader), then, for a writer, `snapshot.loaded` or `snapshot.empty`."""
+    if not result.set_aside and not writer:
+        return
+    _log = _logger()
     for piece in result.set_aside:
-        _log().error(
+        _log.error(
             "snapshot.corrupt",
             store=store,
             what=piece.what,
@@ -200,9 +203,9 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
         return
     snap = result.snapshot
     if snap is None:
-        _log().info("snapshot.empty", store=store)
+        _log.info("snapshot.empty", store=store)
         return
-    _log().info(
+    _log.info(
         "snapshot.loaded",
         store=store,
         epoch=snap.epoch,
@@ -217,7 +220,8 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
 
 def log_locked(store: str, owner: LockOwner | None) -> None:
     """Report a refused lock (`store.locked`), naming the holder when known."""
-    _log().error(
+    _log = _logger()
+    _log.error(
         "store.locked",
         store=store,
         owner_writer_id=owner.writer_id if owner else None,
