@@ -16,9 +16,11 @@ import asyncio
 import contextlib
 import time
 
+import pytest
 from redis.asyncio import Redis
 
-from modelmesh_healthd.storage import open_store
+from modelmesh_healthd.storage import StoreUnavailableError, open_store
+from modelmesh_healthd.storage.notify import ChangeFeed, change_feed
 from service_support import RedisServer, RedisServerFactory
 
 
@@ -41,6 +43,12 @@ async def until_no_other_clients(server: RedisServer) -> int:
         await asyncio.sleep(0.02)
 
 
+def feed_of(url: str) -> ChangeFeed:
+    feed = change_feed(url)
+    assert feed is not None
+    return feed
+
+
 async def test_a_redis_store_whose_close_is_cancelled_leaves_no_connection_open(
     redis_server_factory: RedisServerFactory,
 ) -> None:
@@ -57,4 +65,41 @@ async def test_a_redis_store_whose_close_is_cancelled_leaves_no_connection_open(
     with contextlib.suppress(asyncio.CancelledError):
         await closing
 
+    assert await until_no_other_clients(server) == 0
+
+
+async def test_a_change_feed_closed_while_it_subscribes_ends_closed(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    server = redis_server_factory()
+    feed = feed_of(server.url)
+    opening = asyncio.ensure_future(feed.__aenter__())
+    await asyncio.sleep(0)  # connecting now
+    assert not opening.done()
+    # Its owner gives up on it and closes it; the opening goes on, as one that ignored its
+    # cancellation does.
+    await feed.__aexit__(None, None, None)
+    with pytest.raises(StoreUnavailableError):
+        await opening
+    assert await until_no_other_clients(server) == 0
+
+
+async def test_a_change_feed_closed_during_a_read_leaves_no_connection_once_the_read_ends(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    server = redis_server_factory()
+    channel = open_store(server.url).changes_channel
+    feed = feed_of(server.url)
+    await feed.__aenter__()
+    async with Redis.from_url(server.url) as publisher:
+        await publisher.publish(channel, "written")
+        while not await feed.wait(10.0):  # the subscription's confirmation comes first
+            pass
+    reading = asyncio.ensure_future(feed.wait(2.0))
+    await asyncio.sleep(0.1)  # the read waits for a message
+    assert not reading.done()
+    # Closed under it, redis-py's read connects again on its own and waits out its time.
+    await feed.__aexit__(None, None, None)
+    with contextlib.suppress(StoreUnavailableError):
+        await reading
     assert await until_no_other_clients(server) == 0
