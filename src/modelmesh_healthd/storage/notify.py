@@ -149,9 +149,9 @@ class _RedisFeed:
     async def _guarded(self, call: Awaitable[T]) -> T:
         """Run a redis-py call that may be left behind (`_leave`) and outlive the feed.
 
-        If the feed was closed meanwhile, whatever the call still connected (after a server
-        restart it reconnects and subscribes again on its own) is closed when it ends, so no
-        socket outlives the feed by more than the call itself.
+        If the feed was closed meanwhile, whatever the call still has connected (redis-py
+        connects and subscribes again on its own when a connection drops under a read) is closed
+        when it ends, so no socket outlives the feed by more than the call itself.
         """
         client = self._client
         try:
