@@ -26,8 +26,12 @@ run: $(STAMP)
 # More workers than cores: many tests wait on the clock (leases, process start-ups, outages).
 # `--dist loadgroup` keeps the tests of one xdist_group on one worker. The replica fleets (`fleet`
 # mark, see tests/conftest.py) assert probe rates and run afterwards, alone; both runs always run.
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): every
+# test process and every daemon or command it starts imports the package, and without the cache
+# each one compiles it again, and pytest rewrites every test module's asserts again per worker.
 TEST_WORKERS ?= 4
 test: $(STAMP)
+	unset PYTHONDONTWRITEBYTECODE; \
 	status=0; \
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not fleet" || status=$$?; \
 	$(BIN)/python -m pytest -m fleet || status=$$?; \
