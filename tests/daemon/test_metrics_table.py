@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from modelmesh_healthd.daemon.metrics import _MASK, _UPS, _ProviderCollector, _ProviderCounts
+from modelmesh_healthd.daemon.metrics import (
+    _MASK,
+    _UPS,
+    _Lateness,
+    _ProviderCollector,
+    _ProviderCounts,
+)
 
 
 def samples(table: _ProviderCounts) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -52,3 +58,19 @@ def test_a_counter_wraps_instead_of_overflowing() -> None:
     table.counts[row * (_UPS + 1) + _UPS] = _MASK
     table.count(row, _UPS)  # would not fit in 32 bits: a counter reset, as Prometheus reads it
     assert table.counts[row * (_UPS + 1) + _UPS] == 0
+
+
+def test_lateness_counts_each_start_in_the_first_bucket_that_holds_it() -> None:
+    lateness = _Lateness()
+    for seconds in (0.0, 0.005, 0.0051, 0.2, 400.0):
+        lateness.observe(seconds)
+    (family,) = lateness.collect()
+    got = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+    name = "modelmesh_healthd_scheduler_lateness_seconds"
+    assert got[(f"{name}_bucket", "0.005")] == 2  # a bound holds what equals it
+    assert got[(f"{name}_bucket", "0.01")] == 3
+    assert got[(f"{name}_bucket", "0.5")] == 4
+    assert got[(f"{name}_bucket", "300.0")] == 4
+    assert got[(f"{name}_bucket", "+Inf")] == 5
+    assert got[(f"{name}_count", None)] == 5
+    assert abs(got[(f"{name}_sum", None)] - 400.2101) < 1e-9

@@ -148,3 +148,40 @@ def test_a_full_save_writes_each_row_as_a_single_row_write_would(
     full = {(r.kind, r.key): r for r in all_rows(state, mesh)}
     for provider in mesh.providers:
         assert full[("provider", provider)] == row_for(state, mesh, "provider", provider)
+
+
+@given(
+    rounds=st.lists(
+        st.lists(
+            st.tuples(
+                st.integers(0, 5),
+                st.sampled_from(["error_rate", "deactivated_at", "status", "failure_count"]),
+                st.sampled_from([0.0, -0.0, 0, 1.0, 2.5, None, "active", "standby"]),
+            ),
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_provider_row_follows_each_change_of_its_models_from_one_write_to_the_next(
+    rounds: list[list[tuple[int, str, object]]],
+) -> None:
+    # Models' JSON is shared between rows and writes while their fields hold the same values;
+    # a model changed (in place) since the last row must never come back as it was.
+    ids = [f"p{i // 3}.m{i % 3}" for i in range(6)]
+    mesh = Mesh.build(["p0", "p1"], {m: m.split(".")[0] for m in ids}, {"pool": ids})
+    state = initial_state(mesh)
+    for changes in rounds:
+        for index, name, value in changes:
+            setattr(state.models[ids[index]], name, value)
+        for provider in mesh.providers:
+            expected = canonical_json(
+                {
+                    "models": {
+                        m: state.models[m].to_dict() for m in ids if m.startswith(f"{provider}.")
+                    },
+                    "provider": state.providers[provider].to_dict(),
+                }
+            ).decode()
+            assert row_for(state, mesh, "provider", provider).data == expected

@@ -212,6 +212,13 @@ class HistoryRecorder:
         """An event sink: record the state of every provider the events name, and its models."""
         if self._store is None:
             return
+        if not events:
+            return
+        first = getattr(events[0], "provider", None)
+        if isinstance(first, str) and all(getattr(e, "provider", None) == first for e in events):
+            # A probe's batch names its one provider: skip building a set per probe.
+            self.refresh((first,))
+            return
         names = {getattr(e, "provider", None) for e in events}
         self.refresh(n for n in names if isinstance(n, str))
 
@@ -243,6 +250,11 @@ class HistoryRecorder:
         self, subject: Subject, now: float, value: str, provider: str | None = None
     ) -> None:
         before = self._history(subject)
+        if provider is not None and provider in self._held:
+            self._held[provider].add(subject)
+        entries = before.entries
+        if entries and entries[-1][1] == value:
+            return  # unchanged, as `record` would say: the usual case, once per probe
         if self._same[0] != now:
             self._same = (now, {})
         same = self._same[1]
@@ -253,8 +265,6 @@ class HistoryRecorder:
             after = record(before, now, value)
             if after is not before:
                 same[(id(before), value)] = (before, after)
-        if provider is not None and provider in self._held:
-            self._held[provider].add(subject)
         if after is not before:
             self.histories.put(subject, after)
             self._dirty.add(subject)

@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -215,9 +215,8 @@ class Metrics:
     def __init__(self, daemon: DaemonView, liveness: Callable[[], Liveness | None]) -> None:
         self.registry = CollectorRegistry()
         reg = self.registry
-        self.lateness = Histogram(
-            LATENESS.name, LATENESS.help, buckets=LATENESS_BUCKETS, registry=reg
-        )
+        self._lateness = _Lateness()
+        reg.register(self._lateness)
         build = Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=reg)
         build.labels(__version__, platform.python_version()).set(1)
         self._per_provider = _ProviderCounts()
@@ -254,7 +253,7 @@ class Metrics:
             due: When its probe was due (scheduler clock).
             started: When it started (same clock).
         """
-        self.lateness.observe(max(0.0, started - due))
+        self._lateness.observe(max(0.0, started - due))
 
     def render(self) -> bytes:
         """The metrics in Prometheus text format (see `CONTENT_TYPE`)."""
@@ -371,6 +370,33 @@ class _ProviderCollector(Collector):
                 TRANSITIONS.name.removesuffix("_total"), TRANSITIONS.help, labels=TRANSITIONS.labels
             ),
         )
+
+
+class _Lateness(Collector):
+    """The scheduler's lateness histogram: counted per probe in a plain array, built at scrape.
+
+    prometheus-client's `Histogram` takes a lock for its sum and another for the bucket on
+    every observation, once per probe started; the daemon's loop is its only writer.
+    """
+
+    def __init__(self) -> None:
+        self._counts = array("Q", bytes(8 * (len(LATENESS_BUCKETS) + 1)))
+        self._sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one probe's lateness."""
+        self._counts[bisect.bisect_left(LATENESS_BUCKETS, seconds)] += 1
+        self._sum += seconds
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([HistogramMetricFamily(LATENESS.name, LATENESS.help)])
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(LATENESS.name, LATENESS.help)
+        bounds = [*(_le(b) for b in LATENESS_BUCKETS), "+Inf"]
+        cumulative = itertools.accumulate(self._counts)
+        family.add_metric([], list(zip(bounds, cumulative, strict=True)), self._sum)
+        return iter([family])
 
 
 def _le(bound: float) -> str:

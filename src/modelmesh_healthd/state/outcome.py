@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["DeactivationReason", "Effect", "Outcome"]
+__all__ = ["DeactivationReason", "Effect", "Outcome", "as_outcome"]
 
 
 class Outcome(StrEnum):
@@ -96,6 +96,15 @@ MODEL_OUTCOME_REASONS: dict[Outcome, DeactivationReason] = {
     Outcome.LOADING: DeactivationReason.MODEL_LOADING,
 }
 """A model's own outcome that puts it (alone) in standby, and the reason it gets."""
+
+
+def as_outcome(value: Outcome | str) -> Outcome:
+    """`Outcome(value)`, without the enum's call when `value` is one already (as a probe's is).
+
+    The core converts each probe's outcome and each of its models' a few times per probe; the
+    enum's own call is two Python-level calls even for a member.
+    """
+    return value if isinstance(value, Outcome) else Outcome(value)
 
 
 def reason_for(outcome: Outcome) -> DeactivationReason:

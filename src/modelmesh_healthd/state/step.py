@@ -38,7 +38,7 @@ from modelmesh_healthd.state.events import (
 from modelmesh_healthd.state.guard import ConnectivityGuard
 from modelmesh_healthd.state.latency import latency_step
 from modelmesh_healthd.state.mesh import Mesh
-from modelmesh_healthd.state.outcome import Effect, Outcome, reason_for
+from modelmesh_healthd.state.outcome import Effect, Outcome, as_outcome, reason_for
 from modelmesh_healthd.state.overrides import (
     OverrideIndex,
     expire_due,
@@ -174,14 +174,14 @@ def observe(core: HealthCore, provider: str, report: ProbeReport, now: float) ->
         events += opened
     if is_held(ps, now):
         # A drained provider: probed on its usual schedule, but nothing it answers changes it.
-        held = Outcome(report.outcome).value
+        held = as_outcome(report.outcome).value
         events.append(ProbeHeld(provider, held, f"override: {ps.override_reason}"))
         phase = phase_of(ps, policy)
         return Step(events, phase, core.down_probes.get(provider, 0), overridden=True)
     # Slow but correct is `degraded` (state.latency): decided first, so the rule below sees
     # the outcome the probe really had (`health.outcomes: {degraded: failure}` applies).
     outcome, slow = latency_step(
-        ps, provider, Outcome(report.outcome), report.latency, now=now, policy=policy
+        ps, provider, as_outcome(report.outcome), report.latency, now=now, policy=policy
     )
     if outcome is not report.outcome:
         report = Observation(

@@ -44,6 +44,7 @@ from modelmesh_healthd.state.outcome import (
     PROVIDER_REASONS,
     DeactivationReason,
     Outcome,
+    as_outcome,
 )
 from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy
 from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
@@ -289,7 +290,7 @@ def apply_probe(
     old_reason = ps.down_reason
     went_down_at = ps.changed_at
     loading_since, throttled = ps.loading_since, ps.last_outcome == Outcome.RATE_LIMITED
-    outcome = Outcome(report.outcome)
+    outcome = as_outcome(report.outcome)
     if change is None:
         change = plan_probe(ps, False, outcome, now, policy)
     change.apply(ps, now, outcome, report.latency)
@@ -331,7 +332,7 @@ def apply_probe(
 
     for model, model_outcome in report.model_outcomes.items():
         if mesh.model_provider.get(model) == provider:  # a stale check of a moved model: skip
-            fan.model_check(model, Outcome(model_outcome), provider_healthy=healthy)
+            fan.model_check(model, as_outcome(model_outcome), provider_healthy=healthy)
 
     ps.active_model_count += fan.active_delta
     return events

@@ -56,7 +56,9 @@ class DirtySet:
         self.keys: dict[str, set[str]] = {PROVIDER: set(), POOL: set(), MEMBERS: set()}
 
     def __len__(self) -> int:
-        return sum(len(k) for k in self.keys.values())
+        # Asked after every probe's record: three lengths, not a generator over them.
+        keys = self.keys
+        return len(keys[PROVIDER]) + len(keys[POOL]) + len(keys[MEMBERS])
 
     def take(self) -> dict[str, set[str]]:
         """Hand the keys over and start empty."""

@@ -135,14 +135,48 @@ def _row(kind: str, key: str, data: str) -> Row:
 
 
 def _provider_group(state: SystemState, mesh: Mesh, provider: str) -> str | None:
+    """A provider row's data: `all_rows`' text for one provider (equal bytes).
+
+    Under `immediate` this runs for every probe (each changes its provider's row), and the
+    models are most of the row's text while a healthy model's fields do not change from one
+    probe to the next: their text comes from `_model_text`'s shared cache.
+    """
     ps = state.providers.get(provider)
     if ps is None:
         return None
     models = state.models
-    ids = [m for m in _sorted_groups(mesh).get(provider, ()) if m in models]
-    return _encode_sorted(
-        {"models": {m: _model_dict(models[m]) for m in ids}, "provider": _provider_dict(ps)}
-    )
+    quote, text_of = _quote, _model_text
+    parts = [
+        f"{quote(m)}:{text_of(models[m])}"
+        for m in _sorted_groups(mesh).get(provider, ())
+        if m in models
+    ]
+    return f'{{"models":{{{",".join(parts)}}},"provider":{_encode_sorted(_provider_dict(ps))}}}'
+
+
+_model_texts: dict[tuple[int, ...], tuple[tuple[object, ...], str]] = {}
+"""Field values' ids -> (the values, the model's JSON), for the few shapes most models share.
+
+Each entry holds the values themselves, so no id in its key can be reused by another object
+while it is there: the same ids are the very same (immutable) values, so the same text.
+Bounded by `_SEEN_MAX` (emptied when full): a fixed few kilobytes, whatever the fleet.
+"""
+
+
+def _model_text(model: ModelState) -> str:
+    """`model`'s canonical JSON, from `_model_texts` when its field values are shared."""
+    if model.latency_history:  # a list of its own (mutable): never shared
+        return _encode_sorted(_model_dict(model))
+    values = _model_key(model)
+    key = tuple(map(id, values))
+    found = _model_texts.get(key)
+    if found is not None:
+        return found[1]
+    text = _encode_sorted(_model_dict(model))
+    if len(_model_texts) >= _SEEN_MAX:
+        _model_texts.clear()
+    _model_texts[key] = (values, text)
+    return text
 
 
 def _pool_header(pool: PoolState) -> str:
