@@ -496,7 +496,14 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             else:
                 del self._idle[origin]
         if self._idle_count:
-            self._sweep = self.loop.call_later(self._expiry, self._sweep_idle)
+            # Each origin's list is in the order its connections went idle (reuse takes from
+            # its end), so its first is the next to expire. Swept then, not a whole expiry
+            # later: a connection outlived its expiry by up to one more, and with reuse last in
+            # first out, the ones left idle that long are those the last burst opened and
+            # nothing since needed. A quarter of the expiry is the least between two sweeps.
+            oldest = min(idle[0].idle_since for idle in self._idle.values())
+            delay = max(oldest + self._expiry - self.loop.time(), self._expiry / 4)
+            self._sweep = self.loop.call_later(delay, self._sweep_idle)
 
     async def aclose(self) -> None:
         self._closed = True
