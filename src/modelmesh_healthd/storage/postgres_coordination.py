@@ -47,14 +47,19 @@ _MIGRATE_LOCK = 0x6D6D686D  # "mmhm": serializes replicas creating the tables at
 
 _HELD = (
     "held AS (SELECT l.shard FROM {s}.leases AS l "
-    "JOIN unnest(%s::text[], %s::bigint[]) AS t(shard, token) "
+    "JOIN unnest(%b::text[], %s::bigint[]) AS t(shard, token) "
     "ON l.shard = t.shard AND l.token = t.token WHERE l.owner = %s "
     "{unexpired}ORDER BY l.shard FOR UPDATE OF l)"
 )
 """The fence of every write, renewal and release, as `{held}` (or `{held_unexpired}`) in a
 statement: the leases the member still holds under the given tokens, locked in shard order
 (so two replicas' statements never wait on each other in a cycle). Its parameters: shards
-(text[]), tokens (bigint[]), member."""
+(text[]), tokens (bigint[]), member.
+
+Text arrays go as `%b`, PostgreSQL's binary array format: each element is sent as it is, with
+its length. In the text format psycopg quotes and escapes every element in Python, a regex
+substitution per quote, which made a write of JSON rows cost more than the probes it records
+(docs/benchmarks.md)."""
 
 
 class PostgresCoordination:
@@ -152,11 +157,11 @@ class PostgresCoordination:
             return Claim()
         granted = await self._fetch(
             # Existing lease rows are locked in shard order first (see the module docstring).
-            "WITH locked AS (SELECT shard FROM {s}.leases WHERE shard = ANY(%s::text[]) "
+            "WITH locked AS (SELECT shard FROM {s}.leases WHERE shard = ANY(%b::text[]) "
             "ORDER BY shard FOR UPDATE) "
             "INSERT INTO {s}.leases AS l (shard, owner, token, expires_at) "
             "SELECT shard, %s, nextval('{s}.fence_seq'), "
-            "clock_timestamp() + make_interval(secs => %s) FROM unnest(%s::text[]) AS shard "
+            "clock_timestamp() + make_interval(secs => %s) FROM unnest(%b::text[]) AS shard "
             "CROSS JOIN (SELECT count(*) FROM locked) AS first_lock ORDER BY shard "
             "ON CONFLICT (shard) DO UPDATE SET owner = excluded.owner, "
             "token = CASE WHEN l.owner = excluded.owner AND l.expires_at > clock_timestamp() "
@@ -171,7 +176,7 @@ class PostgresCoordination:
         if rest:
             rows = await self._fetch(
                 "SELECT shard, extract(epoch FROM expires_at - clock_timestamp()) "
-                "FROM {s}.leases WHERE shard = ANY(%s::text[])",
+                "FROM {s}.leases WHERE shard = ANY(%b::text[])",
                 (rest,),
             )
             waiting = {str(s): max(0.0, float(left)) for s, left in rows}
@@ -234,8 +239,8 @@ class PostgresCoordination:
                 sums.append(row.checksum)
         rows = await self._fetch(
             "WITH {held}, "
-            "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-            "%s::text[]) AS b(shard, kind, key, data, checksum) JOIN held USING (shard)), "
+            "batch AS (SELECT b.* FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+            "%b::text[]) AS b(shard, kind, key, data, checksum) JOIN held USING (shard)), "
             "up AS (INSERT INTO {s}.rows (kind, key, data, checksum) "
             "SELECT kind, key, data, checksum FROM batch WHERE data IS NOT NULL "
             "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data, "
@@ -271,7 +276,7 @@ class PostgresCoordination:
             return set()
         rows = await self._fetch(
             "WITH {held}, "
-            "batch AS (SELECT b.* FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+            "batch AS (SELECT b.* FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
             "AS b(shard, vantage, provider, data) JOIN held USING (shard)), "
             "up AS (INSERT INTO {s}.votes (vantage, provider, data, written_at) "
             "SELECT vantage, provider, data, clock_timestamp() FROM batch "
@@ -303,7 +308,7 @@ class PostgresCoordination:
         if not stale:
             return
         await self._fetch(
-            "DELETE FROM {s}.votes AS v USING unnest(%s::text[], %s::text[], %s::float8[]) "
+            "DELETE FROM {s}.votes AS v USING unnest(%b::text[], %b::text[], %s::float8[]) "
             "AS t(vantage, provider, max_age) WHERE v.vantage = t.vantage "
             "AND v.provider = t.provider "
             "AND v.written_at < clock_timestamp() - make_interval(secs => t.max_age) "
