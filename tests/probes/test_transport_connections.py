@@ -380,7 +380,8 @@ def test_an_idle_connection_is_closed_when_its_expiry_passes_not_a_sweep_later()
     assert loop.timers == [30.0]
     loop.now = 30.0
     pool._sweep_idle()
-    assert first.closed and not second.closed
+    assert first.closed
+    assert not second.closed
     assert loop.timers[-1] == pytest.approx(20.0)  # when the second expires, at 50 s
     loop.now = 50.0
     pool._sweep_idle()
