@@ -2,12 +2,15 @@
 
 One convention for the configuration file everywhere: `COMMAND FILE` or `COMMAND -c FILE`, and
 `$MODELMESH_HEALTHD_CONFIG` when neither is given.
+
+Each command imports what it needs when it runs: `-V`, `--help` and a mistyped option answer
+without the configuration's models, the health core or the stores, and `validate` without the
+stores and asyncio (tests/cli/test_cli_imports.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import json
 import os
@@ -15,14 +18,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from modelmesh_healthd._console import Palette, wants_colour
 from modelmesh_healthd.cli_args import ENV_CONFIG, build_parser
-from modelmesh_healthd.cli_show import check_table, describe, status_report
-from modelmesh_healthd.config import Config, ConfigError, load_config
-from modelmesh_healthd.state import HealthPolicy
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from modelmesh_healthd.cli_show import describe
+    from modelmesh_healthd.config import Config
+    from modelmesh_healthd.state import HealthPolicy
 
 __all__ = ["describe", "main"]
 
@@ -64,7 +69,20 @@ def _prog(args: argparse.Namespace) -> str:
     return str(args.command)
 
 
+def __getattr__(name: str) -> Any:
+    """`describe` from `cli_show`, imported on first use like every command's modules."""
+    if name == "describe":
+        from modelmesh_healthd.cli_show import describe
+
+        return describe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _load(path: str) -> Config | None:
+    # The configuration's modules (pydantic, the models) only for the commands that read one:
+    # `-V`, `--help` and a mistyped option answer without them.
+    from modelmesh_healthd.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -86,6 +104,8 @@ def _validate(args: argparse.Namespace) -> int:
     if config.modelmesh is not None:
         print("\n".join(f"  note: {line}" for line in config.modelmesh.summary()))
     if args.show:
+        from modelmesh_healthd.cli_show import describe
+
         print(describe(config))
         if config.modelmesh is not None and config.modelmesh.details():
             print("\nModelMesh settings:\n" + "\n".join(config.modelmesh.details()))
@@ -93,6 +113,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
     ok, path = _config_path(args)
     config = _load(path) if ok and path else None
     if config is None or path is None:
@@ -138,6 +160,8 @@ def _with_admin_listen(config: Config, listen: str) -> Config | None:
 
     A reload keeps the running admin settings, so the override lasts as long as the process.
     """
+    from pydantic import ValidationError
+
     admin = config.admin
     try:
         checked = type(admin).model_validate(
@@ -187,6 +211,8 @@ def _old_sqlite_meaning(url: str) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import asyncio
+
     from modelmesh_healthd.daemon.demo_files import demo_file
 
     if args.demo and (args.file or args.config_option):
@@ -197,6 +223,9 @@ def _check(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_BAD_CONFIG
     # The probes and the daemon's modules only once the configuration is good.
+    from modelmesh_healthd._console import Palette, wants_colour
+    from modelmesh_healthd.cli_show import check_table
+    from modelmesh_healthd.config import ConfigError
     from modelmesh_healthd.daemon.check_command import check_round
     from modelmesh_healthd.daemon.demo import enabled, run_check_demo
     from modelmesh_healthd.daemon.logs import configure_logging
@@ -239,6 +268,10 @@ def _unknown_provider(name: str, config: Config) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from modelmesh_healthd.cli_show import status_report
+    from modelmesh_healthd.config import ConfigError
     from modelmesh_healthd.daemon.demo import DemoRun, timeline
     from modelmesh_healthd.daemon.logs import configure_logging
     from modelmesh_healthd.simulator.scenario import Scenario, ScenarioError
@@ -312,6 +345,8 @@ def _ending(store: str, in_memory: bool) -> str:
 
 def _foreign_state(store: str, instance: str) -> str | None:
     """Why the demo must not replace what `store` holds (another instance's state), or None."""
+    import asyncio
+
     from modelmesh_healthd.storage import StoreError, read_snapshot, redact_url
 
     try:
@@ -348,6 +383,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _show_status(url: str, policy: HealthPolicy, *, as_json: bool, history: bool = False) -> int:
+    import asyncio
+
+    from modelmesh_healthd.cli_show import status_report
     from modelmesh_healthd.storage import (
         StoreError,
         StoreURLError,
@@ -435,6 +473,8 @@ def _schema(args: argparse.Namespace) -> int:
 
         print(render_reference(), end="")
         return EXIT_OK
+    from modelmesh_healthd.config import Config
+
     schema = Config.model_json_schema(mode="validation")
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -7,12 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from modelmesh_healthd._console import Palette, ago, milliseconds, probe_detail, table
-from modelmesh_healthd.config import Config
-from modelmesh_healthd.state import HealthPolicy, SystemState
 
 if TYPE_CHECKING:
+    from modelmesh_healthd.config import Config
     from modelmesh_healthd.daemon.check_command import CheckResult
-    from modelmesh_healthd.state import Snapshot
+    from modelmesh_healthd.state import HealthPolicy, Snapshot, SystemState
 
 __all__ = ["check_table", "describe", "site_votes", "status_report"]
 

@@ -100,9 +100,12 @@ class Running:
         logs = list(self.logs)
         return _matching(logs[: logs.index(event)], name, fields)
 
-    async def wait_for(self, name: str, within: float = 15.0, **fields: Any) -> dict[str, Any]:
-        """The first event `name` with `fields`, waiting for it up to `within` seconds."""
-        return await self.wait_until(lambda: self.events(name, **fields), within, name)
+    async def wait_for(
+        self, name: str, within: float = 15.0, *, after: int = 0, **fields: Any
+    ) -> dict[str, Any]:
+        """The first event `name` with `fields` past the first `after` of them, waiting for it
+        up to `within` seconds."""
+        return await self.wait_until(lambda: self.events(name, **fields)[after:], within, name)
 
     async def wait_until(
         self, found: Callable[[], Any], within: float = 15.0, what: str = "condition"

@@ -184,10 +184,13 @@ class DaemonProcess:
             if e["event"] == name and all(e.get(k) == v for k, v in fields.items())
         ]
 
-    async def wait_for(self, name: str, within: float = 20.0, **fields: Any) -> dict[str, Any]:
+    async def wait_for(
+        self, name: str, within: float = 20.0, *, after: int = 0, **fields: Any
+    ) -> dict[str, Any]:
+        """The first event `name` with `fields` past the first `after` of them."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            found = self.named(name, **fields)
+            found = self.named(name, **fields)[after:]
             if found:
                 return found[0]
             if self.proc.returncode is not None:

@@ -44,8 +44,11 @@ async def test_a_stalled_scheduler_is_unhealthy_though_the_endpoint_answers(
 ) -> None:
     async with admin_daemon(tmp_path, listen=_listen(), stall=True) as run:
         await run.probes_of("a", 1)
+        # A busy host can stall the scheduler briefly before the hang (and resume it): only a
+        # stall logged after the hang is the one `health` must see.
+        earlier = len(run.events("scheduler.stalled"))
         run.sim.set_behaviour("a", "hang")
-        await run.wait_for("scheduler.stalled")
+        await run.wait_for("scheduler.stalled", after=earlier)
         code, out = await health("-c", str(tmp_path / "healthd.yaml"))
         async with httpx.AsyncClient(trust_env=False) as client:
             livez = await client.get(f"{admin_url(run)}/livez")
@@ -154,8 +157,11 @@ async def test_without_admin_a_stalled_scheduler_shows_in_the_heartbeat(tmp_path
     env = {"STATE_DIRECTORY": str(tmp_path)}
     async with admin_daemon(tmp_path, listen=None, stall=True, environ=env) as run:
         await run.probes_of("a", 1)
+        # A busy host can stall the scheduler briefly before the hang (and resume it): only a
+        # stall logged after the hang is the one `health` must see.
+        earlier = len(run.events("scheduler.stalled"))
         run.sim.set_behaviour("a", "hang")
-        await run.wait_for("scheduler.stalled")
+        await run.wait_for("scheduler.stalled", after=earlier)
         # The heartbeat is rewritten every stall_after/4 = 0.25 s.
         for _ in range(50):
             code, out = await health("-c", str(tmp_path / "healthd.yaml"), env=env)

@@ -89,8 +89,11 @@ async def test_a_stalled_scheduler_stops_the_watchdog_pings(tmp_path: Path) -> N
             env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "200000"}
             async with daemon_process(config, env) as daemon:
                 await sock.wait_for("WATCHDOG", "1", count=2)
+                # A busy host can stall the scheduler briefly before the hang (and resume it):
+                # only a stall logged after the hang is the one that stops the pings.
+                earlier = len(daemon.named("scheduler.stalled"))
                 sim.set_behaviour("a", "hang")  # a's probe holds the only slot: all wait
-                stalled = await daemon.wait_for("scheduler.stalled")
+                stalled = await daemon.wait_for("scheduler.stalled", after=earlier)
                 assert stalled["in_flight"] == 1
                 sock.drain()
                 pings = len(sock.with_key("WATCHDOG"))

@@ -6,16 +6,18 @@ The canary is off unless a provider has a `canary:` block **and** a model says `
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from modelmesh_healthd.config.documented import Documented
 from modelmesh_healthd.config.types import PositiveDuration
 
 __all__ = ["CanaryConfig", "PriceConfig"]
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+# Attribute docstrings are descriptions in the schema (config/documented.py).
+_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-class CanaryConfig(BaseModel):
+class CanaryConfig(Documented):
     """A provider's canary: a real minimal completion per opted-in model, at a low rate, under
     a hard daily budget (UTC days)."""
 
@@ -32,7 +34,7 @@ class CanaryConfig(BaseModel):
     """Stream the answer and measure time to first token (it feeds the degraded state)."""
 
 
-class PriceConfig(BaseModel):
+class PriceConfig(Documented):
     """A model's price, in USD per million tokens (reasoning tokens bill as output)."""
 
     model_config = _STRICT

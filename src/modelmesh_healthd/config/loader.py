@@ -8,10 +8,7 @@ a limit of `config/limits.py`.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from modelmesh_healthd.config.limits import (
 from modelmesh_healthd.config.modelmesh_read import is_modelmesh, read_modelmesh
 from modelmesh_healthd.config.root import Config
 from modelmesh_healthd.config.secrets_stores import secret_lookup
-from modelmesh_healthd.config.source import Lines, line_index, read_yaml
+from modelmesh_healthd.config.source import Lines, line_index, read_yaml, tidy_strings
 from modelmesh_healthd.config.validation import ENTITIES, validate
 
 __all__ = ["load_config", "load_config_in_thread", "load_config_text", "tidy_strings"]
@@ -93,6 +90,11 @@ async def load_config_in_thread(
     Raises:
         ConfigError: As `load_config`, or when loading did not end in time.
     """
+    # Only a reload needs these: `validate` and the other commands load without asyncio.
+    import asyncio
+    import concurrent.futures
+    import threading
+
     done: concurrent.futures.Future[Config] = concurrent.futures.Future()
 
     def work() -> None:
@@ -311,39 +313,3 @@ def _names(data: dict[Any, Any], section: str) -> dict[str, None]:
     # Ordered (the did-you-mean picks the first of equals) and O(1) to look up: fleets are large.
     entries = data.get(section)
     return dict.fromkeys(str(k) for k in entries) if isinstance(entries, dict) else {}
-
-
-def tidy_strings(data: Any, *, shared: bool = False) -> Any:
-    """Strip every string (keys too) and share equal ones, before validation.
-
-    A fleet's file names each provider and model several times (as a key, as a model's
-    `provider`, in every pool that lists it). Validating strings already stripped and shared
-    lets pydantic keep them as they are (its own `str_strip_whitespace` makes a new copy of
-    every string), so the configuration holds one string per distinct value for as long as the
-    daemon runs: about 150 bytes less per provider.
-
-    Args:
-        data: Plain data.
-        shared: The data shares mappings or lists (YAML aliases): each is tidied once and
-            stays shared, so the copy never grows to the expanded size.
-    """
-    strings: dict[str, str] = {}
-    done: dict[int, Any] | None = {} if shared else None
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip()
-            return strings.setdefault(value, value)
-        if not isinstance(value, dict | list):
-            return value
-        if done is not None and id(value) in done:
-            return done[id(value)]
-        if isinstance(value, dict):
-            out: Any = {walk(k): walk(v) for k, v in value.items()}
-        else:
-            out = [walk(v) for v in value]
-        if done is not None:
-            done[id(value)] = out
-        return out
-
-    return walk(data)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import functools
 import re
 from datetime import datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from modelmesh_healthd.config.models import _Section
+from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.config.types import PositiveDuration
-from modelmesh_healthd.state.windows import Window
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.state.windows import Window
 
 __all__ = ["MaintenanceWindow", "window_end"]
 
@@ -57,6 +59,8 @@ class MaintenanceWindow(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # for the files that have windows
+
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -75,6 +79,11 @@ class MaintenanceWindow(_Section):
 
     def window(self, index: int) -> Window:
         """The pure core's form of this window (`index`: its position, for a default name)."""
+        # The core's windows (and the overrides they set) only for a daemon that has some.
+        from zoneinfo import ZoneInfo
+
+        from modelmesh_healthd.state.windows import Window
+
         weekday, start = _parse_start(self.start)
         rule = functools.partial(
             window_end, weekday, start, float(self.duration), ZoneInfo(self.timezone)

@@ -7,22 +7,22 @@ import re
 import typing
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from modelmesh_healthd.config.admin import AdminConfig
 from modelmesh_healthd.config.canary import CanaryConfig, PriceConfig
+from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
 from modelmesh_healthd.kinds import KINDS as KIND_SPECS
 from modelmesh_healthd.kinds import UNSUPPORTED, kind_names
@@ -67,22 +67,13 @@ SiteName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_len
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
-# Attribute docstrings become descriptions in `schema` (editors) and the docs reference.
-# Strings arrive stripped and shared (`loader.tidy_strings`): pydantic keeps them as they are.
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class _Section(BaseModel):
-    model_config = _STRICT
-
-
 # Sections that exist once per provider or model are slotted pydantic dataclasses, not models:
 # they validate the same, but an instance costs ~1/4 of a BaseModel's memory, which matters for
 # a fleet of 10,000 providers kept for the life of the daemon.
 _entity = pydantic_dataclass(
     frozen=True,
     slots=True,
-    config=ConfigDict(extra="forbid", use_attribute_docstrings=True),
+    config=ConfigDict(extra="forbid"),
 )
 
 
@@ -235,76 +226,6 @@ class StorageConfig(_Section):
     0.25 s tick in one transaction), every `sync_interval`, only at start and stop, or never."""
     sync_interval: PositiveDuration = 30.0
     """For `periodic`: time between saves."""
-
-
-class AdminConfig(_Section):
-    """The admin HTTP endpoint (/livez, /readyz, /metrics, /v1/state, /v1/providers/NAME)."""
-
-    enabled: bool = True
-    """False: no endpoint (`health` then reads the heartbeat file)."""
-    listen: str = "127.0.0.1:9464"
-    """host:port; loopback by default. `0.0.0.0:9464` to let a Prometheus elsewhere scrape it."""
-    token: SecretStr | None = None
-    """Bearer token of the admin API: give it as `${file:/path}` or `${env:NAME}`, never inline.
-    Without one, every endpoint `auth` protects refuses with 401 (writes are then disabled)."""
-    reports_token: SecretStr | None = None
-    """Deprecated alias of `token` (it once guarded `POST /v1/reports` alone): taken as `token`
-    when that is unset; both set and different is an error."""
-    auth: Literal["read", "write", "none"] = "write"
-    """What needs the token: `write` (overrides, reports), `read` (also every GET except
-    /livez and /readyz, which supervisors call without one) or `none` (nothing: a test rig)."""
-
-    base_path: str = ""
-    """The path prefix a reverse proxy serves the endpoint under (e.g. `/healthd`): the status
-    page's links carry it, and every path is also answered under it."""
-
-    @field_validator("base_path")
-    @classmethod
-    def _base_path(cls, value: str) -> str:
-        value = value.rstrip("/")
-        if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
-            raise ValueError(
-                f"expected a path such as /healthd (letters, digits, . _ ~ -), got {value!r}"
-            )
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reports_token_is_the_token(cls, data: Any) -> Any:
-        # One token guards every write (see daemon.admin_auth): the old reports-only token is
-        # that token under its former name, so a file written for it keeps working.
-        if isinstance(data, dict) and data.get("token") is None and "reports_token" in data:
-            return {**data, "token": data["reports_token"]}
-        return data
-
-    @field_validator("reports_token")
-    @classmethod
-    def _one_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        token = info.data.get("token")  # validated first: it is declared first
-        if value is not None and token is not None and token != value:
-            raise ValueError(
-                "deprecated alias of admin.token, and the two differ: one token guards every "
-                "write; keep only admin.token"
-            )
-        return value
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"expected host:port, got {value!r}")
-        return value
-
-    @property
-    def host(self) -> str:
-        """The host part of `listen` (an IPv6 literal without its brackets)."""
-        return self.listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
-
-    @property
-    def port(self) -> int:
-        """The port part of `listen` (0: any free port, for tests)."""
-        return int(self.listen.rpartition(":")[2])
 
 
 class NetworkGuardConfig(_Section):

@@ -17,13 +17,13 @@ from modelmesh_healthd.config.models import (
     ProviderConfig,
     ScheduleConfig,
     StorageConfig,
-    _Section,
 )
+from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.state import HealthPolicy, Mesh
-from modelmesh_healthd.state.windows import Window
 
 if TYPE_CHECKING:
     from modelmesh_healthd.config.modelmesh_read import ModelMeshReading
+    from modelmesh_healthd.state.windows import Window
 
 __all__ = ["Config"]
 

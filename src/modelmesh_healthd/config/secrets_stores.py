@@ -28,8 +28,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dotenv.parser import parse_stream
-
 from modelmesh_healthd.config.errors import ConfigIssue, describe_type
 
 __all__ = [
@@ -152,6 +150,8 @@ def _dotenv_store(
     values: dict[str, str] = {}
     unread: list[int] = []
     if path.exists():
+        from dotenv.parser import parse_stream  # only a file that names a .env store reads one
+
         try:
             with path.open(encoding="utf-8") as stream:
                 bindings = list(parse_stream(stream))

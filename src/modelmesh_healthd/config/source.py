@@ -23,7 +23,7 @@ import yaml
 from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
 from modelmesh_healthd.config.limits import MAX_ALIAS_VALUES, MAX_DEPTH, Deadline, LoadTimeout
 
-__all__ = ["Lines", "YamlDocument", "line_index", "parse_yaml", "read_yaml"]
+__all__ = ["Lines", "YamlDocument", "line_index", "parse_yaml", "read_yaml", "tidy_strings"]
 
 Lines = dict[tuple[str | int, ...], int]
 """Key path -> 1-based line number."""
@@ -356,3 +356,39 @@ class _LineIndex:
             return (*parent, "?")
         self.frames[-1][3] = None
         return (*parent, key)
+
+
+def tidy_strings(data: Any, *, shared: bool = False) -> Any:
+    """Strip every string (keys too) and share equal ones, before validation.
+
+    A fleet's file names each provider and model several times (as a key, as a model's
+    `provider`, in every pool that lists it). Validating strings already stripped and shared
+    lets pydantic keep them as they are (its own `str_strip_whitespace` makes a new copy of
+    every string), so the configuration holds one string per distinct value for as long as the
+    daemon runs: about 150 bytes less per provider.
+
+    Args:
+        data: Plain data.
+        shared: The data shares mappings or lists (YAML aliases): each is tidied once and
+            stays shared, so the copy never grows to the expanded size.
+    """
+    strings: dict[str, str] = {}
+    done: dict[int, Any] | None = {} if shared else None
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return strings.setdefault(value, value)
+        if not isinstance(value, dict | list):
+            return value
+        if done is not None and id(value) in done:
+            return done[id(value)]
+        if isinstance(value, dict):
+            out: Any = {walk(k): walk(v) for k, v in value.items()}
+        else:
+            out = [walk(v) for v in value]
+        if done is not None:
+            done[id(value)] = out
+        return out
+
+    return walk(data)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from modelmesh_healthd.config import AdminConfig, ConfigError
+from modelmesh_healthd.config.admin import AdminConfig
+from modelmesh_healthd.config.errors import ConfigError
 from modelmesh_healthd.config.interpolate import interpolate
 from modelmesh_healthd.config.limits import MAX_CONFIG_BYTES, FileRefused, read_regular_file
-from modelmesh_healthd.config.loader import tidy_strings
-from modelmesh_healthd.config.source import parse_yaml
+from modelmesh_healthd.config.source import parse_yaml, tidy_strings
 from modelmesh_healthd.daemon.liveness import heartbeat_path, read_heartbeat
 
 __all__ = ["admin_settings", "check_admin", "check_daemon"]

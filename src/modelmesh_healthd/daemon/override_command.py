@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from modelmesh_healthd.config.models import AdminConfig
+from modelmesh_healthd.config.admin import AdminConfig
 from modelmesh_healthd.daemon.health_command import admin_settings
 
 __all__ = ["OverrideClient", "format_overrides"]

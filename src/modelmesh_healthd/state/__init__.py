@@ -1,74 +1,84 @@
 """The pure health core: state, policy, topology and the transitions between states.
 
 Nothing in this package does I/O or reads the clock (time is always a `now` parameter), with one
-documented exception: the seed's two-argument `ProviderState.record_probe(success, latency)`,
+documented exception: the seed"s two-argument `ProviderState.record_probe(success, latency)`,
 which has no `now` and so reads the wall clock itself.
 """
 
-from modelmesh_healthd.state.events import (
-    STATE_EVENTS,
-    Event,
-    LogEventSpec,
-    ModelAdded,
-    ModelDeactivated,
-    ModelDegraded,
-    ModelReactivated,
-    ModelRecovered,
-    ModelRemoved,
-    NetworkRestored,
-    NetworkSuspect,
-    PoolEmpty,
-    PoolRestored,
-    ProbeCompleted,
-    ProbeHeld,
-    ProviderAdded,
-    ProviderDegraded,
-    ProviderDown,
-    ProviderReasonChanged,
-    ProviderRecovered,
-    ProviderRemoved,
-    ProviderUp,
-    QuorumDecided,
-    QuorumPending,
-)
-from modelmesh_healthd.state.guard import NETWORK_OUTCOMES, ConnectivityGuard, GuardRuling
-from modelmesh_healthd.state.latency import (
-    LatencySource,
-    LatencyVerdict,
-    judge_latency,
-    latency_step,
-    model_latency_step,
-)
-from modelmesh_healthd.state.mesh import Mesh, MeshError
-from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
-from modelmesh_healthd.state.outcome import PROVIDER_REASONS, DeactivationReason, Effect, Outcome
-from modelmesh_healthd.state.phase import Phase, phase_of
-from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
-from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
-from modelmesh_healthd.state.quorum import (
-    Quorum,
-    QuorumRuling,
-    Tally,
-    Vote,
-    quorum_ruling,
-    quorum_tally,
-)
-from modelmesh_healthd.state.step import HealthCore, Step, observe, observe_quorum, observe_vote
-from modelmesh_healthd.state.system import (
-    SCHEMA_VERSION,
-    Snapshot,
-    SnapshotError,
-    SystemState,
-    canonical_json,
-    checksum_of,
-)
-from modelmesh_healthd.state.transition import (
-    Observation,
-    ProbeReport,
-    apply_probe,
-    initial_state,
-    reconcile,
-)
+from typing import TYPE_CHECKING
+
+from modelmesh_healthd._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.state.events import (
+        STATE_EVENTS,
+        Event,
+        LogEventSpec,
+        ModelAdded,
+        ModelDeactivated,
+        ModelDegraded,
+        ModelReactivated,
+        ModelRecovered,
+        ModelRemoved,
+        NetworkRestored,
+        NetworkSuspect,
+        PoolEmpty,
+        PoolRestored,
+        ProbeCompleted,
+        ProbeHeld,
+        ProviderAdded,
+        ProviderDegraded,
+        ProviderDown,
+        ProviderReasonChanged,
+        ProviderRecovered,
+        ProviderRemoved,
+        ProviderUp,
+        QuorumDecided,
+        QuorumPending,
+    )
+    from modelmesh_healthd.state.guard import NETWORK_OUTCOMES, ConnectivityGuard, GuardRuling
+    from modelmesh_healthd.state.latency import (
+        LatencySource,
+        LatencyVerdict,
+        judge_latency,
+        latency_step,
+        model_latency_step,
+    )
+    from modelmesh_healthd.state.mesh import Mesh, MeshError
+    from modelmesh_healthd.state.model import ACTIVE, STANDBY, ModelState, PoolState
+    from modelmesh_healthd.state.outcome import (
+        PROVIDER_REASONS,
+        DeactivationReason,
+        Effect,
+        Outcome,
+    )
+    from modelmesh_healthd.state.phase import Phase, phase_of
+    from modelmesh_healthd.state.policy import DEFAULT_POLICY, HealthPolicy, PolicyError
+    from modelmesh_healthd.state.provider import ProbeChange, ProviderState, plan_probe
+    from modelmesh_healthd.state.quorum import (
+        Quorum,
+        QuorumRuling,
+        Tally,
+        Vote,
+        quorum_ruling,
+        quorum_tally,
+    )
+    from modelmesh_healthd.state.step import HealthCore, Step, observe, observe_quorum, observe_vote
+    from modelmesh_healthd.state.system import (
+        SCHEMA_VERSION,
+        Snapshot,
+        SnapshotError,
+        SystemState,
+        canonical_json,
+        checksum_of,
+    )
+    from modelmesh_healthd.state.transition import (
+        Observation,
+        ProbeReport,
+        apply_probe,
+        initial_state,
+        reconcile,
+    )
 
 __all__ = [
     "ACTIVE",
@@ -144,3 +154,62 @@ __all__ = [
     "quorum_tally",
     "reconcile",
 ]
+
+# Each name"s module is imported on first use (PEP 562): importing one module of this package
+# runs this file first, and should not cost every other module"s import.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "events": (
+            "STATE_EVENTS",
+            "Event",
+            "LogEventSpec",
+            "ModelAdded",
+            "ModelDeactivated",
+            "ModelDegraded",
+            "ModelReactivated",
+            "ModelRecovered",
+            "ModelRemoved",
+            "NetworkRestored",
+            "NetworkSuspect",
+            "PoolEmpty",
+            "PoolRestored",
+            "ProbeCompleted",
+            "ProbeHeld",
+            "ProviderAdded",
+            "ProviderDegraded",
+            "ProviderDown",
+            "ProviderReasonChanged",
+            "ProviderRecovered",
+            "ProviderRemoved",
+            "ProviderUp",
+            "QuorumDecided",
+            "QuorumPending",
+        ),
+        "guard": ("NETWORK_OUTCOMES", "ConnectivityGuard", "GuardRuling"),
+        "latency": (
+            "LatencySource",
+            "LatencyVerdict",
+            "judge_latency",
+            "latency_step",
+            "model_latency_step",
+        ),
+        "mesh": ("Mesh", "MeshError"),
+        "model": ("ACTIVE", "STANDBY", "ModelState", "PoolState"),
+        "outcome": ("PROVIDER_REASONS", "DeactivationReason", "Effect", "Outcome"),
+        "phase": ("Phase", "phase_of"),
+        "policy": ("DEFAULT_POLICY", "HealthPolicy", "PolicyError"),
+        "provider": ("ProbeChange", "ProviderState", "plan_probe"),
+        "quorum": ("Quorum", "QuorumRuling", "Tally", "Vote", "quorum_ruling", "quorum_tally"),
+        "step": ("HealthCore", "Step", "observe", "observe_quorum", "observe_vote"),
+        "system": (
+            "SCHEMA_VERSION",
+            "Snapshot",
+            "SnapshotError",
+            "SystemState",
+            "canonical_json",
+            "checksum_of",
+        ),
+        "transition": ("Observation", "ProbeReport", "apply_probe", "initial_state", "reconcile"),
+    },
+)

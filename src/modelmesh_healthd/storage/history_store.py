@@ -35,6 +35,7 @@ from modelmesh_healthd.state.history import History, HistoryError
 from modelmesh_healthd.state.subjects import Subjects
 from modelmesh_healthd.storage._paths import path_from_url
 from modelmesh_healthd.storage.errors import StoreUnavailableError, StoreURLError
+from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
 __all__ = ["HistoryLoad", "HistoryStore", "open_history_store", "read_histories"]
@@ -282,9 +283,7 @@ class _RedisHistory:
         self._client: Any = None
 
     async def __aenter__(self) -> Self:
-        from redis.asyncio import Redis
-
-        self._client = Redis.from_url(
+        self._client = owned_client(
             self._bare, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
         )
         return self
@@ -292,7 +291,10 @@ class _RedisHistory:
     async def __aexit__(self, *_exc: object) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            try:
+                await client.aclose()
+            finally:
+                await close_sockets(client)  # what a cancelled close did not reach
 
     def _error(self, exc: BaseException) -> StoreUnavailableError:
         reason = scrub(str(exc), self._secrets)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import structlog
+from typing import Any
 
 from modelmesh_healthd.state.events import LogEventSpec
 from modelmesh_healthd.storage.base import LoadResult, LockOwner
@@ -11,7 +11,14 @@ __all__ = ["LOGGER_NAME", "LOG_EVENTS", "log_load", "log_locked"]
 
 LOGGER_NAME = "modelmesh_healthd.storage"
 
-_log = structlog.get_logger(LOGGER_NAME)
+
+def _logger() -> Any:
+    # structlog only when there is something to say: `status` reads a store and, unless it
+    # finds corrupt data, logs nothing.
+    import structlog
+
+    return structlog.get_logger(LOGGER_NAME)
+
 
 LOG_EVENTS: tuple[LogEventSpec, ...] = (
     LogEventSpec(
@@ -181,6 +188,9 @@ LOG_EVENTS: tuple[LogEventSpec, ...] = (
 def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
     """Report what a load found: `snapshot.corrupt` per piece set aside (or skipped, for a
     reader), then, for a writer, `snapshot.loaded` or `snapshot.empty`."""
+    if not result.set_aside and not writer:
+        return
+    _log = _logger()
     for piece in result.set_aside:
         _log.error(
             "snapshot.corrupt",
@@ -210,6 +220,7 @@ def log_load(store: str, result: LoadResult, *, writer: bool) -> None:
 
 def log_locked(store: str, owner: LockOwner | None) -> None:
     """Report a refused lock (`store.locked`), naming the holder when known."""
+    _log = _logger()
     _log.error(
         "store.locked",
         store=store,

@@ -15,12 +15,15 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from modelmesh_healthd.storage.errors import StoreUnavailableError
+from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
 from modelmesh_healthd.storage.urls import open_store, redact_url, split_options
 
 __all__ = ["ChangeFeed", "change_feed"]
+
+T = TypeVar("T")
 
 _REDIS_OPTIONS = {"prefix": "modelmesh-healthd:", "lock_ttl": "15", "timeout": "5"}
 _POSTGRES_OPTIONS = {"schema": "modelmesh_healthd", "pool_max": "4", "timeout": "5"}
@@ -77,10 +80,25 @@ async def _bounded(awaitable: Awaitable[object], seconds: float) -> None:
         await asyncio.wait({task}, timeout=seconds)
     finally:
         if not task.done():
-            task.cancel()
+            _leave(task)
         else:
             with contextlib.suppress(BaseException):
                 task.result()
+
+
+def _leave(task: asyncio.Future[Any]) -> None:
+    """Cancel a call given up on, without waiting for it (it may ignore the cancellation).
+
+    What it ends with, later, is of no interest: it is taken so asyncio does not report it as
+    never retrieved. What it holds open is its owner's to close (see `_RedisFeed._guarded`).
+    """
+    task.cancel()
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class _RedisFeed:
@@ -88,41 +106,71 @@ class _RedisFeed:
         self._url, self._channel, self._timeout, self._shown = url, channel, timeout, shown
         self._client: Any = None
         self._pubsub: Any = None
+        self._closed = False
 
     async def __aenter__(self) -> Self:
-        from redis.asyncio import Redis
         from redis.exceptions import RedisError
 
-        self._client = Redis.from_url(self._url, socket_connect_timeout=self._timeout)
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        client = self._client = owned_client(self._url, socket_connect_timeout=self._timeout)
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            await self._pubsub.subscribe(self._channel)
+            await self._guarded(self._pubsub.subscribe(self._channel))
         except (RedisError, OSError) as exc:
             await self._close()
             raise StoreUnavailableError(f"redis {self._shown}: {type(exc).__name__}") from None
+        except BaseException:
+            # Cancelled half-way: the connection made so far goes at once (the canceller does
+            # not want to wait for a polite close).
+            self._closed = True
+            self._pubsub = self._client = None
+            await close_sockets(client)
+            raise
+        if self._closed:  # closed by an owner that gave up on this opening, which went on
+            raise StoreUnavailableError(f"redis {self._shown}: closed while subscribing")
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self._close()
 
     async def _close(self) -> None:
-        if self._pubsub is not None:
-            await _bounded(self._pubsub.aclose(), self._timeout)
-        if self._client is not None:
-            await _bounded(self._client.aclose(), self._timeout)
+        self._closed = True
+        pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
+        try:
+            if pubsub is not None:
+                await _bounded(pubsub.aclose(), self._timeout)
+            if client is not None:
+                await _bounded(client.aclose(), self._timeout)
+        finally:
+            # A clean-up cancelled or left behind may not have reached every socket.
+            if client is not None:
+                await close_sockets(client)
+
+    async def _guarded(self, call: Awaitable[T]) -> T:
+        """Run a redis-py call that may be left behind (`_leave`) and outlive the feed.
+
+        If the feed was closed meanwhile, whatever the call still has connected (redis-py
+        connects and subscribes again on its own when a connection drops under a read) is closed
+        when it ends, so no socket outlives the feed by more than the call itself.
+        """
+        client = self._client
+        try:
+            return await call
+        finally:
+            if self._closed and client is not None:
+                await close_sockets(client)
 
     async def wait(self, within: float) -> bool:
         from redis.exceptions import RedisError
 
         # After the server went away and came back, redis-py's get_message can wait forever
         # and ignore its cancellation: bound it from outside and give up on it.
-        read = asyncio.ensure_future(self._pubsub.get_message(timeout=within))
+        read = asyncio.ensure_future(self._guarded(self._pubsub.get_message(timeout=within)))
         try:
             done, _ = await asyncio.wait({read}, timeout=within + self._timeout)
         finally:
             if not read.done():
-                read.cancel()
+                _leave(read)
         if not done:
             raise StoreUnavailableError(f"redis {self._shown}: no answer from the subscription")
         try:
@@ -154,12 +202,20 @@ class _PostgresFeed:
         except (psycopg.Error, OSError) as exc:
             await self.__aexit__()
             raise StoreUnavailableError(f"postgresql {self._shown}: {type(exc).__name__}") from None
+        except BaseException:
+            await self.__aexit__()  # cancelled half-way: the connection made so far goes too
+            raise
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        if self._conn is not None:
-            await _bounded(self._conn.close(), self._timeout)
-            self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await _bounded(conn.close(), self._timeout)
+        finally:
+            if not conn.closed:  # the close was cut short or left behind
+                conn.pgconn.finish()  # psycopg's own close ends with this; it does not suspend
 
     async def wait(self, within: float) -> bool:
         import psycopg

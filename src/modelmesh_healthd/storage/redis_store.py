@@ -37,6 +37,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
+from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
 from modelmesh_healthd.storage.row_decode import decode_store, load_result
 from modelmesh_healthd.storage.row_encode import KINDS, check_follows
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
@@ -105,12 +106,11 @@ class RedisStore:
     # --- lifecycle --------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        from redis.asyncio import Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         # No retries inside redis-py: the manager owns retrying, with its own backoff.
-        self._client = Redis.from_url(
+        self._client = owned_client(
             self._bare,
             socket_timeout=self._timeout,
             socket_connect_timeout=self._timeout,
@@ -128,11 +128,16 @@ class RedisStore:
         client, self._client = self._client, None
         if client is None:
             return
-        if self._owner_value is not None:
-            with contextlib.suppress(Exception):
-                await client.eval(_RELEASE, 1, self._lock, self._owner_value)
-            self._owner_value = None
-        await client.aclose()
+        try:
+            if self._owner_value is not None:
+                with contextlib.suppress(Exception):
+                    await client.eval(_RELEASE, 1, self._lock, self._owner_value)
+                self._owner_value = None
+            await client.aclose()
+        finally:
+            # Cancelled meanwhile (a reader that gave up on this store), redis-py's close may not
+            # have reached every connection.
+            await close_sockets(client)
 
     def _redis(self) -> Redis:
         if self._client is None:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from modelmesh_healthd.storage.base import StateStore
 from modelmesh_healthd.storage.errors import StoreURLError
+
+if TYPE_CHECKING:
+    # Only a type here: the command line reads `default_store_url` for its help without the
+    # stores' base (asyncio, the state's snapshot); every backend imports it itself.
+    from modelmesh_healthd.storage.base import StateStore
 
 __all__ = [
     "BACKENDS",

@@ -281,6 +281,11 @@ class Attachment:
         except (StoreError, TimeoutError):
             await _close_feed(feed)  # a connection half made when the time ran out
             return None
+        except asyncio.CancelledError:
+            # Closing while the feed opens: an opening that ignores its cancellation (3.11's
+            # wait_for, inside redis-py, can) and subscribes anyway then closes itself.
+            await _close_feed(feed)
+            raise
         return feed
 
     async def _refresh(self) -> None:
@@ -349,9 +354,16 @@ async def _within(awaitable: Awaitable[T], seconds: float) -> T:
     finally:
         if not task.done():
             task.cancel()
+            task.add_done_callback(_forget)  # how it ends is of no interest any more
     if not done:
         raise TimeoutError
     return task.result()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Take a left-behind call's outcome, so asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _close_feed(feed: ChangeFeed) -> None:
