@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from modelmesh_healthd.daemon import memory
 from modelmesh_healthd.daemon.memory import release_memory, trim_periodically
 
 
@@ -49,6 +50,23 @@ async def test_trim_periodically_releases_after_the_first_wait_then_every_period
         for _ in range(5):
             await asyncio.sleep(0)
         assert gc.get_freeze_count() > 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_trim_periodically_trims_the_heap_alone_between_releases(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "_TRIM", trims.append)
+    gc.unfreeze()
+    task = asyncio.create_task(trim_periodically(every=3600.0, heap_every=0.0))
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert trims, "the heap was not trimmed before the first release"
+        assert gc.get_freeze_count() == 0  # no release (collection and freeze) yet
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

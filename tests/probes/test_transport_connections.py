@@ -22,6 +22,7 @@ from modelmesh_healthd.probes import (
     build_client,
     probe,
 )
+from modelmesh_healthd.probes.transport import ProbeTransport, _Connection
 from modelmesh_healthd.state import Outcome
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -341,3 +342,48 @@ def test_the_transport_works_alike_on_uvloop(certificate: tuple[Path, Path]) -> 
             (Outcome.OK, False),  # reused
             (Outcome.CONNECT_ERROR, False),  # nobody listens on port 9
         ]
+
+
+class _StoppedLoop:
+    """Just what the pool's idle sweep reads of its loop: a clock moved by hand, timers noted."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> _StoppedLoop:
+        self.timers.append(delay)
+        return self  # the pool may cancel it
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_an_idle_connection_is_closed_when_its_expiry_passes_not_a_sweep_later() -> None:
+    pool = ProbeTransport(
+        ssl_context=ssl.create_default_context(),
+        limit=4,
+        keepalive=4,
+        keepalive_expiry=30.0,
+        backstop_timeout=None,
+    )
+    loop = _StoppedLoop()
+    pool.loop = loop  # type: ignore[assignment]
+    origin = ("http", "127.0.0.1", 80)
+    first, second = _Connection(pool, origin), _Connection(pool, origin)
+    pool._release(first, True)  # idle from 0 s
+    loop.now = 20.0
+    pool._release(second, True)  # idle from 20 s
+    assert loop.timers == [30.0]
+    loop.now = 30.0
+    pool._sweep_idle()
+    assert first.closed
+    assert not second.closed
+    assert loop.timers[-1] == pytest.approx(20.0)  # when the second expires, at 50 s
+    loop.now = 50.0
+    pool._sweep_idle()
+    assert second.closed
+    assert len(loop.timers) == 2  # nothing idle is left to sweep

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from modelmesh_healthd.storage import StateManager
 
-__all__ = ["release_after_first_save", "release_memory", "trim_periodically"]
+__all__ = [
+    "HEAP_TRIM_EVERY",
+    "release_after_first_save",
+    "release_memory",
+    "trim_heap",
+    "trim_periodically",
+]
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -30,6 +36,24 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _find_malloc_trim()
+
+HEAP_TRIM_EVERY = 5.0
+"""Seconds between two trims of the C heap alone (`trim_heap`), between the full releases.
+
+Probing allocates and frees larger blocks all the time (encoded rows, request and response
+buffers, coroutine frames); glibc serves them from the free holes start-up left across its heap,
+and a page written once stays resident after its block is freed. So resident memory creeps
+towards the heap's whole size between two trims, the faster the higher the probe rate
+(docs/benchmarks.md, memory per provider). A trim alone walks only glibc's free chunks, where
+the full release also walks every object for the cyclic collector: so the heap is trimmed
+often, and the collector runs once a minute.
+"""
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (`malloc_trim(0)`), nothing else."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def release_memory() -> None:
@@ -43,28 +67,37 @@ def release_memory() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-    if _TRIM is not None:
-        _TRIM(0)
+    trim_heap()
 
 
-async def trim_periodically(every: float = 60.0, first: float | None = None) -> None:
-    """`release_memory()` every `every` seconds (the first time after `first`), forever.
+async def trim_periodically(
+    every: float = 60.0, first: float | None = None, heap_every: float = HEAP_TRIM_EVERY
+) -> None:
+    """`release_memory()` every `every` seconds (the first time after `first`), forever, and
+    `trim_heap()` every `heap_every` seconds in between.
 
     What probing allocated and freed meanwhile goes back to the system, and what it built to
     keep (each provider's history, pooled connections) is frozen like the start-up's: left in
     the collector's view, a large fleet had full collections walk it many times a minute,
     each one stopping the loop, the tail of the scheduler's lateness; one collection a minute
-    costs about as much as one of those (docs/benchmarks.md).
+    costs about as much as one of those (docs/benchmarks.md). The heap alone is trimmed more
+    often, for what probing keeps freeing (`HEAP_TRIM_EVERY`).
 
     Args:
         every: Seconds between two releases.
         first: Seconds before the first (default `every`): the daemon passes its longest
             interval, so what the first round of probes builds is frozen soon.
+        heap_every: Seconds between two trims of the C heap alone.
     """
-    await asyncio.sleep(every if first is None else first)
+    loop = asyncio.get_running_loop()
+    release_at = loop.time() + (every if first is None else first)
     while True:
-        release_memory()
-        await asyncio.sleep(every)
+        await asyncio.sleep(max(0.0, min(heap_every, release_at - loop.time())))
+        if loop.time() >= release_at:
+            release_memory()
+            release_at = loop.time() + every
+        else:
+            trim_heap()
 
 
 async def release_after_first_save(manager: StateManager) -> None:

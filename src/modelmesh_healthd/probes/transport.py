@@ -17,7 +17,6 @@ underneath, a parser error keeps httptools' `HttpParserError`, and a peer that c
 from __future__ import annotations
 
 import asyncio
-import collections
 import ssl
 from collections.abc import AsyncIterator, Callable
 from time import perf_counter
@@ -37,6 +36,31 @@ _PAUSE_ABOVE = 256 * 1024
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection: feeds what arrives to the parser, hands the answer over."""
 
+    # Slotted, and the body's chunks in a plain list: the pool keeps up to the concurrency of
+    # these, in use or idle, for the daemon's life (an empty deque alone is several times the
+    # size of an empty list; docs/benchmarks.md).
+    __slots__ = (
+        "_active",
+        "_buffered",
+        "_chunks",
+        "_done",
+        "_error",
+        "_got_bytes",
+        "_head_only",
+        "_headers",
+        "_headers_done",
+        "_keep_alive",
+        "_parser",
+        "_paused",
+        "_reason",
+        "_waiter",
+        "closed",
+        "idle_since",
+        "origin",
+        "pool",
+        "transport",
+    )
+
     def __init__(self, pool: ProbeTransport, origin: _Origin) -> None:
         self.pool = pool
         self.origin = origin
@@ -48,7 +72,7 @@ class _Connection(asyncio.Protocol):
         self._head_only = False
         self._reason = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._chunks: collections.deque[bytes] = collections.deque()
+        self._chunks: list[bytes] = []
         self._buffered = 0
         self._paused = False
         self._headers_done = False
@@ -229,15 +253,16 @@ class _Connection(asyncio.Protocol):
 
     async def body(self) -> AsyncIterator[bytes]:
         while True:
-            chunks = self._chunks
-            while chunks:
-                chunk = chunks.popleft()
-                self._buffered -= len(chunk)
-                if self._paused and self._buffered <= _PAUSE_ABOVE // 2:
-                    self._paused = False
-                    if self.transport is not None:
-                        self.transport.resume_reading()
-                yield chunk
+            while self._chunks:
+                # Taken as a whole, in order: what arrives meanwhile goes to a new list.
+                chunks, self._chunks = self._chunks, []
+                for chunk in chunks:
+                    self._buffered -= len(chunk)
+                    if self._paused and self._buffered <= _PAUSE_ABOVE // 2:
+                        self._paused = False
+                        if self.transport is not None:
+                            self.transport.resume_reading()
+                    yield chunk
             if self._done:
                 return
             await self._wait()
@@ -471,7 +496,14 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             else:
                 del self._idle[origin]
         if self._idle_count:
-            self._sweep = self.loop.call_later(self._expiry, self._sweep_idle)
+            # Each origin's list is in the order its connections went idle (reuse takes from
+            # its end), so its first is the next to expire. Swept then, not a whole expiry
+            # later: a connection outlived its expiry by up to one more, and with reuse last in
+            # first out, the ones left idle that long are those the last burst opened and
+            # nothing since needed. A quarter of the expiry is the least between two sweeps.
+            oldest = min(idle[0].idle_since for idle in self._idle.values())
+            delay = max(oldest + self._expiry - self.loop.time(), self._expiry / 4)
+            self._sweep = self.loop.call_later(delay, self._sweep_idle)
 
     async def aclose(self) -> None:
         self._closed = True
