@@ -1,10 +1,10 @@
-"""Configuration: one validated, immutable Config from YAML (ours or ModelMesh"s shape).
+"""Configuration: one validated, immutable Config from YAML (ours or ModelMesh's shape).
 
 `load_config(path)` reads a file, resolves `${ENV}`, `${ENV:-default}` and `${file:/path}`
-references, accepts ModelMesh"s provider/model/pool shape, rejects unknown keys and dangling
+references, accepts ModelMesh's provider/model/pool shape, rejects unknown keys and dangling
 references, and raises `ConfigError` with one line per problem (file:line: key.path: message),
 every problem in one pass. Hostile files are bounded (size, aliases, nesting, secret files,
-time: `config/limits.py`); `load_config_in_thread` is the reload"s way in.
+time: `config/limits.py`); `load_config_in_thread` is the reload's way in.
 """
 
 from typing import TYPE_CHECKING
@@ -54,8 +54,8 @@ __all__ = [
     "parse_size",
 ]
 
-# Each name"s module is imported on first use (PEP 562): importing one module of this package
-# runs this file first, and should not cost every other module"s import.
+# Each name's module is imported on first use (PEP 562): importing one module of this package
+# runs this file first, and should not cost every other module's import.
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {

@@ -37,8 +37,8 @@ __all__ = [
     "default_providers",
 ]
 
-# Each name"s module is imported on first use (PEP 562): importing one module of this package
-# runs this file first, and should not cost every other module"s import.
+# Each name's module is imported on first use (PEP 562): importing one module of this package
+# runs this file first, and should not cost every other module's import.
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {

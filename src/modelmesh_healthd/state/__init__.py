@@ -1,7 +1,7 @@
 """The pure health core: state, policy, topology and the transitions between states.
 
 Nothing in this package does I/O or reads the clock (time is always a `now` parameter), with one
-documented exception: the seed"s two-argument `ProviderState.record_probe(success, latency)`,
+documented exception: the seed's two-argument `ProviderState.record_probe(success, latency)`,
 which has no `now` and so reads the wall clock itself.
 """
 
@@ -155,8 +155,8 @@ __all__ = [
     "reconcile",
 ]
 
-# Each name"s module is imported on first use (PEP 562): importing one module of this package
-# runs this file first, and should not cost every other module"s import.
+# Each name's module is imported on first use (PEP 562): importing one module of this package
+# runs this file first, and should not cost every other module's import.
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {

@@ -1,20 +1,20 @@
 """Persistence: StateStore backends chosen by URL and the StateManager with its sync policies.
 
-The daemon"s side::
+The daemon's side::
 
     store = open_store(url)                      # memory://, file://, sqlite://, redis://, postgresql://
     manager = StateManager(store, policy="immediate", writer_id="healthd-1")
-    await manager.start()                        # takes the store"s lock (StoreLockedError if held)
+    await manager.start()                        # takes the store's lock (StoreLockedError if held)
     restored = await manager.load()              # SystemState | None; corrupt data set aside
     state, events = reconcile(mesh, restored, now)
     manager.attach(state, mesh)                  # full save follows
     ...
-    step = observe(core, provider, result, now)  # the core"s step (state.observe)
+    step = observe(core, provider, result, now)  # the core's step (state.observe)
     manager.record(step.events)                  # never blocks, never raises
     ...
     await manager.stop()                         # final save, lock released
 
-Another process"s side: `await read_state(url)`, `status_table(state)`.
+Another process's side: `await read_state(url)`, `status_table(state)`.
 """
 
 from typing import TYPE_CHECKING
@@ -90,8 +90,8 @@ __all__ = [
     "status_table",
 ]
 
-# Each name"s module is imported on first use (PEP 562): importing one module of this package
-# runs this file first, and should not cost every other module"s import.
+# Each name's module is imported on first use (PEP 562): importing one module of this package
+# runs this file first, and should not cost every other module's import.
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
