@@ -29,7 +29,8 @@ ALLOWED = {
     "integrations": {"state", "storage"},
 }
 
-STORE_READ_API = {"read_only", "notify", "errors", "urls"}
+# `left_behind`: how a reader bounds a driver call that may ignore its cancellation.
+STORE_READ_API = {"read_only", "notify", "errors", "urls", "left_behind"}
 
 IO_MODULES = {"asyncio", "socket", "os", "pathlib", "subprocess", "threading", "httpx", "sqlite3"}
 

@@ -11,12 +11,11 @@ readers also re-read on a timer.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+from modelmesh_healthd.storage import left_behind
 from modelmesh_healthd.storage.errors import StoreUnavailableError
 from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
 from modelmesh_healthd.storage.urls import open_store, redact_url, split_options
@@ -72,35 +71,6 @@ def change_feed(url: str) -> ChangeFeed | None:
     return _PostgresFeed(conninfo, channel, float(options["timeout"]), redact_url(url))
 
 
-async def _bounded(awaitable: Awaitable[object], seconds: float) -> None:
-    """Await a driver's clean-up for at most `seconds`, then leave it: a hung close must not
-    hang the reader. Its errors are of no interest (the connection is being dropped)."""
-    task = asyncio.ensure_future(awaitable)
-    try:
-        await asyncio.wait({task}, timeout=seconds)
-    finally:
-        if not task.done():
-            _leave(task)
-        else:
-            with contextlib.suppress(BaseException):
-                task.result()
-
-
-def _leave(task: asyncio.Future[Any]) -> None:
-    """Cancel a call given up on, without waiting for it (it may ignore the cancellation).
-
-    What it ends with, later, is of no interest: it is taken so asyncio does not report it as
-    never retrieved. What it holds open is its owner's to close (see `_RedisFeed._guarded`).
-    """
-    task.cancel()
-    task.add_done_callback(_forget)
-
-
-def _forget(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
 class _RedisFeed:
     def __init__(self, url: str, channel: str, timeout: float, shown: str) -> None:
         self._url, self._channel, self._timeout, self._shown = url, channel, timeout, shown
@@ -138,16 +108,16 @@ class _RedisFeed:
         self._pubsub = self._client = None
         try:
             if pubsub is not None:
-                await _bounded(pubsub.aclose(), self._timeout)
+                await left_behind.close_within(pubsub.aclose(), self._timeout)
             if client is not None:
-                await _bounded(client.aclose(), self._timeout)
+                await left_behind.close_within(client.aclose(), self._timeout)
         finally:
             # A clean-up cancelled or left behind may not have reached every socket.
             if client is not None:
                 await close_sockets(client)
 
     async def _guarded(self, call: Awaitable[T]) -> T:
-        """Run a redis-py call that may be left behind (`_leave`) and outlive the feed.
+        """Run a redis-py call that may be left behind (`left_behind`) and outlive the feed.
 
         If the feed was closed meanwhile, whatever the call still has connected (redis-py
         connects and subscribes again on its own when a connection drops under a read) is closed
@@ -165,16 +135,13 @@ class _RedisFeed:
 
         # After the server went away and came back, redis-py's get_message can wait forever
         # and ignore its cancellation: bound it from outside and give up on it.
-        read = asyncio.ensure_future(self._guarded(self._pubsub.get_message(timeout=within)))
+        read = self._guarded(self._pubsub.get_message(timeout=within))
         try:
-            done, _ = await asyncio.wait({read}, timeout=within + self._timeout)
-        finally:
-            if not read.done():
-                _leave(read)
-        if not done:
-            raise StoreUnavailableError(f"redis {self._shown}: no answer from the subscription")
-        try:
-            message = read.result()
+            message = await left_behind.within(read, within + self._timeout)
+        except TimeoutError:
+            raise StoreUnavailableError(
+                f"redis {self._shown}: no answer from the subscription"
+            ) from None
         except (RedisError, OSError) as exc:
             raise StoreUnavailableError(f"redis {self._shown}: {type(exc).__name__}") from None
         return message is not None
@@ -212,7 +179,7 @@ class _PostgresFeed:
         if conn is None:
             return
         try:
-            await _bounded(conn.close(), self._timeout)
+            await left_behind.close_within(conn.close(), self._timeout)
         finally:
             if not conn.closed:  # the close was cut short or left behind
                 conn.pgconn.finish()  # psycopg's own close ends with this; it does not suspend

@@ -26,9 +26,9 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import httpx
 
@@ -37,6 +37,7 @@ from modelmesh_healthd.integrations.modelmesh.pools import PoolChange, PoolSync
 from modelmesh_healthd.state.model import STANDBY
 from modelmesh_healthd.state.system import SystemState
 from modelmesh_healthd.storage.errors import StoreError
+from modelmesh_healthd.storage.left_behind import within
 from modelmesh_healthd.storage.notify import ChangeFeed, change_feed
 from modelmesh_healthd.storage.read_only import read_snapshot
 from modelmesh_healthd.storage.urls import open_store, redact_url
@@ -45,7 +46,6 @@ __all__ = ["Attachment", "attach", "standby_of"]
 
 _log = logging.getLogger("modelmesh_healthd.attach")
 
-T = TypeVar("T")
 
 _MIN_GAP = 0.05
 """Seconds a notified change waits for more to come before the one read that takes them all."""
@@ -277,7 +277,7 @@ class Attachment:
         if feed is None:
             return None
         try:
-            await _within(feed.__aenter__(), max(self._poll, 5.0))
+            await within(feed.__aenter__(), max(self._poll, 5.0))
         except (StoreError, TimeoutError):
             await _close_feed(feed)  # a connection half made when the time ran out
             return None
@@ -290,7 +290,7 @@ class Attachment:
 
     async def _refresh(self) -> None:
         try:
-            snapshot = await _within(read_snapshot(self._url), max(self._poll * 5, 5.0))
+            snapshot = await within(read_snapshot(self._url), max(self._poll * 5, 5.0))
         except (StoreError, TimeoutError, OSError) as exc:
             self._unreadable(exc)
             return
@@ -337,33 +337,6 @@ class Attachment:
                 feedback.dropped += len(batch)
                 _log.warning("attach.report_failed dropped=%d error=%s", len(batch), exc)
                 return
-
-
-async def _within(awaitable: Awaitable[T], seconds: float) -> T:
-    """Await a driver call for at most `seconds`, then leave it behind.
-
-    Not `asyncio.timeout`: after a server went away and came back, redis-py calls were seen to
-    ignore their cancellation, which would hang attach (and `close`) with them.
-
-    Raises:
-        TimeoutError: No result in time.
-    """
-    task = asyncio.ensure_future(awaitable)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-    finally:
-        if not task.done():
-            task.cancel()
-            task.add_done_callback(_forget)  # how it ends is of no interest any more
-    if not done:
-        raise TimeoutError
-    return task.result()
-
-
-def _forget(task: asyncio.Future[Any]) -> None:
-    """Take a left-behind call's outcome, so asyncio does not report it as never retrieved."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def _close_feed(feed: ChangeFeed) -> None:
