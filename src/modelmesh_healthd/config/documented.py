@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-__all__ = ["Documented", "DocumentedSchema", "attribute_docstrings"]
+__all__ = ["Documented", "attribute_docstrings"]
 
 
 class _WithDocstrings(GenerateJsonSchema):
@@ -65,10 +65,6 @@ class _WithDocstrings(GenerateJsonSchema):
             return json_schema
         doc = field_docstring(self._classes[-1], name)
         return json_schema if doc is None else {**json_schema, "description": doc}
-
-
-class DocumentedSchema(_WithDocstrings):
-    """pydantic's JSON Schema, with the attribute docstrings as descriptions."""
 
 
 @functools.cache
