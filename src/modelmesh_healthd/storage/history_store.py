@@ -35,7 +35,7 @@ from modelmesh_healthd.state.history import History, HistoryError
 from modelmesh_healthd.state.subjects import Subjects
 from modelmesh_healthd.storage._paths import path_from_url
 from modelmesh_healthd.storage.errors import StoreUnavailableError, StoreURLError
-from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
+from modelmesh_healthd.storage.redis_sockets import owned_client
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
 
 __all__ = ["HistoryLoad", "HistoryStore", "open_history_store", "read_histories"]
@@ -291,10 +291,7 @@ class _RedisHistory:
     async def __aexit__(self, *_exc: object) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
-                await client.aclose()
-            finally:
-                await close_sockets(client)  # what a cancelled close did not reach
+            await client.aclose()  # every socket, even when cancelled meanwhile (redis_sockets)
 
     def _error(self, exc: BaseException) -> StoreUnavailableError:
         reason = scrub(str(exc), self._secrets)

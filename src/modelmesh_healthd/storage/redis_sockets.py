@@ -8,8 +8,9 @@ garbage collector finds them later, possibly after the loop closed ("unclosed Co
 its client was closed.
 
 The pool here remembers the connections it made (weakly: a connection nobody holds any more is
-garbage either way), so the owner of a client closes all of them with `close_sockets` in a
-`finally`, after or instead of `aclose()`.
+garbage either way), and the client's `aclose()` ends, whatever cut it short, by closing every
+one of them (`close_sockets`). An owner that gives up on a hung close calls `close_sockets`
+itself.
 """
 
 from __future__ import annotations
@@ -43,12 +44,24 @@ def _pool_class() -> type[ConnectionPool]:
     return _RememberingPool
 
 
-def owned_client(url: str, **options: Any) -> Redis:
-    """`Redis.from_url(url, **options)` (closing its pool with it), on a pool whose connections
-    `close_sockets` can reach."""
+@functools.cache
+def _client_class() -> type[Redis]:
     from redis.asyncio import Redis
 
-    client = Redis(connection_pool=_pool_class().from_url(url, **options))
+    class _ClosingRedis(Redis):
+        async def aclose(self, close_connection_pool: bool | None = None) -> None:
+            try:
+                await super().aclose(close_connection_pool)
+            finally:
+                await close_sockets(self)  # what a cancelled close did not reach
+
+    return _ClosingRedis
+
+
+def owned_client(url: str, **options: Any) -> Redis:
+    """`Redis.from_url(url, **options)` (closing its pool with it), on a pool whose connections
+    `close_sockets` can reach, and whose `aclose()` closes every one of them."""
+    client = _client_class()(connection_pool=_pool_class().from_url(url, **options))
     client.auto_close_connection_pool = True  # as `Redis.from_url` does: the pool is the client's
     return client
 

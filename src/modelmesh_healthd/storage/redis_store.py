@@ -37,7 +37,7 @@ from modelmesh_healthd.storage.errors import (
     StoreUnavailableError,
     StoreURLError,
 )
-from modelmesh_healthd.storage.redis_sockets import close_sockets, owned_client
+from modelmesh_healthd.storage.redis_sockets import owned_client
 from modelmesh_healthd.storage.row_decode import decode_store, load_result
 from modelmesh_healthd.storage.row_encode import KINDS, check_follows
 from modelmesh_healthd.storage.urls import redact_url, scrub, split_options, url_secrets
@@ -133,11 +133,8 @@ class RedisStore:
                 with contextlib.suppress(Exception):
                     await client.eval(_RELEASE, 1, self._lock, self._owner_value)
                 self._owner_value = None
-            await client.aclose()
         finally:
-            # Cancelled meanwhile (a reader that gave up on this store), redis-py's close may not
-            # have reached every connection.
-            await close_sockets(client)
+            await client.aclose()  # every socket, even when cancelled meanwhile (redis_sockets)
 
     def _redis(self) -> Redis:
         if self._client is None:
