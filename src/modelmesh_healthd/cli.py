@@ -18,18 +18,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from modelmesh_healthd.cli_args import ENV_CONFIG, build_parser
 
 if TYPE_CHECKING:
     import asyncio
 
-    from modelmesh_healthd.cli_show import describe
     from modelmesh_healthd.config import Config
     from modelmesh_healthd.state import HealthPolicy
 
-__all__ = ["describe", "main"]
+__all__ = ["main"]
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -67,15 +66,6 @@ def _config_path(args: argparse.Namespace, *, required: bool = True) -> tuple[bo
 
 def _prog(args: argparse.Namespace) -> str:
     return str(args.command)
-
-
-def __getattr__(name: str) -> Any:
-    """`describe` from `cli_show`, imported on first use like every command's modules."""
-    if name == "describe":
-        from modelmesh_healthd.cli_show import describe
-
-        return describe
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _load(path: str) -> Config | None:
