@@ -19,8 +19,7 @@ from modelmesh_healthd.config.limits import (
     FileRefused,
     read_regular_file,
 )
-from modelmesh_healthd.config.loader import tidy_strings
-from modelmesh_healthd.config.source import parse_yaml, read_yaml
+from modelmesh_healthd.config.source import parse_yaml, read_yaml, tidy_strings
 
 GOOD = "providers:\n  local: {kind: ollama}\n"
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelmesh_healthd.config.errors import ConfigError
-from modelmesh_healthd.config.loader import load_config_text, tidy_strings
-from modelmesh_healthd.config.source import line_index, parse_yaml
+from modelmesh_healthd.config.loader import load_config_text
+from modelmesh_healthd.config.source import line_index, parse_yaml, tidy_strings
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -30,7 +30,7 @@ from modelmesh_healthd.config.secrets_stores import secret_lookup
 from modelmesh_healthd.config.source import Lines, line_index, read_yaml, tidy_strings
 from modelmesh_healthd.config.validation import ENTITIES, validate
 
-__all__ = ["load_config", "load_config_in_thread", "load_config_text", "tidy_strings"]
+__all__ = ["load_config", "load_config_in_thread", "load_config_text"]
 
 PathT = tuple[str | int, ...]
 

@@ -365,7 +365,7 @@ def tidy_strings(data: Any, *, shared: bool = False) -> Any:
     `provider`, in every pool that lists it). Validating strings already stripped and shared
     lets pydantic keep them as they are (its own `str_strip_whitespace` makes a new copy of
     every string), so the configuration holds one string per distinct value for as long as the
-    daemon runs: about 150 bytes less per provider.
+    daemon runs (docs/benchmarks.md, "Figures behind the code's comments").
 
     Args:
         data: Plain data.
