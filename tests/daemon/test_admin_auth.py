@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.config import ConfigError, load_config, load_config_text
-from modelmesh_healthd.config.models import AdminConfig
+from modelmesh_healthd.config.admin import AdminConfig
 from modelmesh_healthd.daemon.admin_auth import bearer_ok, needs_token
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.simulator import Simulator

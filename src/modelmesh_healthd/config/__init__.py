@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from modelmesh_healthd._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from modelmesh_healthd.config.admin import AdminConfig
     from modelmesh_healthd.config.errors import ConfigError, ConfigIssue
     from modelmesh_healthd.config.loader import load_config, load_config_in_thread, load_config_text
     from modelmesh_healthd.config.models import (
         DEFAULT_BASE_URLS,
         KINDS,
-        AdminConfig,
         DaemonConfig,
         HealthConfig,
         HttpCheckConfig,
@@ -59,12 +59,12 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "admin": ("AdminConfig",),
         "errors": ("ConfigError", "ConfigIssue"),
         "loader": ("load_config", "load_config_in_thread", "load_config_text"),
         "models": (
             "DEFAULT_BASE_URLS",
             "KINDS",
-            "AdminConfig",
             "DaemonConfig",
             "HealthConfig",
             "HttpCheckConfig",

@@ -20,7 +20,6 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from modelmesh_healthd.config.admin import AdminConfig
 from modelmesh_healthd.config.canary import CanaryConfig, PriceConfig
 from modelmesh_healthd.config.section import _Section
 from modelmesh_healthd.config.types import ByteSize, Duration, PositiveDuration
@@ -30,7 +29,6 @@ from modelmesh_healthd.state import DEFAULT_POLICY, Effect, HealthPolicy, Outcom
 
 __all__ = [
     "KINDS",
-    "AdminConfig",
     "DaemonConfig",
     "HealthConfig",
     "HttpCheckConfig",

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr
 
+from modelmesh_healthd.config.admin import AdminConfig
 from modelmesh_healthd.config.maintenance import MaintenanceWindow
 from modelmesh_healthd.config.models import (
-    AdminConfig,
     DaemonConfig,
     HealthConfig,
     HttpConfig,
