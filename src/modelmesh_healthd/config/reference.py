@@ -12,8 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from modelmesh_healthd.config import maintenance, models
+from modelmesh_healthd.config import admin, maintenance, models
 from modelmesh_healthd.config.root import Config
+
+_SECTION_MODULES = (models, admin, maintenance)
+"""Where the sections' classes are defined, looked up by their schema titles."""
 
 __all__ = ["render_reference"]
 
@@ -73,7 +76,11 @@ def _section(
             out.append(_text(node["description"]) + "\n")
         out += ["| key | type | default | description |", "|---|---|---|---|", *rows, ""]
     for child_path, child in nested:
-        cls = getattr(models, child["title"], None) or getattr(maintenance, child["title"])
+        cls = next(
+            getattr(module, child["title"])
+            for module in _SECTION_MODULES
+            if hasattr(module, child["title"])
+        )
         _section(child, child_path, defs, out, cls)
 
 
