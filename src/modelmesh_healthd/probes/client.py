@@ -14,8 +14,9 @@ plumbing. The aiohttp transport (`aiohttp_client.py`) is imported only by a clie
 
 from __future__ import annotations
 
+import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Literal
@@ -104,6 +105,12 @@ class ClientOptions:
     phase_timings: bool = True
 
 
+def _default_context(options: ClientOptions) -> bool:
+    """Whether `_ssl_context` builds the default context (certifi's CA bundle, verified),
+    which reads nothing the configuration or the environment names, so cannot fail."""
+    return options.verify and options.ca_bundle is None and not options.trust_env
+
+
 def _ssl_context(options: ClientOptions) -> ssl.SSLContext:
     if not options.verify:
         ctx = ssl.create_default_context()
@@ -130,7 +137,12 @@ class _HttptoolsProbeClient(CookielessClient):
     """
 
     def __init__(
-        self, *, probe_ssl: ssl.SSLContext, traced: bool, backstop: float, **kwargs: Any
+        self,
+        *,
+        probe_ssl: Callable[[], ssl.SSLContext],
+        traced: bool,
+        backstop: float,
+        **kwargs: Any,
     ) -> None:
         # httpx calls _init_transport from its __init__, so these must be set first.
         self._probe_ssl = probe_ssl
@@ -155,7 +167,7 @@ class _HttptoolsProbeClient(CookielessClient):
     ) -> httpx.AsyncBaseTransport:
         from modelmesh_healthd.probes.aiohttp_client import aiohttp_transport
 
-        return aiohttp_transport(self._probe_ssl, self._probe_limits, self._probe_traced, proxy)
+        return aiohttp_transport(self._probe_ssl(), self._probe_limits, self._probe_traced, proxy)
 
 
 def probe_request(
@@ -195,20 +207,28 @@ def build_client(options: ClientOptions | None = None) -> httpx.AsyncClient:
         max_keepalive_connections=o.concurrency,
         keepalive_expiry=o.keepalive_expiry,
     )
-    ctx = _ssl_context(o)
     common: dict[str, Any] = {
         "headers": {"user-agent": o.user_agent},
         "timeout": httpx.Timeout(o.backstop_timeout),
         "max_redirects": o.max_redirects,
         "follow_redirects": False,
         "trust_env": o.trust_env,
-        "verify": ctx,
         "limits": limits,
     }
     if o.transport == "httptools":
+        # Our transport asks for the context at its first https origin: building the default
+        # one reads the whole CA bundle, a good part of a daemon's start-up, which a fleet on
+        # http (a lab's, the tests') never needs. One built from the options or the
+        # environment (a CA file that may be missing or bad) is built now, so that a bad
+        # one stops the start as before, instead of failing every https probe.
+        context = functools.cache(functools.partial(_ssl_context, o))
+        if not _default_context(o):
+            context()
         return _HttptoolsProbeClient(
-            probe_ssl=ctx, traced=o.phase_timings, backstop=o.backstop_timeout, **common
+            probe_ssl=context, traced=o.phase_timings, backstop=o.backstop_timeout, **common
         )
+    ctx = _ssl_context(o)
+    common["verify"] = ctx
     if o.transport == "aiohttp":
         from modelmesh_healthd.probes.aiohttp_client import AiohttpProbeClient
 

@@ -313,7 +313,9 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 for probes: connections per origin, at most `limit` in use at once.
 
     Args:
-        ssl_context: Used for every https origin.
+        ssl_context: Used for every https origin; or a function that returns it, called at
+            the first https origin (`client.build_client`: the default context reads the CA
+            bundle, which a daemon probing http origins only never needs).
         limit: Connections in use at once, all origins together (the probe concurrency).
         keepalive: The most idle connections kept, all origins together.
         keepalive_expiry: Seconds an idle connection is kept.
@@ -329,7 +331,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
         limit: int,
         keepalive: int,
         keepalive_expiry: float,
@@ -418,6 +420,8 @@ class ProbeTransport(httpx.AsyncBaseTransport):
                 transport, _ = await loop.create_connection(lambda: conn, host, port)
                 connected = perf_counter()
                 if scheme == "https":
+                    if not isinstance(self._ssl, ssl.SSLContext):
+                        self._ssl = self._ssl()
                     tls_transport = await loop.start_tls(
                         transport, conn, self._ssl, server_hostname=sni or host
                     )
