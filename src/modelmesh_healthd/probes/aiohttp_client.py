@@ -1,8 +1,8 @@
 """The `aiohttp` transport (`http.transport: aiohttp`): httpx's client over httpx-aiohttp.
 
 Imported only by a client that uses it (that transport, or a proxy from the environment under
-the httptools one): importing aiohttp builds two TLS contexts and reads the CA bundle, more
-CPU than the rest of a daemon's start-up on our own transport (docs/benchmarks.md).
+the httptools one): importing aiohttp builds two TLS contexts and reads the CA bundle, a large
+part of a daemon's start-up on our own transport (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ chain is read, most specific facts first.
 
 aiohttp's and h11's exception types are looked up only once their package is imported: an
 exception of a package nobody imported cannot exist, and importing aiohttp (two TLS contexts,
-the CA bundle) or h11 to recognise one would be most of what a daemon on our own transport
-spends to start (docs/benchmarks.md).
+the CA bundle) or h11 to recognise one was a large part of what a daemon on our own transport
+spent to start (docs/benchmarks.md).
 """
 
 from __future__ import annotations
