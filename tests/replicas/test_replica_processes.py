@@ -197,7 +197,11 @@ async def test_a_pool_across_replicas_is_announced_empty_and_restored_once(
             for name in pool:
                 sim.set_behaviour(name, "healthy")
             await until(lambda: _named_now(running, "pool.restored"), "pool.restored announced")
-            await asyncio.sleep(2 * TTL)  # time for a second announcement, if one were coming
+            # Time for a second announcement, if one were coming: a replica settles the pools
+            # in every round (a third of a TTL, kept on a busy host) and after each of its
+            # probes (every 2 s a provider), so a TTL holds three rounds of every replica and
+            # two probes of every provider.
+            await asyncio.sleep(TTL)
             empty = _named(running, "pool.empty")
             restored = _named(running, "pool.restored")
     assert [e["pool"] for e in empty] == ["pool00"]
