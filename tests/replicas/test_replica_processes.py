@@ -27,8 +27,8 @@ from modelmesh_healthd.state import SystemState
 from modelmesh_healthd.storage import read_state
 
 TTL = 5.0
-# The paused replica's test waits out a TTL (the takeover) and then watches for two more: on the
-# TTL the quorum and canary tests run on beside the same load, it waits 9 s less. Its leases
+# The paused replica's test waits out a TTL (the takeover) and then watches for two more, so it
+# runs on the shorter TTL the quorum and canary tests run on beside the same load. Its leases
 # are renewed every second and last 3: a round would have to stall 2 s to lose one, and a lost
 # lease is taken over from the store like the paused one's, which the test asserts is safe.
 SHORT_TTL = 3.0
