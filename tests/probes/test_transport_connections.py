@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -306,11 +307,14 @@ async def test_tls_to_a_server_that_speaks_plain_http_is_a_tls_connect_error(
 async def test_the_default_tls_context_is_built_at_the_first_https_origin_once(
     certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Building it reads the whole CA bundle: a daemon probing http origins never needs it.
+    # Building it reads the whole CA bundle: a daemon probing http origins never needs it, and
+    # it is read on a worker thread, once for the probes that ask together.
     built: list[ssl.SSLContext] = []
+    threads: list[int] = []
     create = httpx.create_ssl_context
 
     def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        threads.append(threading.get_ident())
         built.append(create(*args, **kwargs))
         return built[-1]
 
@@ -327,10 +331,12 @@ async def test_the_default_tls_context_is_built_at_the_first_https_origin_once(
     ):
         assert (await probe(client, tls_target(plain))).outcome is Outcome.OK
         assert built == []
-        untrusted = [await probe(client, tls_target(tls)) for _ in range(2)]
-    assert [r.outcome for r in untrusted] == [Outcome.CONNECT_ERROR] * 2
+        untrusted = await asyncio.gather(*(probe(client, tls_target(tls)) for _ in range(3)))
+        untrusted.append(await probe(client, tls_target(tls)))
+    assert [r.outcome for r in untrusted] == [Outcome.CONNECT_ERROR] * 4
     assert all((r.detail or "").startswith("TLS: ") for r in untrusted)  # verified as before
     assert len(built) == 1
+    assert threads != [threading.get_ident()]  # not on the event loop's thread
 
 
 def test_a_tls_context_from_a_named_ca_file_is_built_with_the_client(tmp_path: Path) -> None:

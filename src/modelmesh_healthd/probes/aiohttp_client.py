@@ -27,7 +27,7 @@ __all__ = ["AiohttpProbeClient", "aiohttp_transport"]
 
 # --- a connector that times the connections it opens ----------------------------------
 # aiohttp's TraceConfig would do this too, but with any trace config installed aiohttp builds
-# trace objects and sends seven signals on *every* request (about 20 µs of CPU, 5% of a probe);
+# trace objects and sends seven signals on *every* request (docs/benchmarks.md has the cost);
 # timing `connect` here costs nothing on a reused connection.
 
 
