@@ -45,7 +45,6 @@ from prometheus_client import CollectorRegistry
 from modelmesh_healthd.daemon.coordination_metrics import ReplicaCollector
 from modelmesh_healthd.daemon.coordination_pools import settle_pools
 from modelmesh_healthd.daemon.coordination_votes import SiteVotes, vantage_of
-from modelmesh_healthd.daemon.replica_options import STANDBY_POLL, log_standby, replica_options
 from modelmesh_healthd.daemon.timing import base_delay, first_due
 from modelmesh_healthd.state import (
     SCHEMA_VERSION,
@@ -124,11 +123,8 @@ class Daemon(Protocol):
 
 
 __all__ = [
-    "STANDBY_POLL",
     "Coordinator",
     "ReplicaCounts",
-    "log_standby",
-    "replica_options",
 ]
 
 _log = structlog.get_logger(LOGGER_NAME)
