@@ -376,8 +376,10 @@ def test_the_status_table_shows_health_reasons_and_pool_members() -> None:
 def test_every_logged_event_is_declared_with_its_level() -> None:
     declared = {spec.name: spec.level for spec in LOG_EVENTS}
     used: set[tuple[str, str]] = set()
-    # The replicas' coordinator (in the daemon) logs storage events too, under this logger.
-    replicas = (SOURCE.parent / "daemon").glob("coordination*.py")
+    # The replicas' coordinator and the standby's wait (in the daemon) log storage events too,
+    # under this logger.
+    daemon = SOURCE.parent / "daemon"
+    replicas = [*daemon.glob("coordination*.py"), daemon / "replica_options.py"]
     for path in [*SOURCE.glob("*.py"), *replicas]:
         text = path.read_text()
         for level, name in re.findall(r"_log\.(debug|info|warning|error)\(\s*\"([a-z_.]+)\"", text):
