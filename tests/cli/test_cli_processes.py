@@ -189,15 +189,26 @@ def test_the_demo_prints_its_timeline_before_it_starts(tmp_path: Path) -> None:
 def test_loading_and_a_rate_limit_are_logged_once_at_each_edge_not_per_probe(
     tmp_path: Path,
 ) -> None:
-    # Long enough phases that the first probe (within one 3 s interval of the start) sees them.
+    # The demo's configuration on a third of its intervals, so the phases can be a third as
+    # long: the first probe (within one 1 s interval of the start) sees them, a loading
+    # provider is probed again every 0.5 s, several times in its phase, and the demo runs on
+    # for 3 s after both come back (the edge is seen within a probe).
+    demo = (CONFIG / "demo.yaml").read_text()
+    for slow, fast in (
+        ("interval: 3s", "interval: 1s"),
+        ("fast_interval: 1s", "fast_interval: 0.5s"),
+    ):
+        assert f"  {slow}\n" in demo
+        demo = demo.replace(f"  {slow}\n", f"  {fast}\n", 1)
+    (tmp_path / "demo.yaml").write_text(demo)
     (tmp_path / "s.yaml").write_text(
         DEMO_PROVIDERS + "steps:\n"
         "  - {at: 0, provider: llamacpp, behaviour: loading}\n"
         "  - {at: 0, provider: groq, behaviour: rate_limited, retry_after: 1}\n"
-        "  - {at: 6, provider: llamacpp, behaviour: healthy}\n"
-        "  - {at: 6, provider: groq, behaviour: healthy}\n"
+        "  - {at: 3, provider: llamacpp, behaviour: healthy}\n"
+        "  - {at: 3, provider: groq, behaviour: healthy}\n"
     )
-    args = ["demo", "--duration", "10", "--scenario", "s.yaml", "--store", "memory:"]
+    args = ["demo", "demo.yaml", "--duration", "6", "--scenario", "s.yaml", "--store", "memory:"]
     ran = run_cli([*args, "--log-format", "json"], tmp_path)
     assert ran.code == 0
     logged = events(ran.stdout)

@@ -22,7 +22,7 @@ PEAK_GROWTH_MIB = 100  # what reading the largest refused file (16 MiB at most) 
 def good_config(base_url: str) -> str:
     return f"""
 daemon: {{instance: hostile, summary_interval: 0, drain_timeout: 1s}}
-schedule: {{interval: 0.2s, fast_interval: 0.05s, timeout: 1s}}
+schedule: {{interval: 0.1s, fast_interval: 0.05s, timeout: 1s}}
 http: {{trust_env: false}}
 storage: {{url: "memory://"}}
 admin: {{enabled: false}}

@@ -203,3 +203,62 @@ def test_the_line_index_names_the_line_of_every_key_and_list_item() -> None:
         ("e", "f"): 6,
         ("g",): 7,
     }
+
+
+@pytest.mark.parametrize(
+    ("wanted", "indexed"),
+    [
+        ({()}, {(): 1}),
+        ({("a", "b")}, {(): 1, ("a",): 1, ("a", "b"): 2}),
+        # A list item's line, then nothing after it.
+        ({("a", "c", 0)}, {(): 1, ("a",): 1, ("a", "b"): 2, ("a", "c"): 3, ("a", "c", 0): 4}),
+        # The last of several wanted paths ends the reading, wherever it is.
+        (
+            {("e",), ("a", "b")},
+            {
+                (): 1,
+                ("a",): 1,
+                ("a", "b"): 2,
+                ("a", "c"): 3,
+                ("a", "c", 0): 4,
+                ("a", "c", 1): 5,
+                ("a", "c", 1, "d"): 5,
+                ("e",): 6,
+            },
+        ),
+    ],
+)
+def test_the_line_index_stops_reading_once_it_has_the_wanted_lines(
+    wanted: set[tuple[str | int, ...]], indexed: dict[tuple[str | int, ...], int]
+) -> None:
+    text = "a:\n  b: 1\n  c:\n    - x\n    - {d: 2}\ne: &e {f: 3}\ng: *e\n"
+    assert line_index(text, wanted=wanted) == indexed
+
+
+def test_a_wanted_path_the_file_lacks_indexes_all_of_it_for_its_ancestors() -> None:
+    text = "a:\n  b: 1\nz: 2\n"
+    assert line_index(text, wanted={("a", "missing")}) == line_index(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_plain, st.data())
+def test_wanted_lines_are_the_full_index_lines(data: Any, draw: st.DataObject) -> None:
+    text = yaml.safe_dump(data, default_flow_style=False, allow_unicode=True)
+    full = line_index(text)
+    wanted = draw.draw(st.sets(st.sampled_from(sorted(full, key=repr)))) if full else set()
+    part = line_index(text, wanted=wanted)
+    assert {path: part[path] for path in wanted} == {path: full[path] for path in wanted}
+    assert part.items() <= full.items()
+
+
+def test_the_loader_locates_each_issue_of_a_large_file_at_its_own_line() -> None:
+    # The loader asks the index for its issues' paths only: the first one near the top, the
+    # second at the very end.
+    many = "".join(f"  p{i}: {{kind: openai, api_key: sk-test}}\n" for i in range(2000))
+    text = "providers:\n  first: {kind: nonsense}\n" + many + "nonsense: 1\n"
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, source="c.yaml")
+    assert [line.split(": ")[0:2] for line in str(caught.value).splitlines()] == [
+        ["c.yaml:2", "providers.first.kind"],
+        ["c.yaml:2003", "nonsense"],
+    ]

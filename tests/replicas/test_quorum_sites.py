@@ -27,7 +27,10 @@ SITES = ("east", "west")
 
 def site_config(base_url: str, url: str, site: str, admin_port: int | None = None) -> str:
     """The fleet's configuration as one site runs it: its own simulator, quorum 2, one pool."""
-    text = fleet_config(base_url, url, COUNT, interval=1.5, pool_size=COUNT, admin_port=admin_port)
+    # The tests wait on recoveries (several successes at this interval) and stale votes (a vote
+    # counts for an interval plus the probe timeout plus the TTL), so a shorter interval is less
+    # waiting; the margin a late vote has before it goes stale (timeout + TTL) stays the same.
+    text = fleet_config(base_url, url, COUNT, interval=1.0, pool_size=COUNT, admin_port=admin_port)
     text = text.replace("daemon:\n", f"daemon:\n  vantage: {site}\n", 1)
     return text.replace("schedule:\n", "health: {quorum: 2}\nschedule:\n", 1)
 

@@ -31,7 +31,9 @@ async def _restart_under_replicas(url: str, tmp_path: Path, kill: object, start:
                 lambda: _revoked_down(url, revoked, None), "the revoked providers down in the store"
             )
             await asyncio.to_thread(kill)  # type: ignore[arg-type]
-            await asyncio.sleep(3.0)  # the outage
+            # The outage: longer than a round (a third of the TTL) and two probe intervals, so
+            # every replica fails at least one renewal and its writes in it.
+            await asyncio.sleep(2.0)
             await asyncio.to_thread(start)  # type: ignore[arg-type]
             back = time.monotonic()
             await settled(url, COUNT, 3)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import random
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext
+from pathlib import Path
 
 import crash_writer
 import pytest
@@ -21,6 +24,7 @@ from structlog.testing import capture_logs
 
 from modelmesh_healthd.storage import StateManager, open_store, read_snapshot
 
+HERE = Path(__file__).parent
 KILLS = {"file": 30, "sqlite": 30, "redis": 8, "postgres": 8}
 
 
@@ -33,6 +37,15 @@ def writers() -> ForkServerContext:
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["crash_writer"])
+    # The fork server imports its preloads on its own path (Python 3.11 does not give it the
+    # caller's), and one it cannot import is skipped without a word: each writer then imported
+    # the writer and the stores itself, after the fork. Started with this directory on its
+    # path, it imports them once.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
+        )
+        forkserver.ensure_running()
     return context
 
 

@@ -185,7 +185,9 @@ def _load(
         i for i in found if not any(i.path[:end] in blanked for end in range(len(i.path) + 1))
     ]
     if issues or config is None:
-        lines = _remap(line_index(text, deadline), origin)
+        # Only the lines these issues need: a few problems in a large file stop the reading early.
+        wanted = {origin.get(i.path, i.path) for i in issues if i.line is None}
+        lines = _remap(line_index(text, deadline, wanted), origin)
         raise ConfigError(issues, source).with_lines(lines, source)
     config._modelmesh = reading
     return config.with_source(source)

@@ -14,7 +14,7 @@ several documents in one file) is refused with a clear line. See `config/limits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -296,13 +296,17 @@ def _syntax_issue(exc: yaml.YAMLError) -> ConfigIssue:
     return ConfigIssue((), f"not valid YAML: {problem}", line)
 
 
-def line_index(text: str, deadline: Deadline | None = None) -> Lines:
+def line_index(
+    text: str, deadline: Deadline | None = None, wanted: Collection[PathT] | None = None
+) -> Lines:
     """The line of every key path of a document `read_yaml` accepted (for error messages).
 
     Read from the event stream without recursion; what aliases stand for is not indexed (a
-    problem there is reported at the alias).
+    problem there is reported at the alias). With `wanted`, reading stops once each of those
+    paths has its line: a few problems near the top of a large file need not index the rest
+    of it (a path the file lacks still reads it all, for its ancestors' lines).
     """
-    index = _LineIndex()
+    index = _LineIndex(wanted)
     loader = _Base(text)
     get_event: Callable[[], yaml.Event] = loader.get_event
     count = 0
@@ -312,6 +316,8 @@ def line_index(text: str, deadline: Deadline | None = None) -> Lines:
             if deadline is not None and count % _DEADLINE_EVERY == 0:
                 deadline.check()
             index.add(event)
+            if index.found_all:
+                break
     except (yaml.YAMLError, LoadTimeout):
         # The lines indexed so far: lines help a message, they are not its substance, and the
         # caller reports the YAML error or the timeout itself.
@@ -322,9 +328,21 @@ def line_index(text: str, deadline: Deadline | None = None) -> Lines:
 
 
 class _LineIndex:
-    def __init__(self) -> None:
+    def __init__(self, wanted: Collection[PathT] | None = None) -> None:
         self.lines: Lines = {}
         self.frames: list[list[Any]] = []  # [path, is_mapping, next index, pending key]
+        # Paths still without a line; None: index everything. Each path's first line is the
+        # one kept, so a path found is final.
+        self.missing = None if wanted is None else set(wanted)
+        self.found_all = False
+
+    def _record(self, path: PathT, line: int) -> None:
+        if path in self.lines:
+            return
+        self.lines[path] = line
+        if self.missing is not None:
+            self.missing.discard(path)
+            self.found_all = not self.missing
 
     def add(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
@@ -340,17 +358,17 @@ class _LineIndex:
         """The node's key path (recorded), or None for a mapping key."""
         line = _line(event) or 0
         if not self.frames:
-            self.lines[()] = line
+            self._record((), line)
             return ()
         parent, is_mapping, index, key = self.frames[-1]
         if not is_mapping:
             self.frames[-1][2] += 1
-            self.lines[(*parent, index)] = line
+            self._record((*parent, index), line)
             return (*parent, index)
         if key is None:
             if isinstance(event, yaml.ScalarEvent):
                 self.frames[-1][3] = event.value
-                self.lines.setdefault((*parent, event.value), line)
+                self._record((*parent, event.value), line)
                 return None
             self.frames[-1][3] = "?"  # a complex key: its parts are indexed under "?"
             return (*parent, "?")
