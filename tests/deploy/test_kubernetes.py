@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from modelmesh_healthd.config import load_config_text
-from modelmesh_healthd.daemon.coordination import replica_options
+from modelmesh_healthd.daemon.replica_options import replica_options
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 KUBERNETES = "1.30.0"

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -300,6 +302,47 @@ async def test_tls_to_a_server_that_speaks_plain_http_is_a_tls_connect_error(
     assert result.outcome is Outcome.CONNECT_ERROR
     assert result.detail is not None
     assert result.detail.startswith("TLS: ")
+
+
+async def test_the_default_tls_context_is_built_at_the_first_https_origin_once(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building it reads the whole CA bundle: a daemon probing http origins never needs it, and
+    # it is read on a worker thread, once for the probes that ask together.
+    built: list[ssl.SSLContext] = []
+    threads: list[int] = []
+    create = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        threads.append(threading.get_ident())
+        built.append(create(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"data": [], "x"}')
+
+    async with (
+        raw_server(answer) as plain,
+        tls_models_server(certificate) as tls,
+        build_client(ClientOptions(trust_env=False)) as client,
+    ):
+        assert (await probe(client, tls_target(plain))).outcome is Outcome.OK
+        assert built == []
+        untrusted = await asyncio.gather(*(probe(client, tls_target(tls)) for _ in range(3)))
+        untrusted.append(await probe(client, tls_target(tls)))
+    assert [r.outcome for r in untrusted] == [Outcome.CONNECT_ERROR] * 4
+    assert all((r.detail or "").startswith("TLS: ") for r in untrusted)  # verified as before
+    assert len(built) == 1
+    assert threads != [threading.get_ident()]  # not on the event loop's thread
+
+
+def test_a_tls_context_from_a_named_ca_file_is_built_with_the_client(tmp_path: Path) -> None:
+    # A missing or bad file stops a daemon's start, as it did, not every https probe later.
+    with pytest.raises(FileNotFoundError):
+        build_client(ClientOptions(trust_env=False, ca_bundle=str(tmp_path / "missing.pem")))
 
 
 async def test_a_trusted_certificate_probes_ok_and_the_handshake_is_timed_apart(

@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 
 from clock_support import ManualClock
 from modelmesh_healthd.config import load_config_text
-from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
+from modelmesh_healthd.daemon.coordination import Coordinator
+from modelmesh_healthd.daemon.replica_options import replica_options
 from modelmesh_healthd.daemon.scheduler import Scheduler
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.state import initial_state

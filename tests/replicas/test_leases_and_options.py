@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelmesh_healthd.daemon.coordination import replica_options
+from modelmesh_healthd.daemon.replica_options import replica_options
 from modelmesh_healthd.storage.errors import StoreURLError
 from modelmesh_healthd.storage.fenced import Leases
 

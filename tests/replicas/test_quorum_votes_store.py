@@ -13,7 +13,8 @@ from replica_support import coordination_of, until
 
 from modelmesh_healthd.cli import main
 from modelmesh_healthd.config import load_config_text
-from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
+from modelmesh_healthd.daemon.coordination import Coordinator
+from modelmesh_healthd.daemon.replica_options import replica_options
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.state import initial_state
 from modelmesh_healthd.storage import open_store

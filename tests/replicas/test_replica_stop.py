@@ -14,7 +14,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from modelmesh_healthd.config import load_config_text
-from modelmesh_healthd.daemon.coordination import Coordinator, replica_options
+from modelmesh_healthd.daemon.coordination import Coordinator
+from modelmesh_healthd.daemon.replica_options import replica_options
 from modelmesh_healthd.daemon.service import Daemon
 from modelmesh_healthd.storage import open_store
 

@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -58,7 +57,7 @@ from modelmesh_healthd.state import (
     phase_of,
 )
 from modelmesh_healthd.state.spend import carry_spend
-from modelmesh_healthd.storage.base import Envelope, LockOwner, Row, StateStore
+from modelmesh_healthd.storage.base import Envelope, Row, StateStore
 from modelmesh_healthd.storage.coordination import (
     POOL_SHARD,
     PROVIDER_SHARD,
@@ -73,7 +72,6 @@ from modelmesh_healthd.storage.fenced import FencedStore
 from modelmesh_healthd.storage.log import LOGGER_NAME
 from modelmesh_healthd.storage.rendezvous import owner_of
 from modelmesh_healthd.storage.row_encode import MEMBERS, POOL, PROVIDER, row_for
-from modelmesh_healthd.storage.urls import split_options
 
 if TYPE_CHECKING:
     import random
@@ -121,67 +119,15 @@ class Daemon(Protocol):
 
 
 __all__ = [
-    "STANDBY_POLL",
     "Coordinator",
     "ReplicaCounts",
-    "log_standby",
-    "replica_options",
 ]
 
 _log = structlog.get_logger(LOGGER_NAME)
 _state_log = structlog.get_logger("modelmesh_healthd.daemon")
 
-DEFAULT_LEASE_TTL = 10.0
-STANDBY_POLL = 1.0
-"""Seconds between a standby's attempts at a single-writer store's lock."""
-_standby_logged: set[str] = set()
 _RETRY = 1.0
 """Seconds between rounds while the store is out of reach."""
-
-
-def replica_options(url: str) -> tuple[str, float | None]:
-    """Take `replicas` and `lease_ttl` out of a store URL.
-
-    Returns:
-        The URL for the store itself, and the lease TTL in seconds (None: not replicated).
-
-    Raises:
-        StoreURLError: `replicas` or `lease_ttl` is not understood.
-    """
-    query = urlsplit(url).query
-    if "replicas=" not in query and "lease_ttl=" not in query:
-        return url, None  # untouched: re-joining a URL can change its spelling (sqlite:///)
-    bare, options = split_options(url, {"replicas": "", "lease_ttl": str(DEFAULT_LEASE_TTL)})
-    switch = options["replicas"].lower()
-    if switch in ("", "off", "false", "0", "no"):
-        return bare, None
-    if switch not in ("on", "true", "1", "yes"):
-        raise StoreURLError(f"store URL: replicas must be on or off, got {switch!r}")
-    try:
-        ttl = float(options["lease_ttl"])
-    except ValueError:
-        ttl = -1.0
-    if not 0.3 <= ttl <= 600.0:
-        raise StoreURLError(
-            "store URL: lease_ttl must be seconds between 0.3 and 600, "
-            f"got {options['lease_ttl']!r}"
-        )
-    return bare, ttl
-
-
-def log_standby(store: str, owner: LockOwner | None, retry_in: float) -> None:
-    """Say once per store and holder that this daemon waits as a standby (`store.standby`)."""
-    key = f"{store}|{None if owner is None else owner.token}"
-    if key in _standby_logged:
-        return
-    _standby_logged.add(key)
-    _log.info(
-        "store.standby",
-        store=store,
-        owner_writer_id=None if owner is None else owner.writer_id,
-        owner_pid=None if owner is None else owner.pid,
-        retry_in_s=retry_in,
-    )
 
 
 class ReplicaCounts:
@@ -395,9 +341,7 @@ class Coordinator:
         handed = {s: t for s, t in unwanted.items() if s not in busy}
         if handed:
             self._drop(set(handed), "rebalanced")
-            given = sorted(
-                s[len(PROVIDER_SHARD) :] for s in handed if s.startswith(PROVIDER_SHARD)
-            )
+            given = sorted(s[len(PROVIDER_SHARD) :] for s in handed if s.startswith(PROVIDER_SHARD))
             # Bounded: a history store that hangs must not keep this round from renewing the
             # other leases in time (what it had not saved by then is dropped, as on expiry).
             with contextlib.suppress(TimeoutError):

@@ -8,11 +8,16 @@ refused at start.
 
 from __future__ import annotations
 
-from modelmesh_healthd.daemon.coordination import Coordinator, Daemon, replica_options
-from modelmesh_healthd.daemon.history import HistoryRecorder
+from typing import TYPE_CHECKING
+
 from modelmesh_healthd.daemon.history_hooks import share_history
 from modelmesh_healthd.daemon.quorum_hooks import require_shared_store
+from modelmesh_healthd.daemon.replica_options import replica_options
 from modelmesh_healthd.storage import StateStore, open_store
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.daemon.coordination import Coordinator, Daemon
+    from modelmesh_healthd.daemon.history import HistoryRecorder
 
 __all__ = ["store_to_write"]
 
@@ -33,6 +38,9 @@ def store_to_write(
     if lease_ttl is None:
         require_shared_store(daemon.core)
         return store, None
+    # The coordinator's modules (leases, votes, the fenced store) only for a replica.
+    from modelmesh_healthd.daemon.coordination import Coordinator
+
     coordinator = Coordinator(daemon, store, lease_ttl)
     share_history(history, coordinator)
     return coordinator.store, coordinator

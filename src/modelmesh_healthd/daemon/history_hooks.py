@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
-from modelmesh_healthd.daemon.coordination import Coordinator
 from modelmesh_healthd.daemon.history import HistoryRecorder
 from modelmesh_healthd.daemon.overrides_hooks import held_for_maintenance
 from modelmesh_healthd.daemon.runtime import DaemonRuntime
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.daemon.coordination import Coordinator
 
 __all__ = ["history_recorder", "share_history", "start_history", "stop_history"]
 

@@ -7,10 +7,14 @@ coordinator, which carries votes between sites as data in the shared store.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modelmesh_healthd.config import Config
-from modelmesh_healthd.daemon.coordination import Coordinator
 from modelmesh_healthd.state import HealthCore, ProbeReport, Quorum, Step, observe, observe_vote
 from modelmesh_healthd.storage import StoreError
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.daemon.coordination import Coordinator
 
 __all__ = ["cast_vote", "follow_quorum", "observe_as_site", "quorum_of", "require_shared_store"]
 

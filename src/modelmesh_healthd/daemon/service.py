@@ -33,7 +33,6 @@ from modelmesh_healthd import __version__
 from modelmesh_healthd.config import Config, ConfigError, load_config_in_thread
 from modelmesh_healthd.daemon.canary_hooks import canary_loop, keep_spend
 from modelmesh_healthd.daemon.cancelling import cancel_and_wait
-from modelmesh_healthd.daemon.coordination import STANDBY_POLL, Coordinator, log_standby
 from modelmesh_healthd.daemon.coordination_hooks import store_to_write
 from modelmesh_healthd.daemon.history_hooks import history_recorder, start_history, stop_history
 from modelmesh_healthd.daemon.logs import configure_logging, log_enabled
@@ -62,6 +61,7 @@ from modelmesh_healthd.daemon.reload import (
     diff_fleet,
     restart_required,
 )
+from modelmesh_healthd.daemon.replica_options import STANDBY_POLL, log_standby
 from modelmesh_healthd.daemon.scheduler import START_GRID, Scheduler
 from modelmesh_healthd.daemon.supervision import Supervision
 from modelmesh_healthd.daemon.timing import Timing, due_after, first_due
@@ -92,6 +92,7 @@ from modelmesh_healthd.storage import (
 if TYPE_CHECKING:
     import httpx
 
+    from modelmesh_healthd.daemon.coordination import Coordinator
     from modelmesh_healthd.daemon.history import HistoryRecorder
     from modelmesh_healthd.daemon.runtime import DaemonRuntime
 

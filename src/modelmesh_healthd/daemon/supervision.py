@@ -20,15 +20,18 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
-from modelmesh_healthd.daemon.admin import AdminServer
 from modelmesh_healthd.daemon.liveness import Liveness, heartbeat_path, judge, write_heartbeat
 from modelmesh_healthd.daemon.metrics import Metrics
 from modelmesh_healthd.daemon.sdnotify import Notifier, monotonic_usec, watchdog_interval
 from modelmesh_healthd.daemon.view import DaemonControls
 from modelmesh_healthd.state import Event, ProbeCompleted
+
+if TYPE_CHECKING:
+    from modelmesh_healthd.daemon.admin import AdminServer
 
 __all__ = ["Supervision"]
 
@@ -86,6 +89,10 @@ class Supervision:
         cfg = self._daemon.config.admin
         if not cfg.enabled:
             return True
+        # aiohttp's server only for a daemon that serves: a reload keeps the admin settings,
+        # so one started without the endpoint never needs it.
+        from modelmesh_healthd.daemon.admin import AdminServer
+
         server = AdminServer(self._daemon, self.metrics, self.liveness, cfg.host, cfg.port)
         try:
             await server.start()

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from time import perf_counter
 from types import MappingProxyType
 
-import aiohttp
 import httpx
 
 from modelmesh_healthd.probes.classifier.errors import Dialect
-from modelmesh_healthd.probes.classifier.exceptions import classify_exception
+from modelmesh_healthd.probes.classifier.exceptions import classify_exception, network_errors
 from modelmesh_healthd.probes.classifier.foreign import not_the_api
 from modelmesh_healthd.probes.classifier.judges import Judge
 from modelmesh_healthd.probes.classifier.replies import Finding, Reply
@@ -69,9 +68,6 @@ class Step:
     follow_redirects: bool = False
     max_redirects: int = 0
     model: str | None = None
-
-
-_NETWORK_ERRORS = (httpx.HTTPError, httpx.InvalidURL, OSError, aiohttp.ClientError, EOFError)
 
 
 def _scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
@@ -309,7 +305,7 @@ async def run_steps(
                         break
     except TimeoutError:
         failure = (Outcome.TIMEOUT, f"no complete answer within {target.timeout:g} s")
-    except _NETWORK_ERRORS as exc:
+    except network_errors() as exc:  # evaluated only when something was raised
         failure = classify_exception(exc, got_response=progress.got_response)
     finally:
         CURRENT_CLOCK.reset(token)

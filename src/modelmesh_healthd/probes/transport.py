@@ -313,7 +313,10 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 for probes: connections per origin, at most `limit` in use at once.
 
     Args:
-        ssl_context: Used for every https origin.
+        ssl_context: Used for every https origin; or a function that returns it, called once,
+            on a worker thread, at the first https origin (`client.build_client`: the default
+            context reads the CA bundle, which a daemon probing http origins only never needs,
+            and reading it on the event loop would hold up every other probe meanwhile).
         limit: Connections in use at once, all origins together (the probe concurrency).
         keepalive: The most idle connections kept, all origins together.
         keepalive_expiry: Seconds an idle connection is kept.
@@ -329,7 +332,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext],
         limit: int,
         keepalive: int,
         keepalive_expiry: float,
@@ -337,6 +340,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         on_connect: Callable[[float, float | None], None] | None = None,
     ) -> None:
         self._ssl = ssl_context
+        self._ssl_built: asyncio.Future[ssl.SSLContext] | None = None
         self._slots = asyncio.Semaphore(limit)
         self._keepalive = keepalive
         self._expiry = keepalive_expiry
@@ -410,6 +414,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         scheme, host, port = origin
         timeout = request.extensions.get("timeout", {}).get("connect", self._backstop)
         loop = self.loop
+        context = await self._tls_context() if scheme == "https" else None
         conn = _Connection(self, origin)
         started = perf_counter()
         tls: float | None = None
@@ -417,9 +422,9 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(timeout):
                 transport, _ = await loop.create_connection(lambda: conn, host, port)
                 connected = perf_counter()
-                if scheme == "https":
+                if context is not None:
                     tls_transport = await loop.start_tls(
-                        transport, conn, self._ssl, server_hostname=sni or host
+                        transport, conn, context, server_hostname=sni or host
                     )
                     if tls_transport is None:  # pragma: no cover - only when the loop closes
                         raise ConnectionAbortedError("TLS set-up ended with the event loop")
@@ -437,6 +442,22 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         if self._on_connect is not None:
             self._on_connect(connected - started, tls)
         return conn
+
+    async def _tls_context(self) -> ssl.SSLContext:
+        """The context for https origins, built the first time one asks (see `__init__`)."""
+        if isinstance(self._ssl, ssl.SSLContext):
+            return self._ssl
+        if self._ssl_built is None:
+            # One build for all the probes that ask meanwhile; shielded, so that a probe
+            # cancelled while it waits does not cancel it for the others.
+            self._ssl_built = self.loop.run_in_executor(None, self._ssl)
+        try:
+            context = await asyncio.shield(self._ssl_built)
+        except Exception:
+            self._ssl_built = None  # the next https probe tries again
+            raise
+        self._ssl = context
+        return context
 
     def _arm(self, conn: _Connection) -> None:
         """Start the backstop of the request `conn` now carries.

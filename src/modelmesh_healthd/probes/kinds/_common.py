@@ -100,6 +100,7 @@ def credit_balance_judge(field: str, spent: str) -> Judge:
     refused: a balance <= 0 is `quota_exhausted` with detail `spent`. A missing or non-numeric
     balance (an unlimited key) is plain `ok`.
     """
+
     def judge(reply: Reply, dialect: Dialect, models: tuple[str, ...], now: float) -> Finding:
         if not 200 <= reply.status <= 299:
             return judge_error(reply, dialect, now)
