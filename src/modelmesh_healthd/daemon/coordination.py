@@ -83,10 +83,6 @@ if TYPE_CHECKING:
     from modelmesh_healthd.state import HealthCore, HealthPolicy, Mesh
 
 
-class _Entry(Protocol):
-    timing: Timing
-
-
 class _Metrics(Protocol):
     @property
     def registry(self) -> CollectorRegistry: ...
@@ -109,7 +105,7 @@ class Daemon(Protocol):
 
     def publish(self, events: list[Event]) -> None: ...
     @property
-    def providers(self) -> Mapping[str, _Entry]: ...
+    def providers(self) -> Mapping[str, Timing]: ...
     @property
     def scheduler(self) -> Scheduler | None: ...
     @property
@@ -461,8 +457,8 @@ class Coordinator:
             return
         mono, wall = scheduler.now(), daemon.wall_clock()
         for name in providers:
-            entry = daemon.providers.get(name)
-            if entry is None or name in scheduler or not self.owns_provider(name):
+            timing = daemon.providers.get(name)
+            if timing is None or name in scheduler or not self.owns_provider(name):
                 continue
             ps = daemon.state.providers[name]
             quorum = daemon.core.quorum
@@ -479,9 +475,9 @@ class Coordinator:
                 ps = ProviderState.from_dict({**ps.to_dict(), "last_probe": sent})
             phase = phase_of(ps, daemon.policy)
             if ps.last_probe is None:
-                due = first_due(entry.timing, phase, mono, daemon.rng.random())
+                due = first_due(timing, phase, mono, daemon.rng.random())
             else:
-                delay = base_delay(entry.timing, phase, daemon.core.down_probes.get(name, 0))
+                delay = base_delay(timing, phase, daemon.core.down_probes.get(name, 0))
                 due = mono + min(delay, max(0.0, ps.last_probe + delay - wall))
             scheduler.add(name, due)
 

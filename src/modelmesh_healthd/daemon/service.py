@@ -103,20 +103,6 @@ _log = structlog.get_logger("modelmesh_healthd.daemon")
 EventSink = Callable[[list[Event]], None]
 
 
-class _Provider:
-    """What the daemon keeps per probed provider besides its ProviderState: its schedule.
-
-    Not its ProbeTarget: that is built from the configuration for each probe (see `_target`).
-    A reload that changes a provider's target replaces this object, so a probe still running
-    with the old target can tell that its result is stale.
-    """
-
-    __slots__ = ("timing",)
-
-    def __init__(self, timing: Timing) -> None:
-        self.timing = timing
-
-
 class Daemon:
     """The long-running health daemon.
 
@@ -160,7 +146,16 @@ class Daemon:
         """The pure core's state and memory: every health decision is made on it."""
         self.core.windows = config.windows()
         self.core.quorum = quorum_of(config)
-        self.providers: dict[str, _Provider] = {}
+        self.providers: dict[str, Timing] = {}
+        """What the daemon keeps per probed provider besides its ProviderState: its schedule.
+        Not its ProbeTarget: that is built from the configuration for each probe (`_target`).
+        The timings are shared objects, so this is one dictionary entry per provider."""
+        self._reloads = 0
+        """Reloads applied to the fleet so far (see `_stale_since`)."""
+        self._stale_since: dict[str, int] = {}
+        """Providers whose probe was in flight when a reload changed their target or added them
+        again -> that reload's number: a probe started before it has a stale result. Only names
+        with a probe in flight are noted, so a fleet-wide mark per provider is not kept."""
         self.sinks: list[EventSink] = []
         """Extra consumers of every batch of state events (metrics)."""
         self.ready = False
@@ -335,7 +330,7 @@ class Daemon:
         self._spawn(self.canary.run(), "canary")
         self._spawn(self._watch_lock(manager), "lock-watch")
         self._spawn(release_after_first_save(manager), "memory-after-first-save")
-        first_round = max((p.timing.interval for p in self.providers.values()), default=60.0)
+        first_round = max((t.interval for t in self.providers.values()), default=60.0)
         self._spawn(trim_periodically(first=min(first_round, 60.0)), "memory-trim")
         self._spawn(expire_periodically(self), "override-expiry")
         if self.config.daemon.summary_interval > 0:
@@ -481,20 +476,23 @@ class Daemon:
     # --- one probe --------------------------------------------------------
 
     async def _job(self, name: str, due: float) -> float | None:
-        entry = self.providers.get(name)
+        timing = self.providers.get(name)
         client = self.client
-        if entry is None or client is None or not self.owns(name):
+        if timing is None or client is None or not self.owns(name):
             return None
         if self.coordinator is not None:
             self.coordinator.probing(name, self.wall_clock())
-        result = await probe(client, self._target(name, entry.timing.timeout))
+        started_after = self._reloads
+        result = await probe(client, self._target(name, timing.timeout))
         if not self.owns(name):
             return None  # its lease went while the probe ran: the new owner records it
         assert self.scheduler is not None
-        if self.providers.get(name) is not entry:
+        timing = self.providers.get(name)
+        stale = self._stale_since.pop(name, 0) > started_after
+        if timing is None or stale:
             # A reload removed it (the scheduler forgets it) or changed its target while this
             # probe ran: the result is stale, so probe the new target at once.
-            return None if name not in self.providers else self.scheduler.now()
+            return None if timing is None else self.scheduler.now()
         now = self.wall_clock()
         step = observe_as_site(self.core, self.coordinator, name, result, now)
         self._publish(step.events)
@@ -504,7 +502,7 @@ class Daemon:
             self._probes_since_summary += 1
         mono = self.scheduler.now()
         next_due = due_after(
-            entry.timing,
+            timing,
             step,
             scheduled_at=due,
             finished_at=mono,
@@ -512,7 +510,7 @@ class Daemon:
             draw=self.rng.random,
         )
         await cast_vote(
-            self.coordinator, name, step, lasts=next_due - mono, probe_timeout=entry.timing.timeout
+            self.coordinator, name, step, lasts=next_due - mono, probe_timeout=timing.timeout
         )
         return next_due
 
@@ -606,23 +604,29 @@ class Daemon:
             The providers added, removed and changed.
         """
         assert self.scheduler is not None
-        running = {name: entry.timing for name, entry in self.providers.items()}
-        diff = diff_fleet(running, (self.config, self.mesh), before)
+        diff = diff_fleet(self.providers, (self.config, self.mesh), before)
+        self._reloads += 1
+        scheduler = self.scheduler
         for name in diff.removed:
             del self.providers[name]
-            self.scheduler.remove(name)
+            scheduler.remove(name)
             self.core.forget(name)
-        mono = self.scheduler.now()
+            self._stale_since.pop(name, None)
+        mono = scheduler.now()
         for name, timing in diff.added.items():
-            self.providers[name] = _Provider(timing)
+            self.providers[name] = timing
+            if scheduler.running(name):  # removed and added back while its probe runs
+                self._stale_since[name] = self._reloads
             if self.coordinator is None:  # a replica's coordinator schedules what it owns
                 phase = phase_of(self.state.providers[name], self.policy)
-                self.scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
+                scheduler.add(name, first_due(timing, phase, mono, self.rng.random()))
         for name, timing in diff.retargeted.items():
-            self.providers[name] = _Provider(timing)
-            self.scheduler.expedite(name)
+            self.providers[name] = timing
+            if scheduler.running(name):
+                self._stale_since[name] = self._reloads
+            scheduler.expedite(name)
         for name, timing in diff.kept.items():
-            self.providers[name].timing = timing
+            self.providers[name] = timing
         self.core.fleet = len(self.providers)
         return list(diff.added), diff.removed, list(diff.retargeted)
 
@@ -684,7 +688,7 @@ class Daemon:
             self.scheduler.resize(config.daemon.concurrency)
         if old is not None:
             # Probes in flight hold the old client until their deadline at the latest.
-            longest = max((p.timing.timeout for p in self.providers.values()), default=0.0)
+            longest = max((t.timeout for t in self.providers.values()), default=0.0)
             self._spawn(_close_later(old, longest + 1.0), "close-old-client")
 
     # --- reporting --------------------------------------------------------
