@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -162,11 +163,15 @@ async def test_without_admin_a_stalled_scheduler_shows_in_the_heartbeat(tmp_path
         earlier = len(run.events("scheduler.stalled"))
         run.sim.set_behaviour("a", "hang")
         await run.wait_for("scheduler.stalled", after=earlier)
-        # The heartbeat is rewritten every stall_after/4 = 0.25 s.
-        for _ in range(50):
+        # The heartbeat is rewritten every stall_after/4 = 0.25 s; `health` in this process
+        # answers in milliseconds, so it is asked again after a pause, for up to 30 s (a stall
+        # logged just before the hang may have resumed, and the heartbeat is only then stale).
+        deadline = time.monotonic() + 30.0
+        while True:
             code, out = await health("-c", str(tmp_path / "healthd.yaml"), env=env)
-            if code == 1:
+            if code == 1 or time.monotonic() > deadline:
                 break
+            await asyncio.sleep(0.1)
     assert code == 1
     assert out.startswith("unhealthy: scheduler stalled")
 
